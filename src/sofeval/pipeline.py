@@ -1,0 +1,189 @@
+"""The whole evaluation of ``sofeval run``: study tables in, every results table out.
+
+One pass builds the cells once (with the link month as a key, so that the effects and the
+dose-response model share them), then fits the pooled model, the per-jobcentre model and
+the dose-response model, and computes the success-criteria monitoring. Writing the files
+is :func:`write_outputs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sofeval import report
+from sofeval.config import RunConfig
+from sofeval.contract import StudyData
+from sofeval.dose_response import DoseResponseResult, dose_response
+from sofeval.effects import (
+    EffectsResult,
+    JobcentreEffectsResult,
+    SOFCells,
+    estimate_effects,
+    jobcentre_effects,
+    sof_cells,
+)
+from sofeval.errors import EstimationError
+from sofeval.monitoring import MonitoringResult, success_criteria
+from sofeval.panel import StudyDesign
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """Everything one run estimated (immutable)."""
+
+    design: StudyDesign
+    config: RunConfig
+    cells: SOFCells
+    effects: EffectsResult
+    jobcentres: JobcentreEffectsResult
+    dose: DoseResponseResult | None
+    monitoring: MonitoringResult | None
+    audit: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+def km_frame(sc: SOFCells) -> pd.DataFrame:
+    """Per-spell durations for Kaplan–Meier curves, grouped by programme status and period."""
+    sf = sc.spells
+    programme = sf["jobcentre"].astype(str).isin(sc.jc_window[sc.jc_window >= 0].index.unique())
+    if len(sc.windows):
+        start = pd.Timestamp(sc.windows["start"].min())
+        end = pd.Timestamp(sc.windows["end"].max())
+    else:
+        start = end = pd.Timestamp("2262-01-01")
+    w8 = pd.to_datetime(sf["w8_date"])
+    period = np.select([w8 < start, w8 <= end], ["before", "during"], "after")
+    status = np.where(programme, "Programme", "Comparison")
+    return pd.DataFrame(
+        {
+            "entry_week": sf["entry_week"].to_numpy(),
+            "last_week": sf["last_week"].to_numpy(),
+            "event": (sf["event_state"].astype(str) == sc.design.event_state).astype(int),
+            "group": pd.Series(status).str.cat(pd.Series(period), sep=", ").to_numpy(),
+        }
+    )
+
+
+def hazard_frame(sc: SOFCells) -> pd.DataFrame:
+    """Events and person-weeks by spell week for programme and comparison jobcentres."""
+    f = sc.cells.frame
+    group = np.where(sc.jc_window.to_numpy() >= 0, "Programme", "Comparison")
+    out = (
+        pd.DataFrame(
+            {
+                "week": f["week"].to_numpy(),
+                "group": group,
+                "at_risk": f["at_risk"].to_numpy(),
+                "event": f["event"].to_numpy(),
+            }
+        )
+        .groupby(["week", "group"], as_index=False)
+        .sum()
+    )
+    return out
+
+
+def run_analysis(
+    study: StudyData, config: RunConfig, *, progress: bool | None = None
+) -> RunResults:
+    """Run the default SOF evaluation on validated study tables.
+
+    Parameters
+    ----------
+    study
+        Validated tables (see :func:`sofeval.io.load_study`).
+    config
+        Run settings.
+    progress
+        Progress bars (default: only in an interactive terminal).
+
+    Returns
+    -------
+    RunResults
+    """
+    design = StudyDesign(**config.design)
+    covs = config.covariates
+    sc = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
+    eff = estimate_effects(
+        sc,
+        covariates=covs,
+        family=config.family,  # type: ignore[arg-type]
+        bootstrap_draws=config.bootstrap_draws,
+        bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
+        ri_draws=config.ri_draws,
+        seed=config.seed,
+        progress=progress,
+    )
+    jce = jobcentre_effects(sc, covariates=covs, family=config.family)  # type: ignore[arg-type]
+    notes: list[str] = []
+    dose: DoseResponseResult | None
+    try:
+        dose = dose_response(study, design, covariates=covs, family=config.family)  # type: ignore[arg-type]
+    except EstimationError as exc:
+        dose = None
+        notes.append(f"dose-response not estimated: {exc}")
+    mon: MonitoringResult | None
+    try:
+        mon = success_criteria(study)
+    except EstimationError as exc:
+        mon = None
+        notes.append(f"monitoring not computed: {exc}")
+    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes))
+
+
+def design_text(res: RunResults) -> str:
+    """A short plain-text description of the study design for the report."""
+    d = res.design
+    windows = "; ".join(
+        f"{pd.Timestamp(r.start).date()} to {pd.Timestamp(r.end).date()}"
+        for r in res.cells.windows.itertuples()
+    )
+    covs = ", ".join(res.config.covariates) or "none"
+    return (
+        f"Discrete-time cause-specific hazard of exit to employment ({res.config.family} link), "
+        "one dummy per spell week 1–26 then 4-week blocks, jobcentre and calendar-month fixed "
+        f"effects, covariates: {covs}. Treatment: the spell's {d.treatment} reference date in "
+        f"its jobcentre's programme window ({windows}). Phases: ex ante weeks 1–{d.phase_cut - 1}, "
+        f"programme week {d.phase_cut} on. Follow-up capped at {d.max_weeks} weeks; delayed "
+        f"entry at the {d.entry.replace('_', ' ')}. Standard errors clustered by jobcentre; "
+        f"wild cluster score bootstrap with {res.config.bootstrap_draws} "
+        f"{res.config.bootstrap_weights} draws; randomisation inference with "
+        f"{res.config.ri_draws} permutations of programme status across jobcentres."
+    )
+
+
+def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
+    """Write the CSVs, the Excel workbook and the HTML report of a run.
+
+    Parameters
+    ----------
+    res
+        Results of :func:`run_analysis`.
+    out_dir
+        Output folder (created if needed).
+
+    Returns
+    -------
+    dict
+        File name to path of everything written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return report.build_report(
+        out,
+        effects=res.effects.table,
+        jobcentre_effects=res.jobcentres.table,
+        dose_response=res.dose.table if res.dose is not None else None,
+        success_criteria=res.monitoring.by_month if res.monitoring is not None else None,
+        audit=res.audit,
+        panel_summary=res.cells.audit,
+        km_frame=km_frame(res.cells),
+        hazard_frame=hazard_frame(res.cells),
+        design_text=design_text(res) + (" " + " ".join(res.notes) if res.notes else ""),
+        lang=res.config.lang,
+        threshold=res.config.threshold,
+    )
