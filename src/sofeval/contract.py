@@ -151,7 +151,9 @@ class StudyData:
     programme: pd.DataFrame = field(default_factory=lambda: empty_table("programme"))
     monitoring: pd.DataFrame | None = None
     audit: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({c: pd.Series([], dtype="object") for c in AUDIT_COLUMNS})
+        default_factory=lambda: pd.DataFrame(
+            {c: pd.Series([], dtype="object") for c in AUDIT_COLUMNS}
+        )
     )
 
     @property

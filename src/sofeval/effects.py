@@ -31,11 +31,10 @@ estimate, exact to first order; checked against full refits in the tests).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -305,7 +304,8 @@ class EffectsResult:
             "n_events",
         ]
         head = (
-            f"SOF programme effects: discrete-time hazard of exit to employment ({self.family} link)\n"
+            "SOF programme effects: discrete-time hazard of exit to employment "
+            f"({self.family} link)\n"
             f"person-weeks {self.n_person_weeks:,}, cells {self.n_cells:,}, "
             f"clusters (jobcentres) {self.n_clusters}\n"
             "coef/se: log hazard ratio, clustered by jobcentre; CI: hazard ratio; "
@@ -333,7 +333,7 @@ class EffectsResult:
             p_holm=self.table["p_value"],
             flag="",
         )
-        return plots.forest(frame, ax=ax)
+        return plots.forest(frame, ax=ax)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -664,15 +664,19 @@ def _identification_flags(
         }
     )
     sums = frame.groupby(["jobcentre", "late"]).sum()
+    ev_map = sums["events"].to_dict()
+    tr_map = sums["trials"].to_dict()
     flags: dict[tuple[str, str], str] = {}
     for jc in programme_jcs:
         for est, late in (("ex_ante", 0), ("programme", 1)):
             key = (jc, late)
-            if key not in sums.index or sums.loc[key, "trials"] == 0:
+            ev = float(ev_map.get(key, 0.0))
+            tr = float(tr_map.get(key, 0.0))
+            if tr == 0:
                 flags[(jc, est)] = "not identified: no treated person-weeks"
-            elif sums.loc[key, "events"] == 0:
+            elif ev == 0:
                 flags[(jc, est)] = "not identified: no events"
-            elif sums.loc[key, "events"] == sums.loc[key, "trials"]:
+            elif ev == tr:
                 flags[(jc, est)] = "not identified: every person-week an event"
     return flags
 

@@ -54,6 +54,8 @@ ALIAS_TOL = 1e-9
 SEPARATION_BOUND = 25.0
 _EPS = np.finfo(float).eps
 _MAX_HALVING = 30
+#: Iterations after which the deviance criterion alone declares convergence.
+SLOW_ITER = 25
 
 
 @dataclass(frozen=True)
@@ -541,7 +543,10 @@ def fit_glm_cells(
         # Fisher scoring is only linearly convergent for cloglog: also require a tiny step
         small_step = float(np.max(np.abs(step), initial=0.0)) < 100 * tol
         beta, ll, fn, eta, dev = new, ll_new, fn_new, eta_new, dev_new
-        if (crit < tol and small_step) or halvings == _MAX_HALVING:
+        # after SLOW_ITER iterations a deviance stable to tol is accepted (R's rule): a
+        # weakly identified parameter (a near-separated small category) may creep on
+        # while the likelihood no longer changes
+        if (crit < tol and (small_step or it >= SLOW_ITER)) or halvings == _MAX_HALVING:
             converged = crit < tol
             break
     if not converged:

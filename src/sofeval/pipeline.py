@@ -63,7 +63,7 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
             "entry_week": sf["entry_week"].to_numpy(),
             "last_week": sf["last_week"].to_numpy(),
             "event": (sf["event_state"].astype(str) == sc.design.event_state).astype(int),
-            "group": pd.Series(status).str.cat(pd.Series(period), sep=", ").to_numpy(),
+            "group": np.char.add(np.char.add(status.astype(str), ", "), period.astype(str)),
         }
     )
 
@@ -107,7 +107,7 @@ def run_analysis(
     """
     design = StudyDesign(**config.design)
     covs = config.covariates
-    sc = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
+    sc = sof_cells(study, design, covs, progress=progress)
     eff = estimate_effects(
         sc,
         covariates=covs,
@@ -139,8 +139,8 @@ def design_text(res: RunResults) -> str:
     """A short plain-text description of the study design for the report."""
     d = res.design
     windows = "; ".join(
-        f"{pd.Timestamp(r.start).date()} to {pd.Timestamp(r.end).date()}"
-        for r in res.cells.windows.itertuples()
+        f"{pd.Timestamp(str(a)).date()} to {pd.Timestamp(str(b)).date()}"
+        for a, b in zip(res.cells.windows["start"], res.cells.windows["end"], strict=True)
     )
     covs = ", ".join(res.config.covariates) or "none"
     return (
@@ -184,6 +184,6 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         km_frame=km_frame(res.cells),
         hazard_frame=hazard_frame(res.cells),
         design_text=design_text(res) + (" " + " ".join(res.notes) if res.notes else ""),
-        lang=res.config.lang,
+        lang=res.config.lang,  # type: ignore[arg-type]
         threshold=res.config.threshold,
     )

@@ -653,6 +653,14 @@ def build_report(
     }
     shown = {k: auto_disclose(v, threshold) for k, v in raw.items() if v is not None}
     paths = write_csv_tables(folder, shown, threshold)
+    if audit is not None:
+        # data_audit.csv is the analyst's row-level record of every dropped row (table,
+        # row id, rule, detail), not a published table; the report and the workbook
+        # show only its counts by table and rule, with disclosure control.
+        rows = audit.reindex(columns=["table", "row_id", "rule", "detail"]).astype(str)
+        rows = rows.sort_values(["table", "rule", "row_id"], kind="mergesort")
+        rows.to_csv(folder / "data_audit.csv", index=False, lineterminator="\n")
+        paths["data_audit"] = folder / "data_audit.csv"
     sheets = dict(shown)
     if panel_summary is not None:
         sheets["panel_summary"] = auto_disclose(panel_summary, threshold)
