@@ -21,8 +21,9 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/sofeval run --out $(OUT)
 
+# xdist runs two workers on the two cores: one BLAS thread each avoids oversubscription.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 

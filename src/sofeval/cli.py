@@ -74,6 +74,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     res = run_analysis(study, config, progress=_progress_default())
     paths = write_outputs(res, args.out)
     print(res.effects.summary())
+    if res.cox is not None:
+        print("continuous-time cross-check (Cox, lifelines):")
+        cols = ["estimand", "coef", "se", "hazard_ratio", "p_value"]
+        print(res.cox[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for note in res.notes:
         print(f"sofeval: note: {note}")
     print(f"sofeval: wrote {len(paths)} files to {args.out}: " + ", ".join(sorted(paths)))

@@ -21,6 +21,7 @@ The numerics are pure functions on arrays returning frozen dataclasses:
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -298,6 +299,28 @@ def _saturated_loglik(y: np.ndarray, n: np.ndarray, family: str) -> float:
 SPARSE_DENSITY = 0.15
 
 
+_SPARSE_CACHE: dict[int, tuple[weakref.ref[np.ndarray], sparse.csr_matrix | None]] = {}
+
+
+def _sparse_view(X: np.ndarray) -> sparse.csr_matrix | None:
+    """CSR copy of a large, mostly-zero design (``None`` for small or dense ones).
+
+    Fisher scoring, the bootstrap and randomisation inference compute many Gram matrices
+    of the same design; the conversion is cached per array object (checked through a
+    weak reference, so a new array never receives a stale copy).
+    """
+    if X.shape[0] * X.shape[1] <= 1_000_000:
+        return None
+    hit = _SPARSE_CACHE.get(id(X))
+    if hit is not None and hit[0]() is X:
+        return hit[1]
+    xs = sparse.csr_matrix(X) if np.count_nonzero(X) <= SPARSE_DENSITY * X.size else None
+    for key in [k for k, (ref, _) in _SPARSE_CACHE.items() if ref() is None]:
+        del _SPARSE_CACHE[key]
+    _SPARSE_CACHE[id(X)] = (weakref.ref(X), xs)
+    return xs
+
+
 def _gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
@@ -305,9 +328,11 @@ def _gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     sparse product costs O(nnz) instead of O(n p^2); dense designs use a symmetric rank-k
     update (BLAS ``dsyrk``).
     """
-    if X.shape[0] * X.shape[1] > 1_000_000 and np.count_nonzero(X) <= SPARSE_DENSITY * X.size:
-        xs = sparse.csr_matrix(X)
-        return np.asarray((xs.T @ xs.multiply(w[:, None]).tocsr()).toarray())
+    xs = _sparse_view(X)
+    if xs is not None:
+        xw = xs.copy()
+        xw.data *= np.repeat(w, np.diff(xs.indptr))
+        return np.asarray((xs.T @ xw).toarray())
     xw = X * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
         g = blas.dsyrk(1.0, xw, trans=1)

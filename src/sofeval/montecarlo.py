@@ -18,6 +18,7 @@ non-zero truth is not defined here.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -240,7 +241,12 @@ def monte_carlo(
     if jobs == 1:
         results = [_one_replication(t) for t in tqdm(tasks, disable=not show, desc="reps")]
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
+        # one BLAS thread per worker: the workers already use every core, and BLAS threads
+        # spinning against each other slow small dense solves down a hundredfold
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as ex:
             results = list(
                 tqdm(ex.map(_one_replication, tasks), total=reps, disable=not show, desc="reps")
             )

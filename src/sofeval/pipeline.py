@@ -1,8 +1,9 @@
 """The whole evaluation of ``sofeval run``: study tables in, every results table out.
 
-One pass builds the cells once (with the link month as a key, so that the effects and the
-dose-response model share them), then fits the pooled model, the per-jobcentre model and
-the dose-response model, and computes the success-criteria monitoring. Writing the files
+One pass builds the cells once for the pooled and per-jobcentre models (the dose-response
+model keys its own cells by the link month as well), fits the dose-response model, computes
+the success-criteria monitoring and, for samples up to :data:`COX_MAX_SPELLS` spells, the
+continuous-time Cox cross-check. Writing the files
 is :func:`write_outputs`.
 """
 
@@ -21,6 +22,7 @@ from sofeval.dose_response import DoseResponseResult, dose_response
 from sofeval.effects import (
     EffectsResult,
     JobcentreEffectsResult,
+    cox_crosscheck,
     SOFCells,
     estimate_effects,
     jobcentre_effects,
@@ -29,6 +31,9 @@ from sofeval.effects import (
 from sofeval.errors import EstimationError
 from sofeval.monitoring import MonitoringResult, success_criteria
 from sofeval.panel import StudyDesign
+
+#: The Cox cross-check fits the full person-week panel; above this many spells it is skipped.
+COX_MAX_SPELLS = 200_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class RunResults:
     monitoring: MonitoringResult | None
     audit: pd.DataFrame
     notes: tuple[str, ...] = ()
+    cox: pd.DataFrame | None = None
 
 
 def km_frame(sc: SOFCells) -> pd.DataFrame:
@@ -132,7 +138,15 @@ def run_analysis(
     except EstimationError as exc:
         mon = None
         notes.append(f"monitoring not computed: {exc}")
-    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes))
+    cox: pd.DataFrame | None = None
+    if len(study.spells) <= COX_MAX_SPELLS:
+        cox = cox_crosscheck(study, design)
+    else:
+        notes.append(
+            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
+            "(it works on the full person-week panel)."
+        )
+    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes), cox)
 
 
 def design_text(res: RunResults) -> str:
@@ -173,7 +187,12 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return report.build_report(
+    extra: dict[str, Path] = {}
+    if res.cox is not None:
+        extra["cox_crosscheck"] = out / "cox_crosscheck.csv"
+        res.cox.to_csv(extra["cox_crosscheck"], index=False, float_format="%.10g",
+                       lineterminator="\n")
+    return extra | report.build_report(
         out,
         effects=res.effects.table,
         jobcentre_effects=res.jobcentres.table,
