@@ -522,6 +522,18 @@ def run_cli(work: Path, n: int, timeout: float | None) -> dict[str, Any]:
     return rec
 
 
+def _git_state() -> str:
+    """HEAD commit and whether src/ has uncommitted changes (others edit src/ in parallel)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in src/" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     import numpy
 
@@ -559,6 +571,7 @@ def machine() -> dict[str, Any]:
         "blas": blas,
         "versions": versions,
         "loadavg_at_start": [round(x, 2) for x in load],
+        "git": _git_state(),
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
     }
 
@@ -657,6 +670,11 @@ def _fmt_mb(rec: dict[str, Any]) -> str:
     return f"{rec['peak_rss_mb']:,.0f}"
 
 
+def _col(size: dict[str, Any]) -> str:
+    tag = size.get("tag")
+    return f"{size['n_spells']:,} spells" + (f" ({tag})" if tag else "")
+
+
 def _met(ok: bool | None) -> str:
     return "n/a (not measured)" if ok is None else ("**met**" if ok else "**not met**")
 
@@ -694,6 +712,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "  processes (test suites, other engineers' jobs) ran concurrently, so wall times are",
         f"  noisy upwards (load average at start {m['loadavg_at_start']}).",
         f"- Python {m['python']} on {m['platform']}; BLAS: {m['blas']}.",
+        f"- sofeval source at the start of the run: {m.get('git', 'not recorded')}.",
         "- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
         "## How it is measured",
@@ -717,7 +736,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "## Stages",
         "",
     ]
-    head = "| stage | " + " | ".join(f"{s['n_spells']:,} spells: s | peak MB" for s in sizes) + " |"
+    head = "| stage | " + " | ".join(f"{_col(s)}: s | peak MB" for s in sizes) + " |"
     lines += [head, "|---|" + "---:|---:|" * len(sizes)]
     names = ["generate", *CORE, "run_cli"]
     for name in names:
@@ -729,7 +748,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
             cells += [_fmt_s(rec), _fmt_mb(rec)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "Derived (seconds; increments are differences of two single runs):", ""]
-    lines += ["| | " + " | ".join(f"{s['n_spells']:,}" for s in sizes) + " |",
+    lines += ["| | " + " | ".join(_col(s) for s in sizes) + " |",
               "|---|" + "---:|" * len(sizes)]
     for key, label in (
         ("wild_increment_s", "wild bootstrap (999), added to the fit"),
@@ -739,7 +758,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         ("bootstrap_placebo_ri_overhead", "(wild + placebo + RI) / (run without them)"),
     ):
         vals = [s.get("derived", {}).get(key) for s in sizes]
-        shown = ["–" if v is None else f"{v}" for v in vals]
+        shown = ["–" if v is None else (f"{v:.0%}" if "overhead" in key else f"{v:.1f}")
+                 for v in vals]
         lines.append(f"| {label} | " + " | ".join(shown) + " |")
     for s in sizes:
         g = s["stages"].get("generate", {})
@@ -767,8 +787,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
             frac = rec.get("spell_fraction", 1.0)
             status = rec.get("status", "")
             if ok and frac < 1.0:
-                status = (f"ok on a {frac:.0%} spell subsample "
-                          f"({rec.get('full_panel_attempt')} on the full panel)")
+                status = (f"ok on a {frac:.0%} spell subsample; full panel: "
+                          f"{rec.get('full_panel_attempt')}; coefficients compared with the "
+                          "full-data cloglog fit")
             diff = d.get(f"{lib}_max_abs_coef_diff")
             lines.append(
                 f"| {s['n_spells']:,} | {lib} | {status} | "
@@ -898,8 +919,8 @@ def main(argv: list[str] | None = None) -> int:
         return _stage_main(args.stage, Path(args.work), args.n_spells, args.seed)
 
     sizes = [20_000] if args.quick else args.sizes
-    command = ".venv/bin/python benchmarks/run_benchmarks.py" + (
-        " --quick" if args.quick else " --sizes " + " ".join(str(s) for s in sizes))
+    argv_shown = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join([".venv/bin/python benchmarks/run_benchmarks.py", *argv_shown])
     work_root = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sofeval-bench-"))
     result: dict[str, Any] = {
         "machine": machine(),
@@ -920,16 +941,19 @@ def main(argv: list[str] | None = None) -> int:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     if args.include_json:
         prev = json.loads(Path(args.include_json).read_text(encoding="utf-8"))
+        for x in prev["sizes"]:
+            x.setdefault("tag", f"run {prev['machine']['date'][11:16]}")
         result["sizes"].extend(prev["sizes"])
         prev_sizes = ", ".join(f"{x['n_spells']:,}" for x in prev["sizes"])
         result["notes"].append(
             f"Sizes {prev_sizes} come from an "
             f"earlier run on the same machine ({prev['machine']['date']}, `{prev['command']}`)."
         )
-        command += f" --include-json {args.include_json}"
     try:
         for n in sizes:
-            result["sizes"].append(bench_size(n, args.seed, args, work_root))
+            entry = bench_size(n, args.seed, args, work_root)
+            entry["tag"] = f"run {result['machine']['date'][11:16]}"
+            result["sizes"].append(entry)
             result["targets"] = targets(result)
             json_path.write_text(json.dumps(result, indent=1, default=float) + "\n", "utf-8")
             _write_page(md_path, markdown(result, command))

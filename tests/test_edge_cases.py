@@ -75,11 +75,11 @@ def test_jobcentre_without_events_in_a_phase_is_flagged(small):
     assert late["flag"] == "" and np.isfinite(late["coef"])
 
 
-def test_programme_jobcentre_without_spells_is_absent(small):
-    """A programme jobcentre with no spells is not in the per-jobcentre table (documented).
+def test_programme_jobcentre_without_spells_is_flagged(small):
+    """A programme jobcentre with no spells keeps its rows, flagged as not identified.
 
-    ``jobcentre_effects`` lists the programme jobcentres found in the cells; a window
-    without data produces no row rather than an all-NaN one.
+    The published table lists every programme jobcentre, so a window without data shows
+    up as "not identified: no treated person-weeks" with NaN estimates.
     """
     sim, _ = small
     prog = pd.concat(
@@ -90,7 +90,10 @@ def test_programme_jobcentre_without_spells_is_absent(small):
     sp = sim.spells[sim.spells["jobcentre"] != "Ærø"]
     study = validate_study(sp, None, None, prog)
     res = jobcentre_effects(study, placebo=False)
-    assert "Ærø" not in set(res.table["jobcentre"])
+    rows = res.table[res.table["jobcentre"] == "Ærø"]
+    assert len(rows) == 2
+    assert rows["flag"].str.startswith("not identified").all() and rows["coef"].isna().all()
+    assert (rows["n_spells"] == 0).all()
     assert set(sim.programme["jobcentre"]) <= set(res.table["jobcentre"])
 
 
@@ -203,7 +206,8 @@ def test_ongoing_spell_with_exit_state_employment():
     rows = panel.data[panel.data["spell_id"] == "ongoing"]
     assert rows["event"].sum() == 0
     # data end is the latest date of the spells (2018-07-30): week 9 of the ongoing spell
-    assert rows["week"].max() == (pd.Timestamp("2018-07-30") - pd.Timestamp("2018-06-04")).days // 7 + 1
+    expected = (pd.Timestamp("2018-07-30") - pd.Timestamp("2018-06-04")).days // 7 + 1
+    assert rows["week"].max() == expected
     assert panel.audit.summary.set_index("item")["value"]["censored"] == 1
 
 

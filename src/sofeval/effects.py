@@ -48,6 +48,9 @@ from sofeval.models import DesignMatrix, GLMFit, _gram, build_design, fit_glm_ce
 from sofeval.panel import StudyDesign, spell_frame, week_block
 
 ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
+#: A per-jobcentre log hazard ratio with a larger standard error is reported as not
+#: identified (near-perfect prediction: a handful of events or non-events).
+MAX_SE = 10.0
 INFERENCE_METHODS: tuple[str, ...] = ("cluster", "wild", "ri")
 Family = Literal["cloglog", "logit"]
 
@@ -105,6 +108,8 @@ class SOFCells:
         Window index of every jobcentre of the cells (-1 for non-programme jobcentres).
     audit
         Panel audit summary (item, value).
+    programme
+        Every jobcentre with a programme window (also those without spells).
     """
 
     cells: Cells
@@ -113,6 +118,7 @@ class SOFCells:
     windows: pd.DataFrame
     jc_window: pd.Series
     audit: pd.DataFrame
+    programme: tuple[str, ...] = ()
 
 
 def sof_cells(
@@ -156,7 +162,8 @@ def sof_cells(
     jc_window = pd.Series(
         jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index
     )
-    return SOFCells(cells, sf, design, windows, jc_window, audit.summary)
+    return SOFCells(cells, sf, design, windows, jc_window, audit.summary,
+                    tuple(sorted(str(j) for j in jc_map)))
 
 
 def _model_frame(sc: SOFCells, covariates: Sequence[str]) -> pd.DataFrame:
@@ -234,18 +241,18 @@ def fit_cells(
 
 def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float = 0.95) -> pd.DataFrame:
     z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         p = 2 * stats.norm.sf(np.abs(coef / se))
-    return pd.DataFrame(
-        {
-            "coef": coef,
-            "se": se,
-            "hazard_ratio": np.exp(coef),
-            "ci_low": np.exp(coef - z * se),
-            "ci_high": np.exp(coef + z * se),
-            "p_value": p,
-        }
-    )
+        return pd.DataFrame(
+            {
+                "coef": coef,
+                "se": se,
+                "hazard_ratio": np.exp(coef),
+                "ci_low": np.exp(coef - z * se),
+                "ci_high": np.exp(coef + z * se),
+                "p_value": p,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -737,7 +744,9 @@ def jobcentre_effects(
     cells = sc.cells.frame
     events = cells["event"].to_numpy(float)
     trials = cells["at_risk"].to_numpy(float)
-    programme_jcs = sorted(mf["jobcentre"][sc.jc_window.to_numpy() >= 0].unique())
+    programme_jcs = sorted(
+        set(mf["jobcentre"][sc.jc_window.to_numpy() >= 0].unique()) | set(sc.programme)
+    )
     flags = _identification_flags(mf, events, trials, programme_jcs)
     jc = mf["jobcentre"].to_numpy()
     numeric: list[str] = []
@@ -760,8 +769,11 @@ def jobcentre_effects(
     for j in programme_jcs:
         for est, col in (("ex_ante", "D_early"), ("programme", "D_late")):
             name = f"{col}[{j}]"
-            if name in term_of and name in names and np.isfinite(params[names.index(name)]):
-                k = names.index(name)
+            k = names.index(name) if name in names else -1
+            if name in term_of and k >= 0 and np.isfinite(params[k]) and se[k] > MAX_SE:
+                records.append((j, est, np.nan, np.nan,
+                                "not identified: near-perfect prediction"))
+            elif name in term_of and k >= 0 and np.isfinite(params[k]):
                 records.append((j, est, params[k], se[k], ""))
             elif name in term_of:
                 records.append((j, est, np.nan, np.nan, "not identified: perfect prediction"))

@@ -680,7 +680,7 @@ def fit_npmle_frailty(
 
 def _halving(
     model: _Model, st: _State, db: np.ndarray, da: np.ndarray, ll: float
-) -> tuple[_State, float, np.ndarray, tuple[np.ndarray, ...]]:
+) -> tuple[_State, float, np.ndarray, np.ndarray]:
     """Take the step (halving it until the marginal log-likelihood does not decrease)."""
     t = 1.0
     for _ in range(30):

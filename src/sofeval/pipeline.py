@@ -22,8 +22,8 @@ from sofeval.dose_response import DoseResponseResult, dose_response
 from sofeval.effects import (
     EffectsResult,
     JobcentreEffectsResult,
-    cox_crosscheck,
     SOFCells,
+    cox_crosscheck,
     estimate_effects,
     jobcentre_effects,
     sof_cells,
@@ -55,7 +55,9 @@ class RunResults:
 def km_frame(sc: SOFCells) -> pd.DataFrame:
     """Per-spell durations for Kaplan–Meier curves, grouped by programme status and period."""
     sf = sc.spells
-    programme = sf["jobcentre"].astype(str).isin(sc.jc_window[sc.jc_window >= 0].index.unique())
+    cell_jc = sc.cells.frame["jobcentre"].astype(str).to_numpy()
+    programme_jcs = np.unique(cell_jc[sc.jc_window.to_numpy() >= 0])
+    programme = sf["jobcentre"].astype(str).isin(programme_jcs).to_numpy()
     if len(sc.windows):
         start = pd.Timestamp(sc.windows["start"].min())
         end = pd.Timestamp(sc.windows["end"].max())

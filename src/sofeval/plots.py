@@ -422,7 +422,7 @@ def _is_flagged(frame: pd.DataFrame) -> pd.Series:
     return _flag_mask(frame) | ~np.isfinite(hr)
 
 
-_HR_TICKS = (0.1, 0.2, 0.25, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 4.0, 5.0, 10.0)
+_HR_TICKS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
 
 
 def _flag_reason(frame: pd.DataFrame) -> list[str]:
