@@ -607,8 +607,9 @@ def bench_size(
         recs["lifelines"] = lf
     else:
         for name in ("statsmodels", "pyfixest", "lifelines"):
+            why = "--no-compare" if args.no_compare else f"--compare-max {args.compare_max:,}"
             recs[name] = {"stage": name, "label": STAGES[name][0], "n_spells": n,
-                          "status": f"skipped (n > --compare-max {args.compare_max:,})"}
+                          "status": f"skipped (n > compare limit; {why})"}
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return {"n_spells": n, "stages": recs, "derived": derive(recs)}
@@ -810,8 +811,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
     lines += ["", "## Targets of the issue", "", "| target | measured | status |", "|---|---|---|"]
     for row in targets(result):
         lines.append(f"| {row[0]} | {row[1]} | {row[2]} |")
-    prof = next((s["stages"]["profile"] for s in sizes
-                 if s["stages"].get("profile", {}).get("status") == "ok"), None)
+    profs = [s["stages"]["profile"] for s in sizes
+             if s["stages"].get("profile", {}).get("status") == "ok"]
+    prof = max(profs, key=lambda r: r["n_spells"]) if profs else None
     if prof is not None:
         lines += [
             "",
@@ -853,7 +855,9 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(("whole run at 1.5M spells < 60 s and < 6 GB", str(status), _met(None)))
     for s in result["sizes"]:
         rd = s.get("derived", {})
-        tag = f"{s['n_spells']:,}"
+        tag = _col(s)
+        if str(s["stages"].get("pyfixest", {}).get("status", "")).startswith("skipped (n"):
+            continue  # comparisons not attempted at this size
         r_fit = rd.get("statsmodels_fit_ratio")
         r_e2e = rd.get("statsmodels_end_to_end_ratio")
         diff = rd.get("statsmodels_max_abs_coef_diff")
@@ -879,7 +883,7 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     for s in result["sizes"]:
         ov = s.get("derived", {}).get("bootstrap_placebo_overhead")
         out.append((f"wild bootstrap + placebo add ≤ {TARGET_OVERHEAD:.0%} to the run "
-                    f"({s['n_spells']:,})",
+                    f"({_col(s)})",
                     "–" if ov is None else f"{ov:.0%}",
                     _met(None if ov is None else ov <= TARGET_OVERHEAD)))
     return out

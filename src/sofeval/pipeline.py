@@ -33,7 +33,7 @@ from sofeval.monitoring import MonitoringResult, success_criteria
 from sofeval.panel import StudyDesign
 
 #: The Cox cross-check fits the full person-week panel; above this many spells it is skipped.
-COX_MAX_SPELLS = 200_000
+COX_MAX_SPELLS = 50_000
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,20 @@ from sofeval.plots import LANGS, label
 Lang = Literal["en", "da"]
 
 SUPPRESSED_ATTR = "sofeval_suppressed"
+
+
+class _CellSet(frozenset):  # type: ignore[type-arg]
+    """An immutable set of suppressed cells that pandas need not deep-copy.
+
+    pandas deep-copies ``DataFrame.attrs`` on every derived frame; for a frozen set that
+    copy is pure overhead (it dominated report writing in the profile).
+    """
+
+    def __copy__(self) -> _CellSet:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _CellSet:
+        return self
 THRESHOLD_ATTR = "sofeval_disclosure_threshold"
 
 #: Column names treated as person counts by the writers (besides any ``n_*`` column).
@@ -148,7 +162,7 @@ def disclose(
                 col = col.astype(object)
             out[c] = col.mask(row_small)
         cells.update((i, c) for i in out.index[row_small.to_numpy()])
-    out.attrs[SUPPRESSED_ATTR] = frozenset(cells)
+    out.attrs[SUPPRESSED_ATTR] = _CellSet(cells)
     out.attrs[THRESHOLD_ATTR] = int(threshold)
     return out
 
