@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 synth: $(STAMP)
 	$(BIN)/python -m sofeval.cli synth --scenario report --n-spells 30000 --seed 20171001 --out data/synthetic
