@@ -69,7 +69,10 @@ def main() -> None:
         pooled = mc.table[mc.table["jobcentre"] == "ALL"][COLUMNS]
         per = mc.table[mc.table["jobcentre"] != "ALL"]
         parts.append(f"\n## Scenario `{sc}` ({args.reps} replications, {args.n_spells:,} "
-                     f"spells each, {secs:.0f} s on {args.jobs} workers)\n")
+                     f"spells each, {secs:.0f} s on {args.jobs} workers; "
+                     f"{len(mc.failed)} replications failed numerically)\n")
+        if len(mc.failed):
+            parts.append("\n" + mc.failed.to_markdown(index=False) + "\n")
         parts.append(pooled.to_markdown(index=False, floatfmt=".4f") + "\n")
         if len(per):
             avg = per.groupby("estimand")[["bias", "rmse", "coverage", "reject_cluster",

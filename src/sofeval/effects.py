@@ -509,8 +509,8 @@ def randomization_test(
     fit = fit_cells(dm, events, trials, family, ())
     keep = ~np.asarray(fit.aliased)
     x = dm.X[:, keep]
-    u = np.asarray(fit.score_factor)
-    w = _irls_weights(fit, trials)
+    u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
+    w = np.nan_to_num(_irls_weights(fit, trials), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(_gram(x, w))
     xs = sparse.csr_matrix(x)
     jc_codes, jc_names = pd.factorize(mf["jobcentre"], sort=True)
@@ -821,8 +821,8 @@ def _placebo_statistics(
     """
     keep = ~np.asarray(fit.aliased)
     x = x_full[:, keep]
-    u = np.asarray(fit.score_factor)
-    w = _irls_weights(fit, trials)
+    u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
+    w = np.nan_to_num(_irls_weights(fit, trials), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(_gram(x, w))
     xs = sparse.csr_matrix(x)
     win_counts = sc.jc_window[sc.jc_window >= 0].value_counts()
