@@ -429,11 +429,12 @@ def _irls_weights(fit: GLMFit, trials: np.ndarray) -> np.ndarray:
     """Fisher weights n (dmu/deta)^2 / (mu (1 - mu)) of a binomial fit."""
     eta = np.asarray(fit.eta)
     mu = np.clip(np.asarray(fit.mu), 1e-300, 1 - 1e-16)
-    if fit.family == "cloglog":
-        dmu = np.exp(eta - np.exp(eta))
-    else:
-        dmu = mu * (1 - mu)
-    return trials * dmu**2 / (mu * (1 - mu))
+    with np.errstate(invalid="ignore", over="ignore"):  # separated cells: eta = -inf
+        if fit.family == "cloglog":
+            dmu = np.exp(eta - np.exp(eta))
+        else:
+            dmu = mu * (1 - mu)
+        return trials * dmu**2 / (mu * (1 - mu))
 
 
 def _group_sum(
