@@ -19,8 +19,11 @@ from pathlib import Path
 from sofeval.montecarlo import monte_carlo
 
 COLUMNS = ["estimand", "truth", "mean_estimate", "bias", "rmse", "mean_se", "sd_estimate",
-           "coverage", "reject_cluster", "reject_wild", "reject_ri", "n_reps"]
+           "coverage", "coverage_wild", "coverage_ri", "reject_cluster", "reject_wild",
+           "reject_ri", "n_reps"]
 
+
+NOTES_MARKER = "<!-- notes: kept by benchmarks/montecarlo.py -->"
 
 INTRO = """# Validating on synthetic data
 
@@ -80,7 +83,11 @@ def main() -> None:
             parts.append("\nPer-jobcentre estimands, averaged over programme jobcentres "
                          "(model-based Wald; `reject_ri` is the placebo-in-space test):\n\n")
             parts.append(avg.to_markdown(index=False, floatfmt=".4f") + "\n")
-    Path(args.markdown).write_text("".join(parts), encoding="utf-8")
+    md = Path(args.markdown)
+    old = md.read_text(encoding="utf-8") if md.exists() else ""
+    if NOTES_MARKER in old:  # keep the hand-written interpretation below the tables
+        parts.append("\n" + old[old.index(NOTES_MARKER):])
+    md.write_text("".join(parts), encoding="utf-8")
     print("".join(parts))
 
 

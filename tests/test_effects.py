@@ -242,3 +242,18 @@ def test_cox_crosscheck_agrees_with_the_discrete_time_model():
     for est in ("ex_ante", "programme"):
         assert abs(cox.loc[est, "coef"] - eff.loc[est, "coef"]) < 0.5 * eff.loc[est, "se"]
         assert np.isfinite(cox.loc[est, "se"]) and cox.loc[est, "se"] > 0
+
+
+def test_wild_and_ri_null_at_the_estimate_do_not_reject(homogeneous):
+    """The tests inverted at the point estimates: zero scores, p-values of one; at zero
+    (the truth is a positive effect on 60k spells) the programme effect is rejected."""
+    _, study = homogeneous
+    sc = sof_cells(study, progress=False)
+    eff = estimate_effects(sc, bootstrap_draws=99, ri_draws=99, progress=False)
+    est = tuple(float(v) for v in eff.table["coef"])
+    at = estimate_effects(sc, bootstrap_draws=99, ri_draws=99, progress=False,
+                          null=(est[0], est[1]))
+    assert (at.table["p_ri"] > 0.5).all(), at.table
+    assert (at.table["p_wild"] > 0.5).all(), at.table
+    prog = eff.table.set_index("estimand").loc["programme"]
+    assert prog["p_wild"] < 0.05 and prog["p_ri"] < 0.05

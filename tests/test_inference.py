@@ -145,3 +145,23 @@ def test_permutation_pvalue():
     draws = np.array([-3.0, -1.0, 0.5, 2.0, np.nan])
     assert permutation_pvalue(2.0, draws) == pytest.approx((1 + 2) / (1 + 4))
     assert permutation_pvalue(10.0, draws) == pytest.approx(1 / 5)
+
+
+def test_wild_bootstrap_null_value_inverts_at_the_estimate():
+    """Testing theta_k = its own MLE gives a zero score (t = 0, p = 1); a null far from
+    the truth (effect 0.6) is rejected, and the true value is not."""
+    X, events, trials, cl = _cluster_data(0.6)
+    fit = fit_glm_cells(X, events, trials, "cloglog")
+    at_mle = wild_score_bootstrap(X, events, trials, "cloglog", cl, 2, B=199, seed=3,
+                                  progress=False, null_value=float(fit.params[2]))
+    assert abs(at_mle.statistic) < 1e-6 and at_mle.p_value == 1.0
+    far = wild_score_bootstrap(X, events, trials, "cloglog", cl, 2, B=199, seed=3,
+                               progress=False, null_value=-0.4)
+    assert far.p_value < 0.01 and far.statistic > 0
+    offset = np.full(len(events), 0.1)
+    shifted = score_contributions(X, events, trials, "cloglog", cl, 2, offset=offset,
+                                  null_value=0.2)
+    X_off = X.copy()
+    manual = score_contributions(X_off, events, trials, "cloglog", cl, 2,
+                                 offset=offset + 0.2 * X[:, 2])
+    np.testing.assert_allclose(shifted, manual, rtol=1e-10, atol=1e-14)

@@ -113,6 +113,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     )
     paths = mc.write(args.out)
     print(mc.summary())
+    if len(mc.failed):
+        print(
+            f"sofeval: {len(mc.failed)} of {args.reps} replications failed numerically and are "
+            "left out of the summary (see mc_failed.csv)"
+        )
     print(f"sofeval: wrote {', '.join(sorted(p.name for p in paths))} to {args.out}")
     return 0
 

@@ -211,6 +211,7 @@ def fit_cells(
     trials: np.ndarray,
     family: str,
     interest: Sequence[str],
+    offset: np.ndarray | None = None,
 ) -> GLMFit:
     """Fit on cells, warning only when a parameter of interest is not identified.
 
@@ -222,7 +223,9 @@ def fit_cells(
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = fit_glm_cells(dm.X, events, trials, family, names=dm.names)  # type: ignore[arg-type]
+        fit = fit_glm_cells(
+            dm.X, events, trials, family, names=dm.names, offset=offset  # type: ignore[arg-type]
+        )
     for w in caught:
         if not issubclass(w.category, NotIdentifiedWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -488,6 +491,7 @@ def randomization_test(
     family: Family = "cloglog",
     draws: int = 999,
     seed: int = 0,
+    null: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Randomisation inference for the pooled effects under the sharp null of no effect.
 
@@ -501,13 +505,24 @@ def randomization_test(
     is the cluster-robust efficient score statistic of the restricted model (no
     programme terms). Returns the p-values ``(1 + #|t*| >= |t|) / (1 + R)`` per estimand and
     the draws.
+
+    ``null = (theta_EA, theta_P)`` tests a constant non-zero effect instead: the restricted
+    model carries ``theta_EA D_early + theta_P D_late`` of the observed assignment as an
+    offset and the permuted score is taken around it. The exact randomisation argument holds
+    only for the sharp null of no effect; at a non-zero null the test is the usual
+    model-based approximation (used to invert the test into an interval in the Monte Carlo).
     """
     mf = _model_frame(sc, covariates)
     cells = sc.cells.frame
     events = cells["event"].to_numpy(float)
     trials = cells["at_risk"].to_numpy(float)
     dm = design_matrix(mf, _base_categorical(covariates), (), trials)
-    fit = fit_cells(dm, events, trials, family, ())
+    offset = (
+        null[0] * mf["D_early"].to_numpy() + null[1] * mf["D_late"].to_numpy()
+        if any(null)
+        else None
+    )
+    fit = fit_cells(dm, events, trials, family, (), offset=offset)
     keep = ~np.asarray(fit.aliased)
     x = dm.X[:, keep]
     u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
@@ -573,6 +588,7 @@ def estimate_effects(
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
     progress: bool | None = None,
+    null: tuple[float, float] = (0.0, 0.0),
 ) -> EffectsResult:
     """Estimate the pooled ex-ante and programme effects of the default SOF model.
 
@@ -598,6 +614,9 @@ def estimate_effects(
         Small-sample factor of the clustered covariance (``stata``: G/(G-1)).
     progress
         Progress bars (default: only in an interactive terminal).
+    null
+        Values ``(theta_EA, theta_P)`` tested by the wild bootstrap and randomisation
+        p-values (default: no effect). The clustered Wald p-value always tests zero.
 
     Returns
     -------
@@ -643,12 +662,15 @@ def estimate_effects(
                 bres = wild_score_bootstrap(
                     dm.X, events, trials, family, clusters, k, B=bootstrap_draws,
                     weights=bootstrap_weights, seed=seed + i, progress=progress,
+                    null_value=null[i],
                 )
             rows.loc[i, "p_wild"] = bres.p_value
             wild_frames.append(pd.DataFrame({"estimand": est, "t": np.asarray(bres.draws)}))
     ri_frame = pd.DataFrame()
     if "ri" in inference and ri_draws > 0:
-        pri, ri_frame = randomization_test(sc, covariates, family=family, draws=ri_draws, seed=seed)
+        pri, ri_frame = randomization_test(
+            sc, covariates, family=family, draws=ri_draws, seed=seed, null=null
+        )
         rows["p_ri"] = [pri["ex_ante"], pri["programme"]]
     counts = _phase_counts(sc, by_jobcentre=False)
     rows = rows.merge(counts, on="estimand", how="left")

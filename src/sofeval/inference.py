@@ -185,10 +185,12 @@ def score_contributions(
     test_index: int,
     *,
     offset: np.ndarray | None = None,
+    null_value: float = 0.0,
 ) -> np.ndarray:
     """Per-cluster contributions ``q_g`` to the restricted score statistic of one parameter.
 
-    The restricted model drops column ``k = test_index`` (``theta_k = 0``). At its estimate
+    The restricted model fixes ``theta_k = null_value`` for column ``k = test_index`` (the
+    column moves into the offset). At its estimate
     the full-model cluster scores ``s_g`` and information ``H = X'WX`` give
     ``q_g = (H^-1 s_g)_k``, so that ``t = sum_g q_g / sqrt(sum_g q_g^2)``.
 
@@ -202,6 +204,9 @@ def score_contributions(
         Column of the tested parameter.
     offset
         Optional offset.
+    null_value
+        Value of ``theta_k`` under the null hypothesis (0 by default; a non-zero value
+        gives the test that inverts into a confidence interval).
 
     Returns
     -------
@@ -224,6 +229,9 @@ def score_contributions(
     keep = ~alias
     rest = keep.copy()
     rest[test_index] = False
+    if null_value:
+        base = np.zeros(X.shape[0]) if offset is None else np.asarray(offset, dtype=np.float64)
+        offset = base + null_value * X[:, test_index]
     rfit = fit_glm_cells(X[:, rest], events, trials, family, offset=offset)
     mu, dmu, var = _mean_functions(rfit.eta, family)[:3]
     w = n * dmu * dmu / var
@@ -278,8 +286,9 @@ def wild_score_bootstrap(
     seed: int,
     progress: bool | None = None,
     offset: np.ndarray | None = None,
+    null_value: float = 0.0,
 ) -> BootstrapResult:
-    """Kline-Santos (2012) wild cluster score bootstrap test of ``theta_k = 0``.
+    """Kline-Santos (2012) wild cluster score bootstrap test of ``theta_k = null_value``.
 
     The restricted model (column ``k`` dropped) is fitted once. With its cluster scores
     ``s_g`` and the full-model information ``H`` at the restricted estimate, the
@@ -306,6 +315,8 @@ def wild_score_bootstrap(
         Show a tqdm bar; None shows it only on a terminal with ``CI`` unset.
     offset
         Optional offset.
+    null_value
+        Value of ``theta_k`` under the null (default 0).
 
     Returns
     -------
@@ -315,7 +326,9 @@ def wild_score_bootstrap(
     check_option("weights", weights, BOOT_WEIGHTS)
     if B < 1:
         raise EstimationError(f"wild_score_bootstrap: B={B} must be at least 1.")
-    q = score_contributions(X, events, trials, family, clusters, test_index, offset=offset)
+    q = score_contributions(
+        X, events, trials, family, clusters, test_index, offset=offset, null_value=null_value
+    )
     t_obs = float(wild_t(q, np.ones((1, q.size)))[0])
     rng = np.random.default_rng(seed)
     draws = np.empty(B)

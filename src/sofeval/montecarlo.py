@@ -10,10 +10,15 @@ Summary per estimand (and jobcentre): bias, RMSE, mean SE against the SD of the 
 95 % CI coverage of the clustered (pooled) or model-based (per-jobcentre) Wald interval, and
 the rejection rate of θ = 0 at 5 % for each inference method (clustered Wald, wild cluster
 score bootstrap, randomisation inference). Under the ``null`` scenario the rejection rate is
-the size of the test and 1 − rejection is the coverage of each method's implied interval at
-the truth; in the other scenarios it is the power. The bootstrap and randomisation tests
-are tests of θ = 0 (the sharp null for randomisation inference), so their coverage of a
-non-zero truth is not defined here.
+the size of the test; in the other scenarios it is the power. Coverage of the interval
+implied by each test (``coverage_wild``, ``coverage_ri``) is one minus the rejection rate of
+the test of θ = truth: the wild bootstrap and randomisation tests are rerun with the true
+effects as their null (see ``null`` in :func:`sofeval.effects.estimate_effects`) whenever
+the truth is not zero.
+
+A replication that fails numerically (for example a model that cannot be fitted on a very
+small draw) is recorded in :attr:`MonteCarloResult.failed` with its seed and error and left
+out of the summary; it does not stop the run.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sofeval.errors import check_option
+from sofeval.errors import EstimationError, check_option
 
 SCENARIOS_WITH_MEDIATOR = ("dose_response", "report", "null")
 ALPHA = 0.05
@@ -45,6 +51,19 @@ class _Task:
 
 
 def _one_replication(task: _Task) -> pd.DataFrame:
+    """One replication; a numerical failure comes back as a one-row ``error`` frame."""
+    from sofeval.errors import SofevalError
+
+    try:
+        with np.errstate(all="ignore"):
+            return _replication_rows(task)
+    except (SofevalError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        return pd.DataFrame(
+            {"rep": [task.rep], "seed": [task.seed], "error": [f"{type(exc).__name__}: {exc}"]}
+        )
+
+
+def _replication_rows(task: _Task) -> pd.DataFrame:
     from sofeval.dose_response import dose_response
     from sofeval.effects import estimate_effects, jobcentre_effects, sof_cells
     from sofeval.synthetic import simulate
@@ -62,7 +81,8 @@ def _one_replication(task: _Task) -> pd.DataFrame:
         inference.append("wild")
     if task.ri_draws:
         inference.append("ri")
-    eff = estimate_effects(
+    effects = partial(
+        estimate_effects,
         sc,
         inference=inference,
         bootstrap_draws=task.bootstrap_draws,
@@ -70,8 +90,16 @@ def _one_replication(task: _Task) -> pd.DataFrame:
         seed=task.seed,
         progress=False,
     )
+    eff = effects()
+    null = (
+        float(tmap.get(("ex_ante", "ALL"), 0.0)),  # type: ignore[arg-type]
+        float(tmap.get(("programme", "ALL"), 0.0)),  # type: ignore[arg-type]
+    )
+    at_truth = eff.table[["p_wild", "p_ri"]].to_numpy()
+    if any(null) and len(inference) > 1:
+        at_truth = effects(null=null).table[["p_wild", "p_ri"]].to_numpy()
     rows = []
-    for r in eff.table.itertuples():
+    for i, r in enumerate(eff.table.itertuples()):
         rows.append(
             {
                 "estimand": r.estimand,
@@ -81,6 +109,8 @@ def _one_replication(task: _Task) -> pd.DataFrame:
                 "p_cluster": r.p_value,
                 "p_wild": r.p_wild,
                 "p_ri": r.p_ri,
+                "p_wild_truth": at_truth[i, 0],
+                "p_ri_truth": at_truth[i, 1],
                 "truth": tmap.get((r.estimand, "ALL"), np.nan),
             }
         )
@@ -125,6 +155,7 @@ class MonteCarloResult:
     scenario: str
     draws: pd.DataFrame
     table: pd.DataFrame
+    failed: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
         """The summary table (a copy)."""
@@ -159,9 +190,9 @@ class MonteCarloResult:
         """Write ``mc_draws.csv`` and ``mc_summary.csv`` (deterministic formatting)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / "mc_draws.csv", out / "mc_summary.csv"]
-        self.draws.to_csv(paths[0], index=False, float_format="%.10g", lineterminator="\n")
-        self.table.to_csv(paths[1], index=False, float_format="%.10g", lineterminator="\n")
+        paths = [out / "mc_draws.csv", out / "mc_summary.csv", out / "mc_failed.csv"]
+        for frame, path in zip((self.draws, self.table, self.failed), paths, strict=True):
+            frame.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
         return paths
 
 
@@ -170,20 +201,26 @@ def summarise(draws: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     z = stats.norm.ppf(0.5 + level / 2)
     d = draws.copy()
     d["err"] = d["coef"] - d["truth"]
+    d["sq_err"] = d["err"] ** 2
     d["covered"] = (np.abs(d["err"]) <= z * d["se"]).astype(float)
     d.loc[~np.isfinite(d["coef"]), "covered"] = np.nan
     for m in ("cluster", "wild", "ri"):
         d[f"reject_{m}"] = (d[f"p_{m}"] < ALPHA).astype(float).where(d[f"p_{m}"].notna())
+    for m in ("wild", "ri"):
+        col = d.get(f"p_{m}_truth", pd.Series(np.nan, index=d.index))
+        d[f"coverage_{m}"] = (col >= ALPHA).astype(float).where(col.notna())
     g = d.groupby(["estimand", "jobcentre"], sort=True)
     out = pd.DataFrame(
         {
             "truth": g["truth"].mean(),
             "mean_estimate": g["coef"].mean(),
             "bias": g["err"].mean(),
-            "rmse": g["err"].apply(lambda e: float(np.sqrt(np.nanmean(e**2)))),
+            "rmse": np.sqrt(g["sq_err"].mean()),
             "mean_se": g["se"].mean(),
             "sd_estimate": g["coef"].std(ddof=1),
             "coverage": g["covered"].mean(),
+            "coverage_wild": g["coverage_wild"].mean(),
+            "coverage_ri": g["coverage_ri"].mean(),
             "reject_cluster": g["reject_cluster"].mean(),
             "reject_wild": g["reject_wild"].mean(),
             "reject_ri": g["reject_ri"].mean(),
@@ -250,5 +287,17 @@ def monte_carlo(
             results = list(
                 tqdm(ex.map(_one_replication, tasks), total=reps, disable=not show, desc="reps")
             )
-    draws = pd.concat(results, ignore_index=True)
-    return MonteCarloResult(scenario, draws, summarise(draws))
+    ok = [r for r in results if "error" not in r.columns]
+    bad = [r for r in results if "error" in r.columns]
+    failed = (
+        pd.concat(bad, ignore_index=True)
+        if bad
+        else pd.DataFrame({"rep": pd.Series(dtype=int), "seed": pd.Series(dtype=int),
+                           "error": pd.Series(dtype=str)})
+    )
+    if not ok:
+        raise EstimationError(
+            f"monte_carlo: all {reps} replications failed; first error: {failed['error'].iloc[0]}"
+        )
+    draws = pd.concat(ok, ignore_index=True)
+    return MonteCarloResult(scenario, draws, summarise(draws), failed)
