@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sofeval.cells import Cells, _group, cells_from_spells, collapse
+from sofeval.cells import Cells, _group, cells_from_spells, coarsen, collapse
 from sofeval.contract import StudyData
 from sofeval.errors import OptionError
 from sofeval.panel import StudyDesign, build_panel, event_columns
@@ -165,3 +165,26 @@ def test_group_dense_and_hashed_paths_agree() -> None:
     for j in range(2):
         assert (uniq[j][inv] == small[j]).all()
     assert len(uniq[0]) == len(set(zip(small[0], small[1], strict=True)))
+
+
+def test_coarsen_equals_collapsing_by_fewer_keys():
+    """Cells by (jobcentre, week, month, exposure, D, link_month) summed over link_month are
+    exactly the cells by the other keys, for the plain and the SOF cells."""
+    from sofeval.effects import coarsen_cells, sof_cells
+    from sofeval.synthetic import simulate
+    from sofeval.validation import validate_study
+
+    sim = simulate("report", n_spells=8_000, seed=5, progress=False)
+    study = validate_study(sim.spells, sim.meetings, sim.interventions, sim.programme,
+                           sim.monitoring)
+    fine = sof_cells(study, extra_keys=("link_month",), progress=False)
+    direct = sof_cells(study, progress=False)
+    coarse = coarsen_cells(fine, ("link_month",))
+    assert len(fine.cells.frame) > len(direct.cells.frame)
+    pd.testing.assert_frame_equal(coarse.cells.frame, direct.cells.frame)
+    pd.testing.assert_series_equal(coarse.jc_window, direct.jc_window)
+    assert coarse.cells.keys == direct.cells.keys
+    total = coarsen(fine.cells, list(fine.cells.keys))
+    assert total.keys == () and int(total.frame["at_risk"].iloc[0]) == fine.cells.person_weeks
+    with pytest.raises(OptionError, match="unknown cell key"):
+        coarsen(fine.cells, ["sex"])

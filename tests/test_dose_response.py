@@ -106,3 +106,17 @@ def test_measure_mediator_runs_with_its_own_window(strong):
     # measures have no causal effect in the generator
     row = res.table.iloc[0]
     assert abs(row["coef"]) < N_SE * row["se"]
+
+
+def test_prepared_cells_give_the_same_result_and_are_checked(strong):
+    """cells= reuses a collapse (as the pipeline does); keys are checked."""
+    from sofeval.effects import coarsen_cells, sof_cells
+    from sofeval.errors import OptionError
+
+    _, study = strong
+    sc = sof_cells(study, extra_keys=("link_month",), progress=False)
+    a = dose_response(study).table
+    b = dose_response(study, cells=sc).table
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(OptionError, match="link_month"):
+        dose_response(study, cells=coarsen_cells(sc, ("link_month",)))

@@ -367,6 +367,21 @@ def test_did_recovers_known_effect_and_matches_ols() -> None:
     assert r["ci_low"] < r["coef"] < r["ci_high"]
     ols = smf.ols("y ~ D + C(jc) + C(m)", data=truth).fit()
     assert abs(ols.params["D"] - r["coef"]) < OLS_EQUALITY_TOL
+    # reference: linearmodels PanelOLS on the spells themselves (sofeval fits the cells)
+    from linearmodels import PanelOLS
+
+    ref_data = truth.assign(
+        spell=np.arange(len(truth)), jcc=pd.Categorical(truth["jc"]).codes.astype("int64")
+    ).set_index(["spell", "m"])
+    ref = PanelOLS(ref_data["y"], ref_data[["D"]], time_effects=True,
+                   other_effects=ref_data[["jcc"]]).fit(cov_type="clustered",
+                                                          clusters=ref_data[["jcc"]])
+    ref_ci = ref.conf_int().loc["D"]
+    assert r["coef"] == pytest.approx(ref.params["D"], rel=1e-9)
+    assert r["se"] == pytest.approx(ref.std_errors["D"], rel=1e-9)
+    assert r["p_value"] == pytest.approx(ref.pvalues["D"], rel=1e-7)
+    assert r["ci_low"] == pytest.approx(ref_ci["lower"], rel=1e-8)
+    assert r["ci_high"] == pytest.approx(ref_ci["upper"], rel=1e-8)
     # the success-criteria result carries the same DiD
     res = success_criteria(study)
     assert res.did["coef"].iloc[0] == pytest.approx(r["coef"], abs=1e-12)

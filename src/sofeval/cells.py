@@ -139,6 +139,36 @@ def collapse(panel: Panel | pd.DataFrame, by: Sequence[str]) -> Cells:
     return Cells(frame=_finalise(frame.reset_index(), keys, counts), keys=tuple(keys))
 
 
+def coarsen(cells: Cells, drop: Sequence[str]) -> Cells:
+    """Sum cells over the keys in ``drop`` (cells of the remaining keys).
+
+    Collapsing spells by ``(a, b)`` and coarsening over ``b`` gives exactly the cells of
+    collapsing by ``a``: counts are sums, so the order of summation does not matter.
+
+    Parameters
+    ----------
+    cells
+        Cells to coarsen.
+    drop
+        Key columns to sum over.
+
+    Returns
+    -------
+    Cells
+    """
+    drop = _check_keys(drop, cells.keys)
+    keys = [k for k in cells.keys if k not in drop]
+    counts = ["at_risk", *cells.event_columns]
+    f = cells.frame
+    if not keys:
+        sums = f[counts].sum().to_frame().T
+        return Cells(frame=_finalise(sums, keys, list(cells.event_columns)), keys=())
+    frame = f.groupby(keys, observed=True, dropna=False, sort=False)[counts].sum()
+    return Cells(
+        frame=_finalise(frame.reset_index(), keys, list(cells.event_columns)), keys=tuple(keys)
+    )
+
+
 def _group(codes: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group rows by integer code columns.
 

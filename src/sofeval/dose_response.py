@@ -27,7 +27,7 @@ from scipy import stats
 
 from sofeval.contract import StudyData
 from sofeval.effects import SOFCells, _model_frame, design_matrix, fit_cells, sof_cells
-from sofeval.errors import EstimationError, SofevalError, check_option
+from sofeval.errors import EstimationError, OptionError, SofevalError, check_option
 from sofeval.inference import vcov
 from sofeval.models import GLMFit
 from sofeval.monitoring import measure_shares, meeting_shares
@@ -154,6 +154,7 @@ def dose_response(
     month_fe: bool = True,
     family: Literal["cloglog", "logit"] = "cloglog",
     progress: bool | None = None,
+    cells: SOFCells | None = None,
 ) -> DoseResponseResult:
     """Relate a jobcentre-month mediator to exit rates, per outcome window.
 
@@ -182,6 +183,9 @@ def dose_response(
         ``cloglog`` (default) or ``logit``.
     progress
         Progress bars (default: only in an interactive terminal).
+    cells
+        Cells of :func:`sofeval.effects.sof_cells` keyed by ``link_month`` (and the
+        ``covariates``), to reuse a collapse already done; built from ``study`` when None.
 
     Returns
     -------
@@ -189,7 +193,16 @@ def dose_response(
     """
     check_option("family", family, ("cloglog", "logit"))
     name, shares = _mediator_frame(study, mediator, visitation, source)
-    sc = sof_cells(study, design, covariates, extra_keys=("link_month",), progress=progress)
+    if cells is None:
+        sc = sof_cells(study, design, covariates, extra_keys=("link_month",), progress=progress)
+    else:
+        missing = {"link_month", *covariates} - set(cells.cells.keys)
+        if missing:
+            raise OptionError(
+                f"dose_response: cells= must be keyed by {sorted(missing)} as well; build them "
+                "with sof_cells(study, design, covariates, extra_keys=('link_month',))."
+            )
+        sc = cells
     frame = sc.cells.frame
     mf = _model_frame(sc, covariates)
     s_map = shares.set_index(["jobcentre", "month"])["share"]

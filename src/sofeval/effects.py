@@ -32,19 +32,27 @@ estimate, exact to first order; checked against full refits in the tests).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from sofeval.cells import Cells, cells_from_spells
+from sofeval.cells import Cells, cells_from_spells, coarsen
 from sofeval.contract import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.inference import adjust_pvalues, permutation_pvalue, vcov, wild_score_bootstrap
-from sofeval.models import DesignMatrix, GLMFit, _gram, build_design, fit_glm_cells
+from sofeval.models import (
+    DesignMatrix,
+    GLMFit,
+    _gram,
+    _sparse_view,
+    _subset,
+    build_design,
+    fit_glm_cells,
+)
 from sofeval.panel import StudyDesign, spell_frame, week_block
 
 ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
@@ -158,12 +166,30 @@ def sof_cells(
     if "reason" in sf:
         sf = sf[sf["reason"].isna() | (sf["reason"].astype(str) == "")]
     windows, jc_map = design.windows(study)
-    jcs = cells.frame["jobcentre"].astype(str)
-    jc_window = pd.Series(
-        jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index
-    )
-    return SOFCells(cells, sf, design, windows, jc_window, audit.summary,
+    return SOFCells(cells, sf, design, windows, _jc_window(cells, jc_map), audit.summary,
                     tuple(sorted(str(j) for j in jc_map)))
+
+
+def _jc_window(cells: Cells, jc_map: Mapping[str, int]) -> pd.Series:
+    """Programme-window index of every cell's jobcentre (-1: comparison jobcentre)."""
+    jcs = cells.frame["jobcentre"].astype(str)
+    return pd.Series(jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index)
+
+
+def coarsen_cells(sc: SOFCells, drop: Sequence[str]) -> SOFCells:
+    """The same SOF cells summed over the keys in ``drop`` (e.g. ``link_month``).
+
+    One pass over the spells keyed by ``link_month`` serves the dose-response model, and
+    its coarsened cells are exactly those of :func:`sof_cells` without the extra key.
+    """
+    cells = coarsen(sc.cells, drop)
+    per_jc = (
+        pd.Series(sc.jc_window.to_numpy(), index=sc.cells.frame["jobcentre"].astype(str))
+        .groupby(level=0)
+        .first()
+    )
+    jc_map = {str(k): int(v) for k, v in per_jc.items() if v >= 0}
+    return replace(sc, cells=cells, jc_window=_jc_window(cells, jc_map))
 
 
 def _model_frame(sc: SOFCells, covariates: Sequence[str]) -> pd.DataFrame:
@@ -524,11 +550,12 @@ def randomization_test(
     )
     fit = fit_cells(dm, events, trials, family, (), offset=offset)
     keep = ~np.asarray(fit.aliased)
-    x = dm.X[:, keep]
+    x = _subset(dm.X, cols=keep)
     u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
     w = np.nan_to_num(_irls_weights(fit, trials), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(_gram(x, w))
-    xs = sparse.csr_matrix(x)
+    xs = _sparse_view(x)
+    xs = sparse.csr_matrix(x) if xs is None else xs
     jc_codes, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     n_g = len(jc_names)
     s_g = _group_sum(jc_codes, n_g, xs, u)
@@ -662,7 +689,7 @@ def estimate_effects(
                 bres = wild_score_bootstrap(
                     dm.X, events, trials, family, clusters, k, B=bootstrap_draws,
                     weights=bootstrap_weights, seed=seed + i, progress=progress,
-                    null_value=null[i],
+                    null_value=null[i], start=np.asarray(fit.params),
                 )
             rows.loc[i, "p_wild"] = bres.p_value
             wild_frames.append(pd.DataFrame({"estimand": est, "t": np.asarray(bres.draws)}))
@@ -843,11 +870,12 @@ def _placebo_statistics(
     the denominator (model-based), computed for all k at once from group sums.
     """
     keep = ~np.asarray(fit.aliased)
-    x = x_full[:, keep]
+    x = _subset(x_full, cols=keep)
     u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
     w = np.nan_to_num(_irls_weights(fit, trials), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(_gram(x, w))
-    xs = sparse.csr_matrix(x)
+    xs = _sparse_view(x)
+    xs = sparse.csr_matrix(x) if xs is None else xs
     win_counts = sc.jc_window[sc.jc_window >= 0].value_counts()
     if win_counts.empty:
         return pd.DataFrame(columns=["jobcentre", "estimand", "coef", "se", "t"])

@@ -29,6 +29,8 @@ from sofeval.models import (
     GLMFit,
     _gram,
     _mean_functions,
+    _sparse_view,
+    _subset,
     aliased_columns,
     fit_glm_cells,
 )
@@ -101,8 +103,11 @@ def cluster_scores(X: np.ndarray, u: np.ndarray, codes: np.ndarray, n_groups: in
     numpy.ndarray
     """
     n = X.shape[0]
-    agg = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
-    return np.asarray(agg @ (X * u[:, None]))
+    agg = sparse.csr_matrix((u, (codes, np.arange(n))), shape=(n_groups, n))
+    xs = _sparse_view(X)
+    if xs is not None:
+        return np.asarray((agg @ xs).toarray())
+    return np.asarray(agg @ X)
 
 
 def vcov(
@@ -162,7 +167,7 @@ def vcov(
     codes, G = _cluster_codes(clusters, X.shape[0])
     keep = ~np.asarray(fit.aliased)
     bread = np.asarray(fit.cov)[np.ix_(keep, keep)]
-    s = cluster_scores(X[:, keep], np.asarray(fit.score_factor), codes, G)
+    s = cluster_scores(_subset(X, cols=keep), np.asarray(fit.score_factor), codes, G)
     meat = s.T @ s
     k = int(keep.sum())
     c = 1.0
@@ -186,6 +191,7 @@ def score_contributions(
     *,
     offset: np.ndarray | None = None,
     null_value: float = 0.0,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-cluster contributions ``q_g`` to the restricted score statistic of one parameter.
 
@@ -207,6 +213,9 @@ def score_contributions(
     null_value
         Value of ``theta_k`` under the null hypothesis (0 by default; a non-zero value
         gives the test that inverts into a confidence interval).
+    start
+        Full-model coefficients (length ``p``) to start the restricted fit from, such as
+        the unrestricted estimates; saves IRLS iterations, not the result.
 
     Returns
     -------
@@ -232,11 +241,15 @@ def score_contributions(
     if null_value:
         base = np.zeros(X.shape[0]) if offset is None else np.asarray(offset, dtype=np.float64)
         offset = base + null_value * X[:, test_index]
-    rfit = fit_glm_cells(X[:, rest], events, trials, family, offset=offset)
+    r_start = None
+    if start is not None:
+        r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
+    rfit = fit_glm_cells(_subset(X, cols=rest), events, trials, family, offset=offset,
+                         start=r_start)
     mu, dmu, var = _mean_functions(rfit.eta, family)[:3]
     w = n * dmu * dmu / var
     u = np.asarray(rfit.score_factor)
-    Xk = X[:, keep]
+    Xk = _subset(X, cols=keep)
     h = _gram(Xk, w)
     kpos = int(np.sum(keep[:test_index]))
     e = np.zeros(h.shape[0])
@@ -287,6 +300,7 @@ def wild_score_bootstrap(
     progress: bool | None = None,
     offset: np.ndarray | None = None,
     null_value: float = 0.0,
+    start: np.ndarray | None = None,
 ) -> BootstrapResult:
     """Kline-Santos (2012) wild cluster score bootstrap test of ``theta_k = null_value``.
 
@@ -317,6 +331,8 @@ def wild_score_bootstrap(
         Optional offset.
     null_value
         Value of ``theta_k`` under the null (default 0).
+    start
+        Starting coefficients for the restricted fit (see :func:`score_contributions`).
 
     Returns
     -------
@@ -327,7 +343,8 @@ def wild_score_bootstrap(
     if B < 1:
         raise EstimationError(f"wild_score_bootstrap: B={B} must be at least 1.")
     q = score_contributions(
-        X, events, trials, family, clusters, test_index, offset=offset, null_value=null_value
+        X, events, trials, family, clusters, test_index, offset=offset, null_value=null_value,
+        start=start,
     )
     t_obs = float(wild_t(q, np.ones((1, q.size)))[0])
     rng = np.random.default_rng(seed)

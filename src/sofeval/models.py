@@ -321,6 +321,37 @@ def _sparse_view(X: np.ndarray) -> sparse.csr_matrix | None:
     return xs
 
 
+def _subset(
+    X: np.ndarray, rows: np.ndarray | None = None, cols: np.ndarray | None = None
+) -> np.ndarray:
+    """``X[rows][:, cols]`` whose cached sparse copy is cut from ``X``'s (not rebuilt).
+
+    Converting a large dense design to CSR scans every entry; the restricted refits of
+    the bootstrap and the fits without separated cells use row and column subsets of one
+    design, so their sparse copies are taken from the parent's cached one.
+    """
+    if rows is not None and rows.dtype == bool and rows.all():
+        rows = None
+    if cols is not None and cols.dtype == bool and cols.all():
+        cols = None
+    out = X
+    if rows is not None:
+        out = out[rows]
+    if cols is not None:
+        out = out[:, cols]
+    if out is X:
+        return X
+    parent = _SPARSE_CACHE.get(id(X))
+    if parent is not None and parent[0]() is X and parent[1] is not None:
+        xs = parent[1]
+        if rows is not None:
+            xs = xs[rows]
+        if cols is not None:
+            xs = xs[:, cols]
+        _SPARSE_CACHE[id(out)] = (weakref.ref(out), sparse.csr_matrix(xs))
+    return out
+
+
 def _gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
@@ -499,7 +530,7 @@ def fit_glm_cells(
     if active.all():
         ya, na, Xa, oa = y, n, X, off
     else:
-        ya, na, Xa, oa = y[active], n[active], X[active], off[active]
+        ya, na, Xa, oa = y[active], n[active], _subset(X, rows=active), off[active]
     if ya.sum() <= 0 or (family != "poisson" and (na - ya).sum() <= 0):
         raise EstimationError(
             "cells: no events (or no non-events) remain outside the "
@@ -507,7 +538,7 @@ def fit_glm_cells(
         )
 
     alias = sep.copy()
-    alias[~sep] = aliased_columns(_gram(Xa[:, ~sep] if sep.any() else Xa, na))
+    alias[~sep] = aliased_columns(_gram(_subset(Xa, cols=~sep) if sep.any() else Xa, na))
     collinear = alias & ~sep
     if collinear.any():
         warnings.warn(
@@ -517,7 +548,7 @@ def fit_glm_cells(
             stacklevel=2,
         )
     keep = ~alias
-    Xk = Xa if keep.all() else Xa[:, keep]
+    Xk = Xa if keep.all() else _subset(Xa, cols=keep)
 
     # starting values
     if start is not None:

@@ -23,6 +23,7 @@ from sofeval.effects import (
     EffectsResult,
     JobcentreEffectsResult,
     SOFCells,
+    coarsen_cells,
     cox_crosscheck,
     estimate_effects,
     jobcentre_effects,
@@ -115,7 +116,10 @@ def run_analysis(
     """
     design = StudyDesign(**config.design)
     covs = config.covariates
-    sc = sof_cells(study, design, covs, progress=progress)
+    # one pass over the spells: the dose-response cells are also keyed by link_month, and
+    # summing over it gives exactly the cells of the effects models
+    sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
+    sc = coarsen_cells(sc_dose, ("link_month",))
     eff = estimate_effects(
         sc,
         covariates=covs,
@@ -130,7 +134,9 @@ def run_analysis(
     notes: list[str] = []
     dose: DoseResponseResult | None
     try:
-        dose = dose_response(study, design, covariates=covs, family=config.family)  # type: ignore[arg-type]
+        dose = dose_response(
+            study, design, covariates=covs, family=config.family, cells=sc_dose  # type: ignore[arg-type]
+        )
     except EstimationError as exc:
         dose = None
         notes.append(f"dose-response not estimated: {exc}")
