@@ -33,9 +33,13 @@ analysis on each: the pooled model with clustered Wald, wild cluster score boots
 randomisation-inference p-values, the per-jobcentre model with placebo-in-space p-values,
 and the dose-response model. Per estimand it reports the bias and RMSE against the truth,
 the mean standard error against the standard deviation of the estimates (SE calibration),
-the coverage of the 95 % Wald interval, and the rejection rate of θ = 0 at 5 % for each
-inference method. Under `null` the rejection rate is the size of each test; in the other
-scenarios it is power.
+the coverage of the 95 % Wald interval (`coverage`), and the rejection rate of θ = 0 at
+5 % for each inference method. Under `null` the rejection rate is the size of each test; in
+the other scenarios it is power. `coverage_wild` and `coverage_ri` are the coverage of the
+intervals implied by the wild bootstrap and randomisation tests: the share of replications
+in which the test of θ = truth does not reject (the tests are rerun with the true effects as
+their null whenever the truth is not zero; for randomisation inference a non-zero null is
+the constant-effect approximation described in `sofeval.effects.randomization_test`).
 
 The default model has no covariates while the generator's hazard depends on sex, age,
 diagnosis, visitation category, sector and partial sick-listing. Leaving hazard

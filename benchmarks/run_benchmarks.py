@@ -139,6 +139,10 @@ def stage_generate(work: Path, n: int, seed: int) -> dict[str, Any]:
     syn, rec = _measure(lambda: simulate("report", n, seed=seed, progress=False))
     _, wr = _measure(lambda: syn.write_csv(work / "csv"))
     rec["write_csv_s"] = wr["wall_s"]
+    pq = work / "parquet"
+    pq.mkdir(parents=True, exist_ok=True)
+    for t in TABLES:
+        getattr(syn, t).to_parquet(pq / f"{t}.parquet", index=False)
     rec["rows"] = {t: len(getattr(syn, t)) for t in TABLES}
     return rec
 
@@ -210,10 +214,10 @@ def stage_dose_response(work: Path, n: int, seed: int) -> dict[str, Any]:
     return rec
 
 
-def _cli_args(work: Path, out: Path) -> list[str]:
+def _cli_args(work: Path, out: Path, fmt: str = "csv") -> list[str]:
     args = ["run"]
     for t in TABLES:
-        args += [f"--{t}", str(work / "csv" / f"{t}.csv")]
+        args += [f"--{t}", str(work / fmt / f"{t}.{fmt}")]
     return [*args, "--out", str(out)]
 
 
@@ -307,7 +311,8 @@ def stage_statsmodels(work: Path, n: int, seed: int) -> dict[str, Any]:
 
     mf, info = _panel_frame(work)
     # statsmodels' IRLS holds ~12 copies of the dense design (measured: 4.7 GB for a
-    # 266k x 181 design); skip when that cannot fit in the memory available now.
+    # 266k x 181 design; 5.2 GB with wls_method="qr"); skip when that cannot fit in the
+    # memory available now.
     need_gb = len(mf) * 181 * 8 * SM_COPIES / 1024**3
     avail_gb = _status_meminfo_gb("MemAvailable")
     if need_gb > 0.8 * avail_gb:
@@ -499,21 +504,22 @@ def run_stage(
     return rec
 
 
-def run_cli(work: Path, n: int, timeout: float | None) -> dict[str, Any]:
-    _log(f"n={n:,}: sofeval run (CLI) ...")
+def run_cli(work: Path, n: int, timeout: float | None, fmt: str = "csv") -> dict[str, Any]:
+    _log(f"n={n:,}: sofeval run (CLI, {fmt} inputs) ...")
     out = work / "out_run"
-    cmd = [sys.executable, "-m", "sofeval.cli", *_cli_args(work, out)]
+    cmd = [sys.executable, "-m", "sofeval.cli", *_cli_args(work, out, fmt)]
     status, wall, maxrss, tail = _child(cmd, timeout)
     rec: dict[str, Any] = {
-        "stage": "run_cli",
-        "label": "whole `sofeval run` (CLI, 999 draws)",
+        "stage": "run_cli" if fmt == "csv" else f"run_cli_{fmt}",
+        "label": f"whole `sofeval run` (CLI, 999 draws, {fmt.upper()} inputs)",
         "n_spells": n,
         "status": "ok" if status == 0 else (
             f"timed out after {timeout:.0f} s" if status is None else f"failed (exit {status})"),
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(maxrss, 1),
         "peak_method": "ru_maxrss of the CLI child (os.wait4), whole process lifetime",
-        "command": "python -m sofeval.cli " + " ".join(_cli_args(Path("<work>"), Path("<out>"))),
+        "command": "python -m sofeval.cli "
+        + " ".join(_cli_args(Path("<work>"), Path("<out>"), fmt)),
     }
     if status != 0:
         rec["stderr_tail"] = tail
@@ -590,6 +596,7 @@ def bench_size(
         if name in ("load_validate", "cells") and recs[name]["status"] != "ok":
             return {"n_spells": n, "stages": recs}
     recs["run_cli"] = run_cli(work, n, args.budget * 4)
+    recs["run_cli_parquet"] = run_cli(work, n, args.budget * 4, "parquet")
     if n <= args.profile_max:
         recs["profile"] = run_stage("profile", work, n, seed, args.budget * 4)
     if n <= args.compare_max and not args.no_compare:
@@ -640,6 +647,9 @@ def derive(recs: dict[str, Any]) -> dict[str, Any]:
             if "ri_increment_s" in d:
                 extra_ri = extra + max(d["ri_increment_s"], 0)
                 d["bootstrap_placebo_ri_overhead"] = round(extra_ri / max(run - extra_ri, 1e-9), 3)
+    if "run_cli_parquet" in w:
+        d["run_parquet_s"] = w["run_cli_parquet"]
+        d["run_parquet_peak_gb"] = round(recs["run_cli_parquet"]["peak_rss_mb"] / 1024, 2)
     if "cells" in w and "fit_cluster" in w:
         d["sofeval_cells_plus_fit_s"] = round(w["cells"] + w["fit_cluster"], 3)
     for other, ref in (("statsmodels", "fit_cluster"), ("pyfixest", "fit_logit"),
@@ -739,7 +749,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     ]
     head = "| stage | " + " | ".join(f"{_col(s)}: s | peak MB" for s in sizes) + " |"
     lines += [head, "|---|" + "---:|---:|" * len(sizes)]
-    names = ["generate", *CORE, "run_cli"]
+    names = ["generate", *CORE, "run_cli", "run_cli_parquet"]
     for name in names:
         label = next((s["stages"][name]["label"] for s in sizes if name in s["stages"]),
                      STAGES.get(name, (name,))[0])
@@ -853,6 +863,12 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, str]]:
     else:
         status = big["stages"].get("run_cli", {}).get("status") if big else "not run"
         out.append(("whole run at 1.5M spells < 60 s and < 6 GB", str(status), _met(None)))
+    if "run_parquet_s" in d:
+        out.append((f"whole run at 1.5M spells < {TARGET_RUN_S:.0f} s, Parquet inputs",
+                    f"{d['run_parquet_s']:.1f} s", _met(d["run_parquet_s"] < TARGET_RUN_S)))
+        out.append((f"whole run at 1.5M spells < {TARGET_RUN_GB:.0f} GB, Parquet inputs",
+                    f"{d['run_parquet_peak_gb']:.2f} GB",
+                    _met(d["run_parquet_peak_gb"] < TARGET_RUN_GB)))
     for s in result["sizes"]:
         rd = s.get("derived", {})
         tag = _col(s)
