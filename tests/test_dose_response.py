@@ -120,3 +120,21 @@ def test_prepared_cells_give_the_same_result_and_are_checked(strong):
     pd.testing.assert_frame_equal(a, b)
     with pytest.raises(OptionError, match="link_month"):
         dose_response(study, cells=coarsen_cells(sc, ("link_month",)))
+
+
+def test_wild_bootstrap_p_values(strong):
+    """p_wild: NaN unless asked for; seeded; rejects λ = 0 where the Wald test is
+    overwhelming (λ_early = 1.5, z ≈ 10)."""
+    sim, study = strong
+    plain = dose_response(study, mediator=sim.truth.shares, covariates=DGP_COVARIATES)
+    assert plain.table["p_wild"].isna().all()
+    a = dose_response(study, mediator=sim.truth.shares, covariates=DGP_COVARIATES,
+                      bootstrap_draws=199, seed=4)
+    b = dose_response(study, mediator=sim.truth.shares, covariates=DGP_COVARIATES,
+                      bootstrap_draws=199, seed=4)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.table["p_wild"].between(0, 1).all()
+    pd.testing.assert_series_equal(a.table["coef"], plain.table["coef"])
+    early = a.table.set_index("window").loc["weeks_1_7"]
+    assert abs(early["coef"] / early["se"]) > 5
+    assert early["p_wild"] < 0.01

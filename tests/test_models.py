@@ -312,3 +312,24 @@ def test_reference_level_without_events_is_flagged(data):
     assert set(fit.separated) >= {"Intercept", "week_block[w1]"}
     j = dm.names.index("D_late")
     assert np.isfinite(fit.params[j])
+
+
+def test_warm_start_equals_cold_start_and_recovers_from_a_bad_one(data):
+    """A start at the estimate converges to it; a start from which Fisher scoring stalls or
+    settles badly (one parameter at -40, where the weights underflow, or at +15, where the
+    hazard is 1 and the log-likelihood -inf) falls back to the default start instead of
+    returning a non-converged or falsely separated fit."""
+    import warnings
+
+    cells, _ = data
+    dm = build_design(cells, categorical=CATEGORICAL, numeric=NUMERIC)
+    cold = fit_glm_cells(dm.X, cells["events"], cells["trials"])
+    warm = fit_glm_cells(dm.X, cells["events"], cells["trials"], start=cold.params)
+    np.testing.assert_allclose(warm.params, cold.params, atol=1e-8)
+    for j, value in ((1, -40.0), (3, 15.0), (10, -25.0)):
+        start = np.array(cold.params, copy=True)
+        start[j] = value
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # neither ConvergenceWarning nor separation
+            bad = fit_glm_cells(dm.X, cells["events"], cells["trials"], start=start)
+        np.testing.assert_allclose(bad.params, cold.params, atol=1e-8)

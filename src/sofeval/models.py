@@ -605,6 +605,15 @@ def fit_glm_cells(
         if (crit < tol and (small_step or it >= SLOW_ITER)) or halvings == _MAX_HALVING:
             converged = crit < tol
             break
+    if start is not None and (
+        not converged or not np.isfinite(ll) or np.any(np.abs(beta) > SEPARATION_BOUND)
+    ):
+        # a warm start at a near-separated estimate (weights underflow, the line search
+        # stalls) can fail or settle where the default start does not: start afresh (a
+        # genuine separation is then found from the default start as well)
+        return fit_glm_cells(
+            X, events, trials, family, offset=offset, tol=tol, max_iter=max_iter, names=names
+        )
     if not converged:
         warnings.warn(
             f"fit_glm_cells ({family}) did not converge in {it} iterations; "

@@ -129,8 +129,11 @@ def _replication_rows(task: _Task) -> pd.DataFrame:
             }
         )
     if task.scenario in SCENARIOS_WITH_MEDIATOR:
-        dr = dose_response(study, progress=False)
+        dr = dose_response(
+            study, progress=False, cells=sc, bootstrap_draws=task.bootstrap_draws, seed=task.seed
+        )
         for r, est in zip(dr.table.itertuples(), ("lambda_early", "lambda_late"), strict=False):
+            lam = float(tmap.get((est, "ALL"), 0.0))  # type: ignore[arg-type]
             rows.append(
                 {
                     "estimand": est,
@@ -138,9 +141,11 @@ def _replication_rows(task: _Task) -> pd.DataFrame:
                     "coef": r.coef,
                     "se": r.se,
                     "p_cluster": r.p_value,
-                    "p_wild": np.nan,
+                    "p_wild": r.p_wild,
                     "p_ri": np.nan,
-                    "truth": tmap.get((est, "ALL"), 0.0),
+                    # the bootstrap tests λ = 0: its coverage is known only at a zero truth
+                    "p_wild_truth": r.p_wild if lam == 0 else np.nan,
+                    "truth": lam,
                 }
             )
     out = pd.DataFrame(rows)

@@ -135,7 +135,10 @@ def run_analysis(
     dose: DoseResponseResult | None
     try:
         dose = dose_response(
-            study, design, covariates=covs, family=config.family, cells=sc_dose  # type: ignore[arg-type]
+            study, design, covariates=covs, family=config.family,  # type: ignore[arg-type]
+            cells=sc_dose, bootstrap_draws=config.bootstrap_draws,
+            bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
+            seed=config.seed, progress=progress,
         )
     except EstimationError as exc:
         dose = None
