@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats
 
 from sofeval.contract import (
@@ -135,9 +137,15 @@ def _first_meetings_cached(study: StudyData) -> pd.DataFrame:
 
 def _first_meetings(study: StudyData) -> pd.DataFrame:
     sp = study.spells
-    spell_ids = pd.Index(sp["spell_id"].astype(str))
+    spell_ids = sp["spell_id"].astype(str).to_numpy()
     m = study.meetings[["spell_id", "date", "location"]].dropna(subset=["date"])
-    code = spell_ids.get_indexer(pd.Index(m["spell_id"].astype(str)))
+    # position of each meeting's spell in `spells` (ids are unique after validation),
+    # hashed by Arrow; meetings of unknown spells get -1
+    found = pc.index_in(
+        pa.array(m["spell_id"].astype(str).to_numpy(), type=pa.string()),
+        value_set=pa.array(spell_ids, type=pa.string()),
+    )
+    code = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     known = code >= 0
     code = code[known]
     date = m["date"].to_numpy()[known]
@@ -150,7 +158,7 @@ def _first_meetings(study: StudyData) -> pd.DataFrame:
     rows = code[first]
     out = pd.DataFrame(
         {
-            "spell_id": spell_ids.to_numpy()[rows],
+            "spell_id": spell_ids[rows],
             "jobcentre": sp["jobcentre"].astype(str).to_numpy()[rows],
             "date": pd.to_datetime(date[first]),
             "location": location[first],
