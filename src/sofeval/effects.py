@@ -212,6 +212,30 @@ def _model_frame(sc: SOFCells, covariates: Sequence[str]) -> pd.DataFrame:
     return out
 
 
+def _as_cells(
+    study: StudyData | SOFCells,
+    design: StudyDesign | None,
+    covariates: Sequence[str],
+    progress: bool | None,
+) -> SOFCells:
+    """The cells themselves, or :func:`sof_cells` of a study."""
+    if isinstance(study, SOFCells):
+        return study
+    return sof_cells(study, design, covariates, progress=progress)
+
+
+def _model_arrays(
+    sc: SOFCells, covariates: Sequence[str]
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Model frame, event counts and person-weeks at risk of the cells (float arrays)."""
+    cells = sc.cells.frame
+    return (
+        _model_frame(sc, covariates),
+        cells["event"].to_numpy(float),
+        cells["at_risk"].to_numpy(float),
+    )
+
+
 def _base_categorical(covariates: Sequence[str]) -> list[str]:
     return ["week_block", "jobcentre", "month", *covariates]
 
@@ -538,10 +562,8 @@ def randomization_test(
     only for the sharp null of no effect; at a non-zero null the test is the usual
     model-based approximation (used to invert the test into an interval in the Monte Carlo).
     """
-    mf = _model_frame(sc, covariates)
+    mf, events, trials = _model_arrays(sc, covariates)
     cells = sc.cells.frame
-    events = cells["event"].to_numpy(float)
-    trials = cells["at_risk"].to_numpy(float)
     dm = design_matrix(mf, _base_categorical(covariates), (), trials)
     offset = (
         null[0] * mf["D_early"].to_numpy() + null[1] * mf["D_late"].to_numpy()
@@ -652,15 +674,9 @@ def estimate_effects(
     check_option("family", family, ("cloglog", "logit"))
     for m in inference:
         check_option("inference", m, INFERENCE_METHODS)
-    sc = (
-        study
-        if isinstance(study, SOFCells)
-        else sof_cells(study, design, covariates, progress=progress)
-    )
-    mf = _model_frame(sc, covariates)
+    sc = _as_cells(study, design, covariates, progress)
+    mf, events, trials = _model_arrays(sc, covariates)
     cells = sc.cells.frame
-    events = cells["event"].to_numpy(float)
-    trials = cells["at_risk"].to_numpy(float)
     dm = design_matrix(mf, _base_categorical(covariates), ["D_early", "D_late"], trials)
     if events.sum() == 0:
         raise EstimationError("spells: no exit to employment in the estimation sample.")
@@ -785,15 +801,8 @@ def jobcentre_effects(
         are kept in the table with ``flag`` set and NaN estimates, not fitted.
     """
     check_option("family", family, ("cloglog", "logit"))
-    sc = (
-        study
-        if isinstance(study, SOFCells)
-        else sof_cells(study, design, covariates, progress=progress)
-    )
-    mf = _model_frame(sc, covariates)
-    cells = sc.cells.frame
-    events = cells["event"].to_numpy(float)
-    trials = cells["at_risk"].to_numpy(float)
+    sc = _as_cells(study, design, covariates, progress)
+    mf, events, trials = _model_arrays(sc, covariates)
     programme_jcs = sorted(
         set(mf["jobcentre"][sc.jc_window.to_numpy() >= 0].unique()) | set(sc.programme)
     )
