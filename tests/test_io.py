@@ -279,3 +279,72 @@ def test_open_end_sentinel_in_real_date_column() -> None:
     sp = load_study(raw, mapping=RegisterMapping.kmd()).spells
     assert sp.loc[0, "benefit_end"] == pd.Timestamp("2018-03-15")
     assert pd.isna(sp.loc[1, "benefit_end"])
+
+
+_SPELLS_HEADER = "spell_id,person_id,jobcentre,absence_start,benefit_start,benefit_end,exit_state"
+_CLEAN_ROWS = (
+    "0012, 010101-1234 ,Herning,2018-01-01,2018-02-01,2018-03-20,employment\n"
+    "0003,P2,Vejle,2018-02-01,,NA,Censored\n"
+    "7,00042,Tårnby/Dragør,2018-03-05,2018-04-02,2018-05-01,flexjob\n"
+    '8,P8,"Vejle",2018-03-05,.,2018-03-01,employment\n'  # end before start: a rule breaks
+)
+
+
+@pytest.mark.parametrize(
+    ("extra_header", "extra_values", "arrow_reads"),
+    [
+        ("", ("",) * 4, True),
+        (",age,empty,flag", (",30,,true", ",41,,false", ",NA,,true", ",52,,false"), True),
+        (",note", (",2019-01-01", ",x", ",", ",y"), True),  # text with a date: pandas keeps text
+        (",day", (",2019-01-01", ",2019-01-02", ",", ",2019-01-03"), False),  # Arrow: a date
+    ],
+)
+def test_arrow_csv_reader_equals_pandas_reader(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra_header: str,
+    extra_values: tuple[str, ...],
+    arrow_reads: bool,
+) -> None:
+    import sofeval.io as sio
+
+    rows = [r + v for r, v in zip(_CLEAN_ROWS.splitlines(), extra_values, strict=True)]
+    path = tmp_path / "spells.csv"
+    path.write_text(_SPELLS_HEADER + extra_header + "\n" + "\n".join(rows) + "\n", "utf-8")
+    header = pd.read_csv(path, nrows=0).columns
+    text = {"spell_id", "person_id", "jobcentre", "exit_state"}
+    fast = sio._read_csv_arrow(path, "spells", header, text)
+    assert (fast is not None) == arrow_reads
+    via_arrow = load_study(path, invalid="drop")
+    monkeypatch.setattr(sio, "_read_csv_arrow", lambda *args: None)
+    via_pandas = load_study(path, invalid="drop")
+    pd.testing.assert_frame_equal(via_arrow.spells, via_pandas.spells)
+    pd.testing.assert_frame_equal(via_arrow.audit, via_pandas.audit)
+    assert list(via_arrow.audit["rule"]) == ["end_before_start"]
+    assert list(via_arrow.spells["spell_id"]) == ["0012", "0003", "7"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "kept"),
+    [
+        ("2018-13-01", ["2"]),
+        ("01/02/2018", ["2"]),
+        ("2018-01-01 10:00", ["1", "2"]),
+        ("9999-12-31", ["2"]),
+    ],
+)
+def test_dates_arrow_cannot_read_fall_back_to_the_pandas_reader(
+    tmp_path: Path, bad: str, kept: list[str]
+) -> None:
+    import sofeval.io as sio
+
+    path = tmp_path / "spells.csv"
+    path.write_text(
+        _SPELLS_HEADER + "\n" + f"1,P1,Vejle,2018-01-01,2018-01-01,{bad},employment\n"
+        "2,P2,Vejle,2018-01-01,2018-01-01,2018-02-01,employment\n",
+        "utf-8",
+    )
+    header = pd.read_csv(path, nrows=0).columns
+    assert sio._read_csv_arrow(path, "spells", header, {"spell_id"}) is None
+    study = load_study(path, invalid="drop")
+    assert list(study.spells["spell_id"]) == kept

@@ -94,6 +94,11 @@ def as_string(values: pd.Series, lower: bool = False) -> pd.Series:
     pandas.Series
         ``object`` series of ``str`` or ``None``, same index.
     """
+    return _as_string(values, lower)[0]
+
+
+def _as_string(values: pd.Series, lower: bool = False) -> tuple[pd.Series, pa.Array]:
+    """:func:`as_string`, also returning the clean text as an Arrow array (for hashing)."""
     s = values
     if pd.api.types.is_float_dtype(s.dtype):
         arr = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -109,23 +114,10 @@ def as_string(values: pd.Series, lower: bool = False) -> pd.Series:
     clean = pc.utf8_lower(clean) if lower else clean
     if s.dtype == object and text.null_count == 0 and pc.all(pc.equal(clean, text)).as_py():
         if not pc.any(pc.equal(text, "")).as_py():
-            return s.copy()  # already clean strings: copy the object pointers only
+            return s.copy(), text  # already clean strings: copy the object pointers only
     clean = pc.if_else(pc.equal(clean, ""), pa.scalar(None, pa.string()), clean)
-    return pd.Series(clean.to_pandas(), index=values.index, dtype=object, name=values.name)
-
-
-def _arrow(values: pd.Series | pa.Array) -> pa.Array:
-    """Arrow string array of an id column (fast hashing for membership tests)."""
-    if isinstance(values, pa.Array):
-        return values
-    return pa.array(values, type=pa.string(), from_pandas=True)
-
-
-def _isin(values: pd.Series, universe: pd.Series | pa.Array) -> np.ndarray:
-    """``values.isin(universe)`` for string ids, hashed by Arrow; missing is never found."""
-    uni = pc.drop_null(_arrow(universe))
-    found = pc.is_in(_arrow(values), value_set=uni, skip_nulls=True)
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    out = pd.Series(clean.to_pandas(), index=values.index, dtype=object, name=values.name)
+    return out, clean
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -147,7 +139,8 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         s = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
         try:
-            return s.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
+            ns = s if s.dtype == "datetime64[ns]" else s.astype("datetime64[ns]")
+            return ns.dt.normalize(), pd.Series(False, index=s.index)
         except (OverflowError, pd.errors.OutOfBoundsDatetime):  # e.g. 9999-12-31 in [us]
             values = s.astype(object)
     text = as_string(values)
@@ -164,13 +157,57 @@ class _Context:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     unparseable: dict[str, pd.DataFrame] = field(default_factory=dict)
     bad_count: pd.Series | None = None
-    spell_ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
-    dropped: list[pa.Array] = field(default_factory=list)
     drop: bool = False
+    #: Clean ``spell_id`` text of each table's rows as coerced (before any rule drops rows).
+    ids: dict[str, pa.Array] = field(default_factory=dict)
+    _codes: dict[str, np.ndarray] | None = None
+    #: Clean ``person_id`` text of the spells as coerced.
+    persons: pa.Array | None = None
 
-    def dropped_spells(self) -> pa.Array:
-        """Ids of the spells dropped so far."""
-        return pa.concat_arrays([pa.array([], pa.string()), *self.dropped])
+    def _encoded(self) -> dict[str, np.ndarray]:
+        """Spell ids of every table as codes of one Arrow dictionary (computed once)."""
+        if self._codes is None:
+            names = [t for t in ("spells", "meetings", "interventions") if t in self.ids]
+            enc = pc.dictionary_encode(pa.chunked_array([self.ids[t] for t in names], pa.string()))
+            codes = np.concatenate(
+                [
+                    np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+                    for c in enc.chunks
+                ]
+                or [np.zeros(0, np.int64)]
+            )
+            bounds = np.cumsum([0] + [len(self.ids[t]) for t in names])
+            self._codes = {
+                t: codes[a:b] for t, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
+            }
+        return self._codes
+
+    def codes(self, name: str, index: pd.Index) -> np.ndarray:
+        """``spell_id`` of the rows ``index`` of table ``name`` as integer codes, -1 if missing.
+
+        One Arrow dictionary encoding covers the spell ids of ``spells``, ``meetings`` and
+        ``interventions``, so equal ids have equal codes across the tables and the ids are
+        hashed once for every rule that compares them.
+        """
+        return self._encoded()[name][index.to_numpy()]
+
+    def n_codes(self) -> int:
+        """One more than the largest code."""
+        return 1 + max((int(c.max()) for c in self._encoded().values() if len(c)), default=-1)
+
+    def spell_positions(self, name: str, index: pd.Index, spells: pd.DataFrame) -> np.ndarray:
+        """Row position in the current ``spells`` of each row ``index`` of ``name``; -1: none."""
+        where = np.full(self.n_codes() + 1, -1, dtype=np.int64)  # last slot: missing ids
+        where[self.codes("spells", spells.index)] = np.arange(len(spells))
+        where[-1] = -1
+        return where[self.codes(name, index)]
+
+    def in_original_spells(self, name: str, index: pd.Index) -> np.ndarray:
+        """Whether the ``spell_id`` of each row ``index`` of ``name`` is in the input spells."""
+        known = np.zeros(self.n_codes() + 1, dtype=bool)
+        known[self.codes("spells", pd.RangeIndex(len(self.ids["spells"])))] = True
+        known[-1] = False
+        return known[self.codes(name, index)]
 
 
 def _coerce(name: str, df: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
@@ -179,7 +216,11 @@ def _coerce(name: str, df: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
     out.index = pd.RangeIndex(len(out))
     for col in STRING_COLUMNS[name]:
         if col in out:
-            out[col] = as_string(out[col], lower=col in LOWER_COLUMNS.get(name, ()))
+            out[col], text = _as_string(out[col], lower=col in LOWER_COLUMNS.get(name, ()))
+            if col == "spell_id":
+                ctx.ids[name] = text
+            elif col == "person_id":
+                ctx.persons = text
     bad = {}
     raw = {}
     for col in DATE_COLUMNS[name]:
@@ -294,7 +335,9 @@ def _check_overlap(tables: Tables, ctx: _Context) -> Flags:
     """
     df = tables["spells"]
     n = len(df)
-    codes, _ = pd.factorize(df["person_id"])
+    assert ctx.persons is not None  # set by _coerce
+    enc = pc.dictionary_encode(ctx.persons).indices.fill_null(-1)
+    codes = np.asarray(enc.to_numpy(zero_copy_only=False), np.int64)[df.index.to_numpy()]
     start = df["absence_start"].to_numpy("datetime64[ns]").view("i8")
     end = df["benefit_end"].to_numpy("datetime64[ns]").view("i8").copy()
     end[df["benefit_end"].isna().to_numpy()] = np.iinfo(np.int64).max
@@ -329,19 +372,19 @@ def _value_check(
 
 def _parent_dropped(name: str) -> _Check:
     def check(tables: Tables, ctx: _Context) -> Flags:
-        ids = tables[name]["spell_id"]
-        kept = tables["spells"]["spell_id"]
-        mask = _isin(ids, ctx.dropped_spells()) & ~_isin(ids, kept)
-        return pd.Series(mask, index=ids.index), "its spell was dropped"
+        index = tables[name].index
+        kept = ctx.spell_positions(name, index, tables["spells"]) >= 0
+        mask = ctx.in_original_spells(name, index) & ~kept
+        return pd.Series(mask, index=index), "its spell was dropped"
 
     return check
 
 
 def _unknown_spell(name: str) -> _Check:
     def check(tables: Tables, ctx: _Context) -> Flags:
-        ids = tables[name]["spell_id"]
-        known = pa.concat_arrays([ctx.spell_ids, ctx.dropped_spells()])
-        return pd.Series(~_isin(ids, known), index=ids.index), "spell_id not in spells"
+        index = tables[name].index
+        known = ctx.in_original_spells(name, index)
+        return pd.Series(~known, index=index), "spell_id not in spells"
 
     return check
 
@@ -350,8 +393,7 @@ def _outside_spell(name: str, col: str) -> _Check:
     def check(tables: Tables, ctx: _Context) -> Flags:
         df = tables[name]
         spells = tables["spells"]  # duplicated ids were removed by an earlier rule
-        pos = pc.index_in(_arrow(df["spell_id"]), value_set=_arrow(spells["spell_id"]))
-        pos_np = np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        pos_np = ctx.spell_positions(name, df.index, spells)
         known = pos_np >= 0
         if len(spells) == 0:
             return pd.Series(False, index=df.index), ""
@@ -401,9 +443,15 @@ def _simple(name: str, fn: Callable[[pd.DataFrame], pd.Series], detail: str) -> 
     return lambda tables, ctx: (fn(tables[name]), detail)
 
 
-_check_duplicate_spell = _simple(
-    "spells", lambda d: d["spell_id"].duplicated(keep=False) & d["spell_id"].notna(),
-    "spell_id occurs more than once")
+def _check_duplicate_spell(tables: Tables, ctx: _Context) -> Flags:
+    index = tables["spells"].index
+    codes = ctx.codes("spells", index)
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=ctx.n_codes())
+    mask = present & (counts[np.where(present, codes, 0)] > 1)
+    return pd.Series(mask, index=index), "spell_id occurs more than once"
+
+
 _check_programme_duplicate = _simple(
     "programme", lambda d: d["jobcentre"].duplicated(keep=False), "more than one window")
 _check_negative = _simple(
@@ -607,7 +655,6 @@ def validate_study(
     tables: Tables = {}
     for name, df in given.items():
         tables[name] = _coerce(name, df if df is not None else empty_table(name), ctx)
-    ctx.spell_ids = _arrow(tables["spells"]["spell_id"])
 
     violations: list[_Violation] = []
     for rule in RULES:
@@ -621,8 +668,6 @@ def validate_study(
         if not mask.any():
             continue
         violations.append(_violation(rule, df, mask, detail))
-        if rule.table == "spells":
-            ctx.dropped.append(_arrow(df.loc[mask, "spell_id"]))
         # Flagged rows are excluded from later rules in both modes (one message per bad row).
         tables[rule.table] = df.loc[~mask]
 
@@ -649,7 +694,10 @@ def validate_study(
             table="spells",
             rule=_EMPTY_RULE,
         )
-    out = {name: df.reset_index(drop=True) for name, df in tables.items()}
+    out = {  # _coerce gave every table a fresh RangeIndex; re-number only after drops
+        name: df if df.index.equals(pd.RangeIndex(len(df))) else df.reset_index(drop=True)
+        for name, df in tables.items()
+    }
     for col in COUNT_COLUMNS:
         out["monitoring"][col] = out["monitoring"][col].astype("int64")
     mon = out.pop("monitoring")
