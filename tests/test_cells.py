@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sofeval.cells import Cells, _group, cells_from_spells, coarsen, collapse
 from sofeval.contract import StudyData
-from sofeval.errors import OptionError
+from sofeval.errors import ContractError, OptionError
 from sofeval.panel import StudyDesign, build_panel, event_columns
 from test_panel import BASE, day, make_study, spell, studies
 
@@ -24,14 +24,17 @@ KEY_SETS: tuple[tuple[str, ...], ...] = (
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(studies(), st.sampled_from(KEY_SETS))
+@given(studies(), st.sampled_from(KEY_SETS), st.booleans())
 def test_chunked_cells_equal_collapsed_panel(
-    case: tuple[StudyData, StudyDesign], by: tuple[str, ...]
+    case: tuple[StudyData, StudyDesign], by: tuple[str, ...], parallel: bool
 ) -> None:
+    """Chunked cells equal the collapsed panel, with half the chunks in a forked process."""
     study, design = case
     panel = build_panel(study, design)
     full = collapse(panel, by)
-    chunked, audit = cells_from_spells(study, design, by=by, chunk_size=3, progress=False)
+    chunked, audit = cells_from_spells(
+        study, design, by=by, chunk_size=3, progress=False, parallel=parallel
+    )
     pd.testing.assert_frame_equal(chunked.frame, full.frame)
     assert chunked.keys == full.keys == by
     # totals equal the panel's
@@ -188,3 +191,19 @@ def test_coarsen_equals_collapsing_by_fewer_keys():
     assert total.keys == () and int(total.frame["at_risk"].iloc[0]) == fine.cells.person_weeks
     with pytest.raises(OptionError, match="unknown cell key"):
         coarsen(fine.cells, ["sex"])
+
+
+def test_duplicate_spell_ids_refused_where_ids_identify_rows() -> None:
+    """A study that bypassed validation with a repeated spell id: cells keyed by meetings or
+    spell ids are refused (they would attach one spell's meetings to two spells)."""
+    study = synthetic_like(40, 5)
+    spells = study.spells.copy()
+    spells.loc[1, "spell_id"] = spells.loc[0, "spell_id"]
+    bad = StudyData(spells=spells, meetings=study.meetings, programme=study.programme)
+    with pytest.raises(ContractError, match="spell_id is not unique"):
+        cells_from_spells(bad, by=("week", "met"))
+    with pytest.raises(ContractError, match="spell_id is not unique"):
+        cells_from_spells(bad, by=("spell_id",))
+    cells, _ = cells_from_spells(bad, by=("week",))  # no lookup by id: every row a spell
+    good, _ = cells_from_spells(study, by=("week",))
+    assert cells.totals()["at_risk"] == good.totals()["at_risk"]

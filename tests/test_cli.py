@@ -50,14 +50,21 @@ def test_run_on_embedded_data_writes_every_output(tmp_path):
     assert not ((counts > 0) & (counts < 5)).any(), "disclosure control broken"
 
 
-def test_two_runs_are_byte_identical(small_data, tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
+def test_two_runs_are_byte_identical(small_data, tmp_path, monkeypatch):
+    """Two runs give the same bytes, and so does a run without the forked second lane."""
+    from sofeval.background import SERIAL_ENV, fork_available
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "serial"
     assert main(["run", *_args(small_data), "--out", str(a), *FAST]) == 0
     assert main(["run", *_args(small_data), "--out", str(b), *FAST]) == 0
+    monkeypatch.setenv(SERIAL_ENV, "1")
+    assert not fork_available()
+    assert main(["run", *_args(small_data), "--out", str(c), *FAST]) == 0
     names = sorted(p.name for p in a.iterdir())
-    assert names == sorted(p.name for p in b.iterdir())
-    for name in names:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    for other in (b, c):
+        assert names == sorted(p.name for p in other.iterdir())
+        for name in names:
+            assert (a / name).read_bytes() == (other / name).read_bytes(), (other.name, name)
 
 
 def test_bad_input_is_refused_without_traceback(small_data, tmp_path):

@@ -19,25 +19,28 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sofeval.background import Background
 from sofeval.contract import COMPETING_STATES, StudyData
 from sofeval.errors import ContractError, OptionError
 from sofeval.panel import (
     KEY_COLUMNS,
     Panel,
     PanelAudit,
+    Prepared,
     StudyDesign,
     check_covariates,
     decode,
     event_columns,
     panel_rows,
-    prepare,
+    prepare_with_frame,
 )
 
-__all__ = ["Cells", "cells_from_spells", "collapse", "DEFAULT_KEYS"]
+__all__ = ["Cells", "cells_from_spells", "cells_with_spell_frame", "collapse", "DEFAULT_KEYS"]
 
 #: Default cell keys of the SOF model (jobcentre and month fixed effects, weeks, D).
 DEFAULT_KEYS: tuple[str, ...] = ("jobcentre", "week", "month", "D")
-_MAX_KEY = 2**62  # mixed-radix keys above this fall back to a row-wise unique
+#: Spells per chunk in :func:`cells_from_spells`.
+CHUNK_SIZE = 200_000
 _MAX_DENSE = 2**24  # key spaces up to this size are counted with a dense bincount
 
 
@@ -169,40 +172,48 @@ def coarsen(cells: Cells, drop: Sequence[str]) -> Cells:
     )
 
 
+def _dense_ids(key: np.ndarray, size: int) -> tuple[np.ndarray, int]:
+    """Ids ``0..k-1`` of the distinct values of ``key`` (in ``[0, size)``), in sorted order."""
+    if size <= min(_MAX_DENSE, 4 * len(key)):
+        present = np.bincount(key, minlength=size) > 0
+        slot = np.cumsum(present) - 1
+        return slot[key], int(slot[-1]) + 1
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return inverse.reshape(-1), len(uniq)
+
+
 def _group(codes: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Group rows by integer code columns.
 
-    Returns the group index of each row and the code columns of each group.
+    Returns the group index of each row and the code columns of each group (groups in no
+    promised order). The columns are folded in one at a time, narrowest first, into a
+    mixed-radix key that is renumbered densely (a bincount over the key space) whenever the
+    next column would make the space larger than the rows allow, so no hashing is needed;
+    correlated columns (spell week, calendar month, link month) then keep the space small.
     """
     n = len(codes[0]) if codes else 0
     if not codes:
         return np.zeros(n, dtype=np.int64), []
     if n == 0:
         return np.zeros(0, dtype=np.int64), [c[:0] for c in codes]
-    mins = [int(c.min()) for c in codes]
-    spans = [int(c.max()) - m + 1 for c, m in zip(codes, mins, strict=False)]
-    if float(np.prod(np.asarray(spans, dtype=float))) < _MAX_KEY:
-        key = np.zeros(n, dtype=np.int64)
-        for c, m, s in zip(codes, mins, spans, strict=False):
-            key *= s
-            key += c.astype(np.int64) - m
-        size = int(np.prod(np.asarray(spans, dtype=np.int64)))
-        if size <= min(_MAX_DENSE, 4 * n):
-            present = np.bincount(key, minlength=size) > 0
-            uniq = np.flatnonzero(present)
-            slot = np.cumsum(present) - 1
-            inverse = slot[key]
-        else:
-            inverse, uniq = pd.factorize(key, sort=False)
-        out: list[np.ndarray] = []
-        rest = np.asarray(uniq, dtype=np.int64)
-        for m, s in reversed(list(zip(mins, spans, strict=False))):
-            out.append(rest % s + m)
-            rest = rest // s
-        return inverse.astype(np.int64), out[::-1]
-    stacked = np.stack([c.astype(np.int64) for c in codes], axis=1)
-    uniq2, inv = np.unique(stacked, axis=0, return_inverse=True)
-    return inv.reshape(-1).astype(np.int64), [uniq2[:, j] for j in range(uniq2.shape[1])]
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    lows = [int(c.min()) for c in codes]
+    spans = [int(c.max()) - low + 1 for c, low in zip(codes, lows, strict=True)]
+    for j in sorted(range(len(codes)), key=lambda j: spans[j]):
+        low, span = lows[j], spans[j]
+        part = codes[j].astype(np.int64) - low
+        if span > 4 * n:  # sparse codes (e.g. hashes): renumber them first, span <= n
+            part, span = _dense_ids(part, span)
+        if size > 1 and size * span > min(_MAX_DENSE, 4 * n):
+            key, size = _dense_ids(key, size)
+        key *= span
+        key += part
+        size *= span
+    inverse, n_groups = _dense_ids(key, size)
+    first = np.empty(n_groups, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # a row of each group
+    return inverse.astype(np.int64), [np.asarray(c)[first] for c in codes]
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -211,13 +222,47 @@ def _show_progress(progress: bool | None) -> bool:
     return bool(progress)
 
 
+def _chunk_cells(
+    prep: Prepared,
+    keys: list[str],
+    ev_cols: Sequence[str],
+    col_of_code: np.ndarray,
+    starts: Sequence[int],
+    chunk_size: int,
+    progress: bool,
+) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
+    """Cell codes and counts of the chunks of used spells beginning at ``starts``."""
+    iterator: Iterable[int] = starts
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(starts, desc="cells", unit="chunk")
+    parts_codes: list[list[np.ndarray]] = []
+    parts_counts: list[np.ndarray] = []
+    for lo in iterator:
+        hi = min(lo + chunk_size, prep.n)
+        rows = panel_rows(prep, lo, hi, keys)
+        inverse, uniq = _group([rows.columns[k] for k in keys])
+        n_cells = len(uniq[0]) if keys else 1
+        counts = np.zeros((n_cells, 1 + len(ev_cols)), dtype=np.int64)
+        counts[:, 0] = np.bincount(inverse, minlength=n_cells)
+        ev_cell = inverse[rows.event_pos]
+        ev_col = col_of_code[rows.event_code]
+        for j in range(len(ev_cols)):
+            counts[:, 1 + j] = np.bincount(ev_cell[ev_col == j], minlength=n_cells)
+        parts_codes.append(uniq)
+        parts_counts.append(counts)
+    return parts_codes, parts_counts
+
+
 def cells_from_spells(
     study: StudyData,
     design: StudyDesign | None = None,
     by: Sequence[str] = DEFAULT_KEYS,
     covariates: Sequence[str] | None = None,
-    chunk_size: int = 200_000,
+    chunk_size: int = CHUNK_SIZE,
     progress: bool | None = None,
+    parallel: bool = True,
 ) -> tuple[Cells, PanelAudit]:
     """Cells straight from the spells, chunk by chunk (no full person-week panel).
 
@@ -241,6 +286,9 @@ def cells_from_spells(
     progress
         Show a tqdm bar over chunks; ``None`` shows it only when stderr is a terminal and
         the ``CI`` environment variable is unset.
+    parallel
+        With two chunks or more, collapse the second half of the chunks in a forked process
+        (:mod:`sofeval.background`); the cells are identical either way.
 
     Returns
     -------
@@ -248,6 +296,26 @@ def cells_from_spells(
         Counts per key pattern, sorted by the keys.
     audit : PanelAudit
         Spells in, used, excluded (with reasons), person-weeks, exits.
+    """
+    cells, prep, _ = cells_with_spell_frame(
+        study, design, by, covariates, chunk_size, progress, parallel
+    )
+    return cells, prep.audit
+
+
+def cells_with_spell_frame(
+    study: StudyData,
+    design: StudyDesign | None,
+    by: Sequence[str],
+    covariates: Sequence[str] | None,
+    chunk_size: int,
+    progress: bool | None,
+    parallel: bool,
+) -> tuple[Cells, Prepared, pd.DataFrame]:
+    """:func:`cells_from_spells`, also returning the prepared spells and their spell frame.
+
+    The third value is :func:`sofeval.panel.spell_frame` of the spells used, so callers that
+    need both the cells and the per-spell frame compute the frame once.
     """
     design = design or StudyDesign()
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
@@ -259,34 +327,29 @@ def cells_from_spells(
     covs += [k for k in keys if k not in KEY_COLUMNS and k not in covs and k in study.spells]
     keys = _check_keys(keys, [*KEY_COLUMNS, *covs])
     need = set(keys)
-    prep = prepare(study, design, covs, frozenset(need))
+    prep, sf = prepare_with_frame(study, design, covs, frozenset(need))
     ev_cols = event_columns(design.event_state)
-    col_of_code = [
-        ev_cols.index("event" if s == design.event_state else f"event_{s}")
-        for s in COMPETING_STATES
-    ]
+    col_of_code = np.asarray(
+        [
+            ev_cols.index("event" if s == design.event_state else f"event_{s}")
+            for s in COMPETING_STATES
+        ],
+        dtype=np.int64,
+    )
 
-    starts = range(0, max(prep.n, 1), chunk_size)
-    iterator: Iterable[int] = starts
-    if _show_progress(progress):
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(starts, desc="cells", unit="chunk")
-    parts_codes: list[list[np.ndarray]] = []
-    parts_counts: list[np.ndarray] = []
-    for lo in iterator:
-        hi = min(lo + chunk_size, prep.n)
-        rows = panel_rows(prep, lo, hi, keys)
-        inverse, uniq = _group([rows.columns[k] for k in keys])
-        n_cells = len(uniq[0]) if keys else 1
-        counts = np.zeros((n_cells, 1 + len(ev_cols)), dtype=np.int64)
-        counts[:, 0] = np.bincount(inverse, minlength=n_cells)
-        ev_cell = inverse[rows.event_pos]
-        ev_col = np.asarray(col_of_code, dtype=np.int64)[rows.event_code]
-        for j in range(len(ev_cols)):
-            counts[:, 1 + j] = np.bincount(ev_cell[ev_col == j], minlength=n_cells)
-        parts_codes.append(uniq)
-        parts_counts.append(counts)
+    starts = list(range(0, max(prep.n, 1), chunk_size))
+    half = len(starts) // 2 if parallel and len(starts) > 1 else len(starts)
+    second = Background(
+        lambda: _chunk_cells(prep, keys, ev_cols, col_of_code, starts[half:], chunk_size, False),
+        enabled=half < len(starts),
+    )
+    shown = _show_progress(progress)
+    parts_codes, parts_counts = _chunk_cells(
+        prep, keys, ev_cols, col_of_code, starts[:half], chunk_size, shown
+    )
+    more_codes, more_counts = second.result()
+    parts_codes += more_codes
+    parts_counts += more_counts
 
     all_counts = np.concatenate(parts_counts, axis=0)
     if keys:
@@ -305,4 +368,4 @@ def cells_from_spells(
     for j, c in enumerate(ev_cols):
         data[c] = summed[keep, 1 + j]
     frame = _finalise(pd.DataFrame(data), keys, ev_cols)
-    return Cells(frame=frame, keys=tuple(keys)), prep.audit
+    return Cells(frame=frame, keys=tuple(keys)), prep, sf

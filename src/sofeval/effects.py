@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from sofeval.cells import Cells, cells_from_spells, coarsen
+from sofeval.cells import CHUNK_SIZE, Cells, cells_with_spell_frame, coarsen
 from sofeval.contract import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.inference import adjust_pvalues, permutation_pvalue, vcov, wild_score_bootstrap
@@ -53,7 +53,7 @@ from sofeval.models import (
     build_design,
     fit_glm_cells,
 )
-from sofeval.panel import StudyDesign, spell_frame, week_block
+from sofeval.panel import StudyDesign, week_block
 
 ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
 #: A per-jobcentre log hazard ratio with a larger standard error is reported as not
@@ -136,6 +136,7 @@ def sof_cells(
     *,
     extra_keys: Sequence[str] = (),
     progress: bool | None = None,
+    parallel: bool = True,
 ) -> SOFCells:
     """Collapse a study to the cells of the default SOF model.
 
@@ -151,6 +152,9 @@ def sof_cells(
         Further panel columns to key by (for example ``link_month`` for dose-response).
     progress
         Show a progress bar over chunks (default: only in an interactive terminal).
+    parallel
+        Collapse half of the spells in a forked process (see
+        :func:`~sofeval.cells.cells_from_spells`); the cells are identical either way.
 
     Returns
     -------
@@ -158,15 +162,11 @@ def sof_cells(
     """
     design = design or StudyDesign()
     keys = ("jobcentre", "week", "month", "exposure", "D", *extra_keys, *covariates)
-    cells, audit = cells_from_spells(
-        study, design, by=keys, covariates=list(covariates) or None, progress=progress
+    cells, prep, sf = cells_with_spell_frame(
+        study, design, keys, list(covariates) or None, CHUNK_SIZE, progress, parallel
     )
-    data_end = design.data_end if design.data_end is not None else study.data_end()
-    sf = spell_frame(study.spells, study.programme, design, pd.Timestamp(data_end))
-    if "reason" in sf:
-        sf = sf[sf["reason"].isna() | (sf["reason"].astype(str) == "")]
     windows, jc_map = design.windows(study)
-    return SOFCells(cells, sf, design, windows, _jc_window(cells, jc_map), audit.summary,
+    return SOFCells(cells, sf, design, windows, _jc_window(cells, jc_map), prep.audit.summary,
                     tuple(sorted(str(j) for j in jc_map)))
 
 

@@ -78,7 +78,9 @@ def _share(num: pd.Series, den: pd.Series) -> pd.Series:
 def half_year_label(months: pd.Series) -> pd.Series:
     """Half-year labels (``"2018H2"``) of integer months ``12*year + month - 1``."""
     m = pd.Series(months).astype("int64")
-    return (m // 12).astype(str) + "H" + (1 + (m % 12) // 6).astype(str)
+    uniq, inverse = np.unique(m.to_numpy(), return_inverse=True)  # few distinct months
+    text = np.array([f"{u // 12}H{1 + (u % 12) // 6}" for u in uniq.tolist()], dtype=object)
+    return pd.Series(text[inverse.reshape(-1)], index=m.index, dtype=object)
 
 
 def _week8_month(spells: pd.DataFrame) -> pd.Series:

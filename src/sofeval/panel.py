@@ -19,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sofeval.contract import (
     COMPETING_STATES,
@@ -587,6 +589,16 @@ def prepare(
     need: frozenset[str] | set[str] = frozenset(KEY_COLUMNS),
 ) -> Prepared:
     """Per-spell arrays of the spells used; only what the columns in ``need`` require."""
+    return prepare_with_frame(study, design, covariates, need)[0]
+
+
+def prepare_with_frame(
+    study: StudyData,
+    design: StudyDesign,
+    covariates: Sequence[str] = (),
+    need: frozenset[str] | set[str] = frozenset(KEY_COLUMNS),
+) -> tuple[Prepared, pd.DataFrame]:
+    """:func:`prepare`, also returning the :func:`spell_frame` rows of the spells used."""
     data_end = design.resolve_data_end(study)
     spells = study.spells
     sf = spell_frame(spells, study.programme, design, data_end)
@@ -612,6 +624,15 @@ def prepare(
             cat = binned[c].cat
             covs[c] = (cat.codes.to_numpy().astype(np.int64), pd.Index(cat.categories))
 
+    # spell ids must be unique where they identify rows (meetings, interventions, spell_id
+    # cells); validate_study guarantees it, this guards tables that bypassed it
+    by_id = need & {"met", "met_workplace", "in_measure", "spell_id"}
+    if by_id and pc.count_distinct(pa.array(spell_ids, pa.string())).as_py() != len(spell_ids):
+        raise ContractError(
+            "spells: spell_id is not unique; validate the study first.",
+            table="spells",
+            rule="duplicate_spell_id",
+        )
     abs_day, _ = _days(u["absence_start"])
     first_meeting = None
     if need & {"met", "met_workplace"}:
@@ -619,13 +640,7 @@ def prepare(
     interventions = None
     if "in_measure" in need:
         interventions = _intervention_weeks(study.interventions, spell_ids, abs_day)
-    if not pd.Index(spell_ids).is_unique:
-        raise ContractError(
-            "spells: spell_id is not unique; validate the study first.",
-            table="spells",
-            rule="duplicate_spell_id",
-        )
-    return Prepared(
+    prep = Prepared(
         design=design,
         data_end=data_end,
         windows=windows,
@@ -646,6 +661,7 @@ def prepare(
         first_meeting=first_meeting,
         interventions=interventions,
     )
+    return prep, u
 
 
 def _first_meetings(

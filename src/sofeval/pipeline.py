@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sofeval import report
+from sofeval.background import Background, fork_available
 from sofeval.config import RunConfig
 from sofeval.contract import StudyData
 from sofeval.dose_response import DoseResponseResult, dose_response
@@ -96,46 +97,20 @@ def hazard_frame(sc: SOFCells) -> pd.DataFrame:
     return out
 
 
-def run_analysis(
-    study: StudyData, config: RunConfig, *, progress: bool | None = None
-) -> RunResults:
-    """Run the default SOF evaluation on validated study tables.
-
-    Parameters
-    ----------
-    study
-        Validated tables (see :func:`sofeval.io.load_study`).
-    config
-        Run settings.
-    progress
-        Progress bars (default: only in an interactive terminal).
-
-    Returns
-    -------
-    RunResults
-    """
-    design = StudyDesign(**config.design)
-    covs = config.covariates
-    # one pass over the spells: the dose-response cells are also keyed by link_month, and
-    # summing over it gives exactly the cells of the effects models
-    sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
-    sc = coarsen_cells(sc_dose, ("link_month",))
-    eff = estimate_effects(
-        sc,
-        covariates=covs,
-        family=config.family,  # type: ignore[arg-type]
-        bootstrap_draws=config.bootstrap_draws,
-        bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
-        ri_draws=config.ri_draws,
-        seed=config.seed,
-        progress=progress,
-    )
-    jce = jobcentre_effects(sc, covariates=covs, family=config.family)  # type: ignore[arg-type]
+def _dose_and_monitoring(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    sc_dose: SOFCells,
+    progress: bool | None,
+) -> tuple[DoseResponseResult | None, MonitoringResult | None, list[str]]:
+    """The dose-response model and the success-criteria monitoring, with notes on failures."""
     notes: list[str] = []
     dose: DoseResponseResult | None
     try:
         dose = dose_response(
-            study, design, covariates=covs, family=config.family,  # type: ignore[arg-type]
+            study, design, covariates=config.covariates,
+            family=config.family,  # type: ignore[arg-type]
             cells=sc_dose, bootstrap_draws=config.bootstrap_draws,
             bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
             seed=config.seed, progress=progress,
@@ -149,6 +124,62 @@ def run_analysis(
     except EstimationError as exc:
         mon = None
         notes.append(f"monitoring not computed: {exc}")
+    return dose, mon, notes
+
+
+def run_analysis(
+    study: StudyData,
+    config: RunConfig,
+    *,
+    progress: bool | None = None,
+    parallel: bool = True,
+) -> RunResults:
+    """Run the default SOF evaluation on validated study tables.
+
+    Parameters
+    ----------
+    study
+        Validated tables (see :func:`sofeval.io.load_study`).
+    config
+        Run settings.
+    progress
+        Progress bars (default: only in an interactive terminal).
+    parallel
+        Compute the dose-response and the monitoring in a forked process beside the effects
+        models (see :mod:`sofeval.background`; ignored where ``fork`` is not available). The
+        results are identical either way.
+
+    Returns
+    -------
+    RunResults
+    """
+    design = StudyDesign(**config.design)
+    covs = config.covariates
+    # one pass over the spells: the dose-response cells are also keyed by link_month, and
+    # summing over it gives exactly the cells of the effects models
+    sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
+    sc = coarsen_cells(sc_dose, ("link_month",))
+    # second lane: the dose-response and the monitoring (both read the first meetings) run in
+    # a forked process while this one fits the effects models
+    forked = parallel and fork_available()  # a child's progress bar would garble the parent's
+    side = Background(
+        lambda: _dose_and_monitoring(
+            study, design, config, sc_dose, progress=False if forked else progress
+        ),
+        enabled=forked,
+    )
+    eff = estimate_effects(
+        sc,
+        covariates=covs,
+        family=config.family,  # type: ignore[arg-type]
+        bootstrap_draws=config.bootstrap_draws,
+        bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
+        ri_draws=config.ri_draws,
+        seed=config.seed,
+        progress=progress,
+    )
+    jce = jobcentre_effects(sc, covariates=covs, family=config.family)  # type: ignore[arg-type]
+    dose, mon, notes = side.result()
     cox: pd.DataFrame | None = None
     if len(study.spells) <= COX_MAX_SPELLS:
         cox = cox_crosscheck(study, design)

@@ -38,6 +38,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sofeval import plots
+from sofeval.background import Background
 from sofeval.errors import OptionError, SofevalError, check_option
 from sofeval.plots import LANGS, label
 
@@ -618,6 +619,7 @@ def build_report(
     threshold: int = 5,
     title: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    parallel: bool = True,
 ) -> dict[str, Path]:
     """Write the CSVs, the Excel workbook and the HTML report of one analysis.
 
@@ -648,6 +650,9 @@ def build_report(
         Report title (default ``LABELS[lang]["report_title"]``).
     metadata
         Listed at the end of the HTML report (add a run date here if wanted).
+    parallel
+        Write the workbook in a forked process while the figures and the HTML are made
+        (:mod:`sofeval.background`); the files are identical either way.
 
     Returns
     -------
@@ -678,8 +683,12 @@ def build_report(
     sheets = dict(shown)
     if panel_summary is not None:
         sheets["panel_summary"] = auto_disclose(panel_summary, threshold)
-    paths["workbook"] = write_workbook(
-        folder / "sofeval_results.xlsx", sheets, threshold=threshold, lang=lang
+    # the workbook (openpyxl, cell by cell) is written in a forked process beside the figures
+    workbook = Background(
+        lambda: write_workbook(
+            folder / "sofeval_results.xlsx", sheets, threshold=threshold, lang=lang
+        ),
+        enabled=parallel,
     )
 
     def t(key: str) -> str:
@@ -741,4 +750,5 @@ def build_report(
         metadata=metadata,
         threshold=threshold,
     )
+    paths["workbook"] = workbook.result()
     return paths

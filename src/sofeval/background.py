@@ -1,0 +1,131 @@
+"""Run one piece of work in a forked process beside the main one (a second lane on 2 cores).
+
+:class:`Background` starts ``fn()`` in a child made by ``fork``, so the child sees the
+parent's data without copying or pickling it; only the (small) result travels back, pickled
+through a pipe. Warnings raised in the child are re-issued in the parent, in order, and an
+exception raised in the child is re-raised by :meth:`Background.result`. Where ``fork`` is not
+available (Windows, macOS' default), inside a daemonic worker, or with ``enabled=False``,
+``fn()`` simply runs in the calling process when the result is asked for: the results are the
+same either way, only the wall time differs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import traceback
+import warnings
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sofeval.errors import SofevalError
+
+T = TypeVar("T")
+
+#: Environment variable that turns the second lane off (``SOFEVAL_SERIAL=1``).
+SERIAL_ENV = "SOFEVAL_SERIAL"
+
+
+def fork_available() -> bool:
+    """Whether :class:`Background` can fork here (POSIX ``fork``, not a daemonic worker)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+        and os.environ.get(SERIAL_ENV, "") in ("", "0")
+        and (os.cpu_count() or 1) > 1
+    )
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a :class:`SofevalError` carrying its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return SofevalError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _warning_records(caught: list[warnings.WarningMessage]) -> list[tuple[Any, ...]]:
+    out = []
+    for w in caught:
+        message: Warning | str = w.message
+        try:
+            pickle.dumps(message)
+        except Exception:  # noqa: BLE001
+            message = str(message)
+        out.append((message, w.category, w.filename, w.lineno))
+    return out
+
+
+def _child(fn: Callable[[], Any], conn: Any) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            payload: tuple[str, Any] = ("ok", fn())
+        except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+            exc.add_note("raised in sofeval's background process:\n" + traceback.format_exc())
+            payload = ("error", _portable(exc))
+    conn.send((*payload, _warning_records(caught)))
+    conn.close()
+
+
+class Background(Generic[T]):
+    """``fn()`` computed in a forked child while the caller goes on.
+
+    Parameters
+    ----------
+    fn
+        Work without arguments (a closure over the data it needs); its result must pickle.
+    enabled
+        ``False`` runs ``fn`` in this process when :meth:`result` is called.
+
+    Examples
+    --------
+    >>> job = Background(lambda: sum(range(10)))
+    >>> job.result()
+    45
+    """
+
+    def __init__(self, fn: Callable[[], T], *, enabled: bool = True) -> None:
+        self._fn = fn
+        self._proc: Any = None
+        self._conn: Any = None
+        if enabled and fork_available():
+            ctx = multiprocessing.get_context("fork")
+            recv, send = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_child, args=(fn, send), daemon=True)
+            self._proc.start()
+            send.close()
+            self._conn = recv
+
+    @property
+    def forked(self) -> bool:
+        """Whether the work runs in a child process."""
+        return self._proc is not None
+
+    def result(self) -> T:
+        """Wait for the work and return its result (re-raising its exception).
+
+        Raises
+        ------
+        SofevalError
+            If the child died without an answer (killed, out of memory).
+        """
+        if self._proc is None:
+            return self._fn()
+        try:
+            status, value, records = self._conn.recv()
+        except EOFError:
+            self._proc.join()
+            raise SofevalError(
+                f"the background process stopped without a result (exit code "
+                f"{self._proc.exitcode}); rerun with {SERIAL_ENV}=1 to work in one process."
+            ) from None
+        finally:
+            self._conn.close()
+        self._proc.join()
+        for message, category, filename, lineno in records:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if status == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
