@@ -186,3 +186,20 @@ def test_bad_inputs(cells: pd.DataFrame) -> None:
         plots.weekly_hazard(cells, lang="de")  # type: ignore[arg-type]
     with pytest.raises(SofevalError, match="at_risk"):
         plots.weekly_hazard(cells.drop(columns="at_risk"))
+
+
+def test_km_curves_from_counted_patterns_equal_the_spells(km_frame: pd.DataFrame) -> None:
+    """Rows counted by a weight column give the same curves and bands as the spells."""
+    spells = pd.concat([km_frame, km_frame.iloc[[0, 2, 3, 3, 6]]], ignore_index=True)
+    counted = (
+        spells.groupby(["group", "entry_week", "last_week", "event"]).size().rename("n")
+        .reset_index()
+    )
+    assert len(counted) < len(spells)
+    a = plots.km_curves(spells).axes[0]
+    b = plots.km_curves(counted, weight="n").axes[0]
+    for la, lb in zip(a.get_lines(), b.get_lines(), strict=True):
+        np.testing.assert_allclose(la.get_xydata(), lb.get_xydata(), rtol=0, atol=1e-12)
+    for pa_, pb in zip(a.collections, b.collections, strict=True):  # the confidence bands
+        for qa, qb in zip(pa_.get_paths(), pb.get_paths(), strict=True):
+            np.testing.assert_allclose(qa.vertices, qb.vertices, rtol=0, atol=1e-12)

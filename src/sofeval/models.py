@@ -352,6 +352,18 @@ def _subset(
     return out
 
 
+def _dot(X: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X @ b``, through the cached sparse copy of a large mostly-zero design."""
+    xs = _sparse_view(X)
+    return np.asarray(xs @ b) if xs is not None else X @ b
+
+
+def _tdot(X: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``X.T @ u``, through the cached sparse copy of a large mostly-zero design."""
+    xs = _sparse_view(X)
+    return np.asarray(xs.T @ u) if xs is not None else X.T @ u
+
+
 def _gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
@@ -419,9 +431,15 @@ def _support_separation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flag indicator columns whose support has no events (-inf) or only events (+inf)."""
     # cells with n == 0 carry no information; as counts are 0 there they add nothing below
-    is_ind = np.all((X == 0) | (X == 1), axis=0) & (X.min(axis=0) == 0)
-    ev = y @ X  # for 0/1 columns: events in the support of the column
-    tr = n @ X
+    xs = _sparse_view(X)
+    if xs is not None:  # indicator: every stored entry is 1 and some entry is 0
+        not_one = np.bincount(xs.indices[xs.data != 1], minlength=X.shape[1]) > 0
+        nnz = np.bincount(xs.indices, minlength=X.shape[1])
+        is_ind = ~not_one & (nnz < X.shape[0])
+    else:
+        is_ind = np.all((X == 0) | (X == 1), axis=0) & (X.min(axis=0) == 0)
+    ev = _tdot(X, y)  # for 0/1 columns: events in the support of the column
+    tr = _tdot(X, n)
     neg = is_ind & (tr > 0) & (ev == 0)
     posv = is_ind & (tr > 0) & (ev == tr) & (family != "poisson")
     return neg, posv
@@ -562,10 +580,10 @@ def fit_glm_cells(
             m0 = (ya + 0.5) / (na + 1.0)
             z0 = np.log(-np.log1p(-m0)) if family == "cloglog" else np.log(m0 / (1 - m0))
         g0 = _gram(Xk, na)
-        beta = cho_solve(cho_factor(g0), Xk.T @ (na * (z0 - oa)))
+        beta = cho_solve(cho_factor(g0), _tdot(Xk, na * (z0 - oa)))
 
     def evaluate(b: np.ndarray) -> tuple[float, tuple[np.ndarray, ...], np.ndarray]:
-        eta_ = Xk @ b + oa
+        eta_ = _dot(Xk, b) + oa
         fn = _mean_functions(eta_, family)
         return _loglik(ya, na, fn[0], fn[3], fn[4], family), fn, eta_
 
@@ -579,7 +597,7 @@ def fit_glm_cells(
         mu, dmu, var = fn[0], fn[1], fn[2]
         u = (ya - na * mu) * dmu / var
         w = na * dmu * dmu / var
-        grad = Xk.T @ u
+        grad = _tdot(Xk, u)
         try:
             step = cho_solve(cho_factor(_gram(Xk, w)), grad)
         except np.linalg.LinAlgError:  # information lost: parameters running to +-inf

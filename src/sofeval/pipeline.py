@@ -55,25 +55,49 @@ class RunResults:
 
 
 def km_frame(sc: SOFCells) -> pd.DataFrame:
-    """Per-spell durations for Kaplan–Meier curves, grouped by programme status and period."""
+    """Spell counts for Kaplan–Meier curves, by programme status and period.
+
+    One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
+    employment) with the number of spells ``n`` (for :func:`sofeval.plots.km_curves` with
+    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
+    spell's week-8 date relative to the programme windows (``before``, ``during``,
+    ``after``).
+    """
     sf = sc.spells
     cell_jc = sc.cells.frame["jobcentre"].astype(str).to_numpy()
     programme_jcs = np.unique(cell_jc[sc.jc_window.to_numpy() >= 0])
-    programme = sf["jobcentre"].astype(str).isin(programme_jcs).to_numpy()
+    programme = sf["jobcentre"].isin(programme_jcs).to_numpy()
     if len(sc.windows):
         start = pd.Timestamp(sc.windows["start"].min())
         end = pd.Timestamp(sc.windows["end"].max())
     else:
         start = end = pd.Timestamp("2262-01-01")
-    w8 = pd.to_datetime(sf["w8_date"])
-    period = np.select([w8 < start, w8 <= end], ["before", "during"], "after")
-    status = np.where(programme, "Programme", "Comparison")
+    w8 = sf["w8_date"].to_numpy("datetime64[ns]")
+    period = np.select([w8 < start.to_datetime64(), w8 <= end.to_datetime64()], [0, 1], 2)
+    counts = (
+        pd.DataFrame(
+            {
+                "status": np.where(programme, 0, 1),
+                "period": period,
+                "entry_week": sf["entry_week"].to_numpy(),
+                "last_week": sf["last_week"].to_numpy(),
+                "event": (sf["event_state"] == sc.design.event_state).to_numpy(int),
+            }
+        )
+        .groupby(["status", "period", "entry_week", "last_week", "event"], sort=True)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    status = np.array(["Programme", "Comparison"], dtype=object)[counts["status"].to_numpy()]
+    when = np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()]
     return pd.DataFrame(
         {
-            "entry_week": sf["entry_week"].to_numpy(),
-            "last_week": sf["last_week"].to_numpy(),
-            "event": (sf["event_state"].astype(str) == sc.design.event_state).astype(int),
-            "group": np.char.add(np.char.add(status.astype(str), ", "), period.astype(str)),
+            "entry_week": counts["entry_week"].to_numpy(),
+            "last_week": counts["last_week"].to_numpy(),
+            "event": counts["event"].to_numpy(),
+            "group": status + ", " + when,
+            "n": counts["n"].to_numpy(np.int64),
         }
     )
 

@@ -246,6 +246,7 @@ def km_curves(
     spells: pd.DataFrame,
     *,
     group: str = "group",
+    weight: str | None = None,
     ci: bool = True,
     max_week: int | None = None,
     ax: Axes | None = None,
@@ -261,9 +262,13 @@ def km_curves(
     Parameters
     ----------
     spells
-        One row per spell: ``entry_week``, ``last_week``, ``event`` (0/1) and ``group``.
+        One row per spell: ``entry_week``, ``last_week``, ``event`` (0/1) and ``group``;
+        or one row per distinct such pattern with its number of spells in ``weight``.
     group
         Name of the group column.
+    weight
+        Column of whole-number spell counts (``None``: every row is one spell). Counted
+        rows give the same curves and bands as the spells they count.
     ci
         Draw the 95 % pointwise confidence band.
     max_week
@@ -282,6 +287,8 @@ def km_curves(
 
     check_option("lang", lang, LANGS)
     _require(spells, "km_curves", ("entry_week", "last_week", "event", group))
+    if weight is not None:
+        _require(spells, "km_curves", (weight,))
     with style():
         fig, ax = _new_axes(ax, 8.5)
         for i, g in enumerate(_groups(spells, group)):
@@ -291,6 +298,7 @@ def km_curves(
                 durations=sub["last_week"].to_numpy(float),
                 event_observed=sub["event"].to_numpy(int),
                 entry=sub["entry_week"].to_numpy(float) - 1.0,
+                weights=None if weight is None else sub[weight].to_numpy(float),
             )
             sf = kmf.survival_function_.iloc[:, 0]
             t = sf.index.to_numpy(float)

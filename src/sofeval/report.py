@@ -637,7 +637,8 @@ def build_report(
     panel_summary
         ``item, value`` overview of the analysis panel.
     km_frame
-        Per-spell frame for :func:`sofeval.plots.km_curves`.
+        Frame for :func:`sofeval.plots.km_curves`: one row per spell, or counted patterns
+        with the number of spells in a column ``n``.
     hazard_frame
         Cells-like frame for :func:`sofeval.plots.weekly_hazard`.
     design_text
@@ -703,11 +704,9 @@ def build_report(
     if design_text or design_tables:
         sections.append(ReportSection(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
-        sections.append(
-            ReportSection(
-                t("sec_km"), figures=[(t("cap_km"), plots.km_curves(km_frame, lang=lang))]
-            )
-        )
+        weight = "n" if "n" in km_frame.columns else None
+        fig = plots.km_curves(km_frame, weight=weight, lang=lang)
+        sections.append(ReportSection(t("sec_km"), figures=[(t("cap_km"), fig)]))
     if hazard_frame is not None:
         fig = plots.weekly_hazard(hazard_frame, min_count=threshold, lang=lang)
         sections.append(ReportSection(t("sec_hazard"), figures=[(t("cap_hazard"), fig)]))
