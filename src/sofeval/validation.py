@@ -161,6 +161,8 @@ class _Context:
     #: Clean ``spell_id`` text of each table's rows as coerced (before any rule drops rows).
     ids: dict[str, pa.Array] = field(default_factory=dict)
     _codes: dict[str, np.ndarray] | None = None
+    _n_codes: int = 0
+    _in_spells: np.ndarray | None = None
     #: Clean ``person_id`` text of the spells as coerced.
     persons: pa.Array | None = None
 
@@ -180,6 +182,7 @@ class _Context:
             self._codes = {
                 t: codes[a:b] for t, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
             }
+            self._n_codes = 1 + int(codes.max(initial=-1))
         return self._codes
 
     def codes(self, name: str, index: pd.Index) -> np.ndarray:
@@ -193,7 +196,8 @@ class _Context:
 
     def n_codes(self) -> int:
         """One more than the largest code."""
-        return 1 + max((int(c.max()) for c in self._encoded().values() if len(c)), default=-1)
+        self._encoded()
+        return self._n_codes
 
     def spell_positions(self, name: str, index: pd.Index, spells: pd.DataFrame) -> np.ndarray:
         """Row position in the current ``spells`` of each row ``index`` of ``name``; -1: none."""
@@ -204,10 +208,12 @@ class _Context:
 
     def in_original_spells(self, name: str, index: pd.Index) -> np.ndarray:
         """Whether the ``spell_id`` of each row ``index`` of ``name`` is in the input spells."""
-        known = np.zeros(self.n_codes() + 1, dtype=bool)
-        known[self.codes("spells", pd.RangeIndex(len(self.ids["spells"])))] = True
-        known[-1] = False
-        return known[self.codes(name, index)]
+        if self._in_spells is None:  # per code; the input spells do not change
+            known = np.zeros(self.n_codes() + 1, dtype=bool)  # last slot: missing ids
+            known[self._encoded()["spells"]] = True
+            known[-1] = False
+            self._in_spells = known
+        return self._in_spells[self.codes(name, index)]
 
 
 def _coerce(name: str, df: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
