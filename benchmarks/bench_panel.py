@@ -4,9 +4,9 @@ Usage::
 
     python benchmarks/bench_panel.py --n-spells 1500000 --json out.json
 
-Generates spells with ``sofeval.synthetic.simulate("report", n, seed=1)`` (falls back to a
+Generates spells with ``sofeval.data.synthetic.simulate("report", n, seed=1)`` (falls back to a
 vectorised stand-in when the synthetic module is unavailable), then times
-:func:`sofeval.cells.cells_from_spells` with the default SOF keys
+:func:`sofeval.panel.cells.cells_from_spells` with the default SOF keys
 (``jobcentre, week, month, D, exposure``) and a ``link_month`` variant. Reports wall time
 per run, peak resident memory (``ru_maxrss``; tracemalloc is off) and cell counts as JSON.
 Target (DESIGN.md §3): 1.5 million spells (~20 million person-weeks) in under 30 s and
@@ -24,9 +24,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from sofeval.cells import cells_from_spells
-from sofeval.contract import SOF_JOBCENTRES, StudyData
-from sofeval.panel import StudyDesign
+from sofeval.data import SOF_JOBCENTRES, StudyData
+from sofeval.panel import StudyDesign, cells_from_spells
 
 SOF_KEYS = ("jobcentre", "week", "month", "D", "exposure")
 
@@ -37,7 +36,7 @@ def _peak_mb() -> float:
 
 
 def standin_study(n: int, seed: int = 1) -> StudyData:
-    """Vectorised stand-in generator (used only when sofeval.synthetic is missing)."""
+    """Vectorised stand-in generator (used only when sofeval.data.synthetic is missing)."""
     rng = np.random.default_rng(seed)
     jcs = np.array(list(SOF_JOBCENTRES) + [f"JC{i:02d}" for i in range(74)])
     start = np.datetime64("2016-01-01")
@@ -72,7 +71,7 @@ def standin_study(n: int, seed: int = 1) -> StudyData:
 def make_study(n: int) -> tuple[StudyData, str]:
     """Synthetic study of ``n`` spells and the name of the generator used."""
     try:
-        from sofeval.synthetic import simulate
+        from sofeval.data import simulate
     except ImportError:
         return standin_study(n), "standin"
     syn = simulate("report", n, seed=1, progress=False)
@@ -82,7 +81,7 @@ def make_study(n: int) -> tuple[StudyData, str]:
         interventions=syn.interventions,
         programme=syn.programme,
     )
-    return study, "sofeval.synthetic.simulate('report')"
+    return study, "sofeval.data.synthetic.simulate('report')"
 
 
 def main(argv: list[str] | None = None) -> int:

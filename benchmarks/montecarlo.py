@@ -39,7 +39,7 @@ the other scenarios it is power. `coverage_wild` and `coverage_ri` are the cover
 intervals implied by the wild bootstrap and randomisation tests: the share of replications
 in which the test of θ = truth does not reject (the tests are rerun with the true effects as
 their null whenever the truth is not zero; for randomisation inference a non-zero null is
-the constant-effect approximation described in `sofeval.effects.randomization_test`).
+the constant-effect approximation described in `sofeval.analyses.effects.randomization_test`).
 
 The default model has no covariates while the generator's hazard depends on sex, age,
 diagnosis, visitation category, sector and partial sick-listing. Leaving hazard

@@ -135,7 +135,7 @@ def _effects_coefs(eff: Any) -> dict[str, float]:
 
 
 def stage_generate(work: Path, n: int, seed: int) -> dict[str, Any]:
-    from sofeval.synthetic import simulate
+    from sofeval.data import simulate
 
     syn, rec = _measure(lambda: simulate("report", n, seed=seed, progress=False))
     _, wr = _measure(lambda: syn.write_csv(work / "csv"))
@@ -149,7 +149,7 @@ def stage_generate(work: Path, n: int, seed: int) -> dict[str, Any]:
 
 
 def stage_load_validate(work: Path, n: int, seed: int) -> dict[str, Any]:
-    from sofeval.io import read_study_dir
+    from sofeval.data import read_study_dir
 
     study, rec = _measure(lambda: read_study_dir(work / "csv"))
     _dump(work, "study", study)
@@ -158,7 +158,7 @@ def stage_load_validate(work: Path, n: int, seed: int) -> dict[str, Any]:
 
 
 def stage_cells(work: Path, n: int, seed: int) -> dict[str, Any]:
-    from sofeval.effects import sof_cells
+    from sofeval.analyses import sof_cells
 
     study = _load(work, "study")
     sc, rec = _measure(lambda: sof_cells(study, progress=False))
@@ -170,7 +170,7 @@ def stage_cells(work: Path, n: int, seed: int) -> dict[str, Any]:
 
 def _effects_stage(inference: tuple[str, ...], family: str = "cloglog") -> Callable[..., Any]:
     def stage(work: Path, n: int, seed: int) -> dict[str, Any]:
-        from sofeval.effects import estimate_effects
+        from sofeval.analyses import estimate_effects
 
         sc = _load(work, "sc")
         eff, rec = _measure(
@@ -196,7 +196,7 @@ def _effects_stage(inference: tuple[str, ...], family: str = "cloglog") -> Calla
 
 def _jobcentre_stage(placebo: bool) -> Callable[..., Any]:
     def stage(work: Path, n: int, seed: int) -> dict[str, Any]:
-        from sofeval.effects import jobcentre_effects
+        from sofeval.analyses import jobcentre_effects
 
         sc = _load(work, "sc")
         jce, rec = _measure(lambda: jobcentre_effects(sc, placebo=placebo, progress=False))
@@ -207,7 +207,7 @@ def _jobcentre_stage(placebo: bool) -> Callable[..., Any]:
 
 
 def stage_dose_response(work: Path, n: int, seed: int) -> dict[str, Any]:
-    from sofeval.dose_response import dose_response
+    from sofeval.analyses import dose_response
 
     study = _load(work, "study")
     dr, rec = _measure(lambda: dose_response(study, progress=False))
@@ -308,7 +308,7 @@ def _coef_diff(work: Path, got: dict[str, float], ref_name: str) -> dict[str, An
 def stage_statsmodels(work: Path, n: int, seed: int) -> dict[str, Any]:
     import statsmodels.api as sm
 
-    from sofeval.effects import design_matrix
+    from sofeval.analyses import design_matrix
 
     mf, info = _panel_frame(work)
     # statsmodels' IRLS holds ~12 copies of the dense design (measured: 4.7 GB for a
@@ -774,19 +774,19 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "",
         "## How it is measured",
         "",
-        "- Data: `sofeval.synthetic.simulate(\"report\", n, seed="
+        "- Data: `sofeval.data.synthetic.simulate(\"report\", n, seed="
         f"{result['seed']})`, written with `write_csv` and read back by the load stage.",
         "- Every stage runs in a **fresh Python subprocess**: its inputs (validated study or",
         "  cells) are unpickled first and not timed; then the kernel's peak-RSS counter is reset",
         "  (`/proc/self/clear_refs`), the stage is timed once with `time.perf_counter`, and the",
         "  peak is `VmHWM` — the resident high-water mark while the stage ran, *including* the",
-        "  inputs it holds (a stage's forked helper, see `sofeval.background`, is not in it).",
+        "  inputs it holds (a stage's forked helper, see `sofeval.runtime`, is not in it).",
         "  The whole run is the CLI as a child process; its peak is the child's `ru_maxrss`",
         "  (from `os.wait4`), interpreter and imports included, or, if larger, the largest sum",
         "  of PSS over the CLI process and its forked helpers (sampled every 0.5 s; PSS shares",
         "  copy-on-write pages, so the sum is the memory they hold together).",
         "- Single runs, no repetition: treat differences below ~10 % as noise.",
-        "- Comparisons use the person-week panel (`sofeval.panel.build_panel`) with the same",
+        "- Comparisons use the person-week panel (`sofeval.panel.build.build_panel`) with the same",
         "  regressors as the default model (week blocks, jobcentre, calendar month, `D_early`,",
         "  `D_late`); statsmodels and lifelines are compared with sofeval's cloglog fit,",
         "  pyfixest (`feglm`, logit, jobcentre and month absorbed) with",

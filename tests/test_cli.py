@@ -52,7 +52,7 @@ def test_run_on_embedded_data_writes_every_output(tmp_path):
 
 def test_two_runs_are_byte_identical(small_data, tmp_path, monkeypatch):
     """Two runs give the same bytes, and so does a run without the forked second lane."""
-    from sofeval.background import SERIAL_ENV, fork_available
+    from sofeval.runtime import SERIAL_ENV, fork_available
 
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "serial"
     assert main(["run", *_args(small_data), "--out", str(a), *FAST]) == 0

@@ -40,7 +40,7 @@ def _progress_default() -> bool:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from sofeval.config import RunConfig
-    from sofeval.io import load_study, read_study_dir
+    from sofeval.data import load_study, read_study_dir
     from sofeval.pipeline import run_analysis, write_outputs
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
@@ -85,7 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from sofeval.synthetic import simulate
+    from sofeval.data import simulate
 
     data = simulate(
         args.scenario, n_spells=args.n_spells, seed=args.seed, progress=_progress_default()

@@ -2,7 +2,7 @@
 
 A ``study.toml`` has up to four tables, each optional::
 
-    [design]            # panel rules (DESIGN.md §3), see sofeval.panel.StudyDesign
+    [design]            # panel rules (DESIGN.md §3), see sofeval.panel.build.StudyDesign
     data_end = "2019-12-31"
     max_weeks = 52
     entry = "benefit_start"      # or "absence_start"
@@ -61,7 +61,7 @@ class RunConfig:
     Attributes
     ----------
     design
-        Keyword arguments for :class:`sofeval.panel.StudyDesign`.
+        Keyword arguments for :class:`sofeval.panel.build.StudyDesign`.
     covariates
         Categorical covariates of the default model (continuous ones are binned).
     family

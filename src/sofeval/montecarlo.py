@@ -1,6 +1,6 @@
 """Monte Carlo validation over the synthetic scenarios (``sofeval validate``).
 
-Each replication draws a data set from :func:`sofeval.synthetic.simulate` with its own
+Each replication draws a data set from :func:`sofeval.data.synthetic.simulate` with its own
 seed (spawned from one :class:`numpy.random.SeedSequence`, so results do not depend on the
 number of worker processes), runs the default pooled model with every inference method, the
 per-jobcentre model and (where the scenario has a mediator) the dose-response model, and
@@ -13,7 +13,7 @@ score bootstrap, randomisation inference). Under the ``null`` scenario the rejec
 the size of the test; in the other scenarios it is the power. Coverage of the interval
 implied by each test (``coverage_wild``, ``coverage_ri``) is one minus the rejection rate of
 the test of θ = truth: the wild bootstrap and randomisation tests are rerun with the true
-effects as their null (see ``null`` in :func:`sofeval.effects.estimate_effects`) whenever
+effects as their null (see ``null`` in :func:`sofeval.analyses.effects.estimate_effects`) whenever
 the truth is not zero.
 
 A replication that fails numerically (for example a model that cannot be fitted on a very
@@ -64,10 +64,8 @@ def _one_replication(task: _Task) -> pd.DataFrame:
 
 
 def _replication_rows(task: _Task) -> pd.DataFrame:
-    from sofeval.dose_response import dose_response
-    from sofeval.effects import estimate_effects, jobcentre_effects, sof_cells
-    from sofeval.synthetic import simulate
-    from sofeval.validation import validate_study
+    from sofeval.analyses import dose_response, estimate_effects, jobcentre_effects, sof_cells
+    from sofeval.data import simulate, validate_study
 
     sim = simulate(task.scenario, n_spells=task.n_spells, seed=task.seed, progress=False)
     study = validate_study(
@@ -251,7 +249,7 @@ def monte_carlo(
     Parameters
     ----------
     scenario
-        A scenario of :data:`sofeval.synthetic.SCENARIOS`.
+        A scenario of :data:`sofeval.data.synthetic.SCENARIOS`.
     reps
         Replications.
     n_spells
@@ -271,7 +269,7 @@ def monte_carlo(
     """
     from tqdm.auto import tqdm
 
-    from sofeval.synthetic import SCENARIOS
+    from sofeval.data import SCENARIOS
 
     check_option("scenario", scenario, tuple(SCENARIOS))
     seeds = np.random.SeedSequence(seed).generate_state(reps, dtype=np.uint32)

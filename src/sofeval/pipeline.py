@@ -16,23 +16,25 @@ import numpy as np
 import pandas as pd
 
 from sofeval import report
-from sofeval.background import Background, fork_available
-from sofeval.config import RunConfig
-from sofeval.contract import StudyData
-from sofeval.dose_response import DoseResponseResult, dose_response
-from sofeval.effects import (
+from sofeval.analyses import (
+    DoseResponseResult,
     EffectsResult,
     JobcentreEffectsResult,
+    MonitoringResult,
     SOFCells,
     coarsen_cells,
     cox_crosscheck,
+    dose_response,
     estimate_effects,
     jobcentre_effects,
     sof_cells,
+    success_criteria,
 )
+from sofeval.config import RunConfig
+from sofeval.data import StudyData
 from sofeval.errors import EstimationError
-from sofeval.monitoring import MonitoringResult, success_criteria
 from sofeval.panel import StudyDesign
+from sofeval.runtime import Background, fork_available
 
 #: The Cox cross-check fits the full person-week panel; above this many spells it is skipped.
 COX_MAX_SPELLS = 50_000
@@ -58,7 +60,7 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
     """Spell counts for Kaplan–Meier curves, by programme status and period.
 
     One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
-    employment) with the number of spells ``n`` (for :func:`sofeval.plots.km_curves` with
+    employment) with the number of spells ``n`` (for :func:`sofeval.report.figures.km_curves` with
     ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
     spell's week-8 date relative to the programme windows (``before``, ``during``,
     ``after``).
@@ -163,14 +165,14 @@ def run_analysis(
     Parameters
     ----------
     study
-        Validated tables (see :func:`sofeval.io.load_study`).
+        Validated tables (see :func:`sofeval.data.io.load_study`).
     config
         Run settings.
     progress
         Progress bars (default: only in an interactive terminal).
     parallel
         Compute the dose-response and the monitoring in a forked process beside the effects
-        models (see :mod:`sofeval.background`; ignored where ``fork`` is not available). The
+        models (see :mod:`sofeval.runtime`; ignored where ``fork`` is not available). The
         results are identical either way.
 
     Returns

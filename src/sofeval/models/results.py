@@ -1,0 +1,371 @@
+"""Immutable results of hazard models.
+
+:class:`HazardResults` is returned by :func:`sofeval.models.glm.fit_hazard`. Its
+properties are cached and read-only; changing the inference
+(:meth:`HazardResults.with_vcov`) returns a new object.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sofeval.models.glm import Family, GLMFit
+from sofeval.models.inference import Correction, VcovMethod, vcov
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+TIDY_COLUMNS = (
+    "term",
+    "coef",
+    "se",
+    "z",
+    "p_value",
+    "ci_low",
+    "ci_high",
+    "hazard_ratio",
+    "pct_change",
+)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class HazardResults:
+    """Results of a discrete-time hazard model fitted on cells.
+
+    Attributes
+    ----------
+    names
+        Parameter names.
+    fit
+        The :class:`sofeval.models.glm.GLMFit`.
+    cov
+        Covariance matrix used for inference.
+    vcov_name
+        Name of the covariance method (``"model"`` or ``"cluster"``).
+    correction
+        Small-sample correction of the cluster covariance.
+    family
+        Link/family of the model.
+    n_obs
+        Person-weeks at risk.
+    n_events
+        Number of events.
+    n_cells
+        Number of cells the model was fitted on.
+    n_clusters
+        Number of clusters (0 without clustering).
+    X
+        Design matrix of the cells (kept for :meth:`with_vcov`).
+    clusters
+        Cluster codes per cell, or None.
+    """
+
+    names: tuple[str, ...]
+    fit: GLMFit = field(repr=False)
+    cov: np.ndarray = field(repr=False)
+    vcov_name: str
+    correction: str
+    family: Family
+    n_obs: int
+    n_events: int
+    n_cells: int
+    n_clusters: int
+    X: np.ndarray = field(repr=False)
+    clusters: np.ndarray | None = field(repr=False, default=None)
+
+    # ---- cached read-only quantities --------------------------------------------------
+
+    @cached_property
+    def params(self) -> pd.Series:
+        """Coefficients (log hazard ratios for cloglog/Poisson, log odds ratios for logit)."""
+        return pd.Series(_readonly(self.fit.params), index=list(self.names), name="coef")
+
+    @cached_property
+    def std_errors(self) -> pd.Series:
+        """Standard errors from the covariance named in ``vcov_name``."""
+        return pd.Series(_readonly(np.sqrt(np.diag(self.cov))), index=list(self.names), name="se")
+
+    @cached_property
+    def tstats(self) -> pd.Series:
+        """Wald statistics ``coef / se``."""
+        return pd.Series(
+            _readonly(self.params.to_numpy() / self.std_errors.to_numpy()),
+            index=list(self.names),
+            name="z",
+        )
+
+    @cached_property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values."""
+        return pd.Series(
+            _readonly(2 * stats.norm.sf(np.abs(self.tstats.to_numpy()))),
+            index=list(self.names),
+            name="p_value",
+        )
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Normal confidence intervals.
+
+        Parameters
+        ----------
+        level
+            Coverage level in (0, 1).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``lower`` and ``upper`` indexed by term.
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"conf_int: level={level} must be in (0, 1).")
+        z = stats.norm.ppf(0.5 + level / 2)
+        b, se = self.params.to_numpy(), self.std_errors.to_numpy()
+        return pd.DataFrame({"lower": b - z * se, "upper": b + z * se}, index=list(self.names))
+
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per term: coef, se, z, p_value, CI, hazard ratio and % change.
+
+        Parameters
+        ----------
+        level
+            Confidence level of ``ci_low``/``ci_high``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``term, coef, se, z, p_value, ci_low, ci_high, hazard_ratio,
+            pct_change`` with ``pct_change = 100 (exp(coef) - 1)``.
+        """
+        ci = self.conf_int(level)
+        b = self.params.to_numpy()
+        return pd.DataFrame(
+            {
+                "term": list(self.names),
+                "coef": b,
+                "se": self.std_errors.to_numpy(),
+                "z": self.tstats.to_numpy(),
+                "p_value": self.pvalues.to_numpy(),
+                "ci_low": ci["lower"].to_numpy(),
+                "ci_high": ci["upper"].to_numpy(),
+                "hazard_ratio": np.exp(b),
+                "pct_change": 100 * np.expm1(b),
+            }
+        )
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """Alias of :meth:`tidy`.
+
+        Parameters
+        ----------
+        level
+            Confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.tidy(level)
+
+    # ---- presentation -----------------------------------------------------------------
+
+    def _header(self) -> list[tuple[str, str]]:
+        cov = self.vcov_name + (
+            f" ({self.correction}, G={self.n_clusters})" if self.vcov_name == "cluster" else ""
+        )
+        return [
+            (
+                "Family / link",
+                f"binomial/{self.family}"
+                if self.family != "poisson"
+                else "poisson (piecewise exponential)",
+            ),
+            ("Person-weeks", f"{self.n_obs:,}"),
+            ("Events", f"{self.n_events:,}"),
+            ("Cells", f"{self.n_cells:,}"),
+            ("Covariance", cov),
+            ("Log-likelihood", f"{self.fit.loglik:.3f}"),
+            ("Converged", f"{self.fit.converged} ({self.fit.n_iter} iterations)"),
+        ]
+
+    def summary(self, terms: Sequence[str] | None = None) -> str:
+        """Printable text table of the model.
+
+        Parameters
+        ----------
+        terms
+            Terms to show (default all).
+
+        Returns
+        -------
+        str
+        """
+        tab = self.tidy()
+        if terms is not None:
+            tab = tab[tab["term"].isin(list(terms))]
+        lines = ["Discrete-time hazard model (sofeval)", "=" * 78]
+        lines += [f"{k:<16}{v}" for k, v in self._header()]
+        if self.fit.separated:
+            lines.append(f"{'Separated':<16}{', '.join(self.fit.separated)}")
+        lines.append("-" * 78)
+        width = max([4, *(len(t) for t in tab["term"])])
+        width = min(width, 30)
+        lines.append(
+            f"{'term':<{width}} {'coef':>9} {'se':>9} {'z':>7} {'p':>7} "
+            f"{'[0.025':>9} {'0.975]':>9} {'HR':>8}"
+        )
+        for r in tab.itertuples(index=False):
+            lines.append(
+                f"{str(r.term)[:width]:<{width}} {r.coef:>9.4f} {r.se:>9.4f} "
+                f"{r.z:>7.2f} {r.p_value:>7.4f} {r.ci_low:>9.4f} {r.ci_high:>9.4f} "
+                f"{r.hazard_ratio:>8.4f}"
+            )
+        lines.append("=" * 78)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self._header()
+        )
+        body = self.tidy().to_html(index=False, float_format=lambda x: f"{x:.4f}")
+        return (
+            f"<div><strong>Discrete-time hazard model (sofeval)</strong>"
+            f"<table>{head}</table>{body}</div>"
+        )
+
+    # ---- new inference ----------------------------------------------------------------
+
+    def with_vcov(
+        self,
+        method: VcovMethod,
+        *,
+        clusters: np.ndarray | None = None,
+        correction: Correction = "stata",
+    ) -> HazardResults:
+        """Return a NEW results object with another covariance estimator.
+
+        Parameters
+        ----------
+        method
+            ``"model"`` or ``"cluster"`` (see :func:`sofeval.models.inference.vcov`).
+        clusters
+            Cluster label per cell; defaults to the clusters of the fit.
+        correction
+            Small-sample correction for ``"cluster"``.
+
+        Returns
+        -------
+        HazardResults
+        """
+        cl = clusters if clusters is not None else self.clusters
+        cov = vcov(
+            self.fit, self.X, method=method, clusters=cl, correction=correction, n_obs=self.n_obs
+        )
+        n_cl = (
+            int(len(np.unique(np.asarray(cl))))
+            if (cl is not None and method == "cluster")
+            else self.n_clusters
+        )
+        return replace(
+            self, cov=cov, vcov_name=method, correction=correction, clusters=cl, n_clusters=n_cl
+        )
+
+    def plot(
+        self,
+        terms: Sequence[str] | None = None,
+        ax: Axes | None = None,
+        level: float = 0.95,
+        scale: Literal["coef", "hazard_ratio"] = "coef",
+    ) -> Axes:
+        """Coefficient (forest) plot with confidence intervals.
+
+        Parameters
+        ----------
+        terms
+            Terms to show (default all except the intercept).
+        ax
+            Matplotlib axes to draw on (default a new figure).
+        level
+            Confidence level.
+        scale
+            ``"coef"`` or ``"hazard_ratio"`` (log x-axis).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        tab = self.tidy(level)
+        sel = list(terms) if terms is not None else [t for t in self.names if t != "Intercept"]
+        tab = tab.set_index("term").loc[sel]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 0.35 * len(sel) + 1.2))
+        y = np.arange(len(sel))[::-1]
+        est, lo, hi = tab["coef"].to_numpy(), tab["ci_low"].to_numpy(), tab["ci_high"].to_numpy()
+        ref = 0.0
+        if scale == "hazard_ratio":
+            est, lo, hi, ref = np.exp(est), np.exp(lo), np.exp(hi), 1.0
+            ax.set_xscale("log")
+        ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="black", capsize=3)
+        ax.axvline(ref, color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(y)
+        ax.set_yticklabels(sel)
+        ax.set_xlabel("hazard ratio" if scale == "hazard_ratio" else "coefficient")
+        return ax
+
+
+def compare(
+    *results: HazardResults,
+    names: Sequence[str] | None = None,
+    stat: Literal["se", "p_value"] = "se",
+) -> pd.DataFrame:
+    """Models side by side: one column pair (coef, se or p) per model, one row per term.
+
+    Parameters
+    ----------
+    *results
+        Results objects to compare.
+    names
+        Model names (default ``model_1, model_2, ...``).
+    stat
+        Second statistic per model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index term; MultiIndex columns ``(model, coef|se|p_value)``; last rows
+        ``n_obs`` and ``n_events`` in the coef column.
+    """
+    labels = list(names) if names is not None else [f"model_{i + 1}" for i in range(len(results))]
+    if len(labels) != len(results):
+        raise ValueError(f"compare: {len(labels)} names for {len(results)} results.")
+    frames: dict[str, Any] = {}
+    for lab, r in zip(labels, results, strict=True):
+        t = r.tidy().set_index("term")
+        frames[lab] = t[["coef", stat]]
+    out = pd.concat(frames, axis=1)
+    terms = list(dict.fromkeys(t for r in results for t in r.names))
+    out = out.reindex(terms)
+    extra = pd.DataFrame(
+        {(lab, "coef"): [r.n_obs, r.n_events] for lab, r in zip(labels, results, strict=True)},
+        index=["n_obs", "n_events"],
+    )
+    return pd.concat([out, extra])

@@ -1,0 +1,79 @@
+"""The forked second lane: results, exceptions, warnings and a dead child come back."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from sofeval.errors import EstimationError, SofevalError, SofevalWarning
+from sofeval.runtime import SERIAL_ENV, Background, fork_available
+
+pytestmark = pytest.mark.skipif(not fork_available(), reason="needs fork")
+
+
+def test_result_comes_from_a_child_process() -> None:
+    data = np.arange(1_000_000, dtype=np.int64)  # seen by the child without pickling
+    parent = os.getpid()
+    job = Background(lambda: (os.getpid(), int(data.sum())))
+    assert job.forked
+    pid, total = job.result()
+    assert pid != parent
+    assert total == 499_999_500_000
+
+
+def test_disabled_runs_in_this_process() -> None:
+    job = Background(os.getpid, enabled=False)
+    assert not job.forked
+    assert job.result() == os.getpid()
+
+
+def test_serial_environment_variable_turns_forking_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SERIAL_ENV, "1")
+    assert not fork_available()
+    job = Background(os.getpid)
+    assert not job.forked and job.result() == os.getpid()
+
+
+def test_exception_is_reraised_with_its_type_and_the_child_traceback() -> None:
+    def fail() -> None:
+        raise EstimationError("no events in window 2")
+
+    job = Background(fail)
+    with pytest.raises(EstimationError, match="no events in window 2") as info:
+        job.result()
+    assert any("background process" in note for note in info.value.__notes__)
+
+
+def test_exception_that_cannot_pickle_becomes_a_sofeval_error() -> None:
+    class Local(Exception):  # a local class cannot be pickled
+        pass
+
+    def fail() -> None:
+        raise Local("odd")
+
+    with pytest.raises(SofevalError, match="Local: odd"):
+        Background(fail).result()
+
+
+def test_warnings_are_reissued_in_the_parent_in_order() -> None:
+    def warn() -> int:
+        warnings.warn("first", SofevalWarning, stacklevel=1)
+        warnings.warn("second", RuntimeWarning, stacklevel=1)
+        return 7
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert Background(warn).result() == 7
+    assert [(str(w.message), w.category) for w in caught] == [
+        ("first", SofevalWarning),
+        ("second", RuntimeWarning),
+    ]
+
+
+def test_a_child_that_dies_gives_a_clear_error() -> None:
+    job = Background(lambda: os._exit(3))
+    with pytest.raises(SofevalError, match=f"exit code 3.*{SERIAL_ENV}=1"):
+        job.result()
