@@ -77,3 +77,36 @@ def test_a_child_that_dies_gives_a_clear_error() -> None:
     job = Background(lambda: os._exit(3))
     with pytest.raises(SofevalError, match=f"exit code 3.*{SERIAL_ENV}=1"):
         job.result()
+
+
+def test_show_progress_explicit_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sofeval.runtime import show_progress
+
+    assert show_progress(True) is True
+    assert show_progress(False) is False
+    monkeypatch.setenv("CI", "true")
+    assert show_progress(None) is False
+
+
+def test_id_cache_computes_once_and_forgets_dead_keys() -> None:
+    import gc
+
+    import numpy as np
+
+    from sofeval.runtime import IdCache
+
+    cache: IdCache[np.ndarray, int] = IdCache()
+    calls: list[int] = []
+    a = np.zeros(3)
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get(a, compute) == 1
+    assert cache.get(a, compute) == 1
+    b = np.zeros(3)
+    assert cache.get(b, compute) == 2
+    del a
+    gc.collect()
+    assert len(cache) == 1

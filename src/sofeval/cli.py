@@ -7,7 +7,6 @@ Data errors never reach the user as a traceback: every :class:`~sofeval.errors.S
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from sofeval import __version__
 from sofeval.errors import SofevalError
+from sofeval.runtime import show_progress
 
 EXIT_DATA_ERROR = 2
 
@@ -32,10 +32,6 @@ def default_data_dir() -> Path:
         "no data given and the embedded synthetic data (data/synthetic/spells.csv) was not "
         "found; pass --spells and --programme, or run from the sofeval source tree."
     )
-
-
-def _progress_default() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -71,7 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
     print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
-    res = run_analysis(study, config, progress=_progress_default())
+    res = run_analysis(study, config, progress=show_progress())
     paths = write_outputs(res, args.out)
     print(res.effects.summary())
     if res.cox is not None:
@@ -88,7 +84,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from sofeval.data import simulate
 
     data = simulate(
-        args.scenario, n_spells=args.n_spells, seed=args.seed, progress=_progress_default()
+        args.scenario, n_spells=args.n_spells, seed=args.seed, progress=show_progress()
     )
     data.write_csv(args.out)
     print(
@@ -107,7 +103,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         n_spells=args.n_spells,
         seed=args.seed,
         jobs=args.jobs,
-        progress=_progress_default(),
+        progress=show_progress(),
         bootstrap_draws=args.bootstrap_draws,
         ri_draws=args.ri_draws,
     )

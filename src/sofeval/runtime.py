@@ -1,4 +1,9 @@
-"""Run one piece of work in a forked process beside the main one (a second lane on 2 cores).
+"""Runtime helpers shared by every layer: the forked second lane, the progress default, caches.
+
+* :class:`Background` -- run one piece of work in a forked process beside the main one
+  (a second lane on 2 cores);
+* :func:`show_progress` -- the one rule for when long work shows a progress bar;
+* :class:`IdCache` -- a cache keyed by the identity of a live object (weak reference).
 
 :class:`Background` starts ``fn()`` in a child made by ``fork``, so the child sees the
 parent's data without copying or pickling it; only the (small) result travels back, pickled
@@ -14,14 +19,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from sofeval.errors import SofevalError
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: Environment variable that turns the second lane off (``SOFEVAL_SERIAL=1``).
 SERIAL_ENV = "SOFEVAL_SERIAL"
@@ -129,3 +137,61 @@ class Background(Generic[T]):
         if status == "error":
             raise value
         return value  # type: ignore[no-any-return]
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether long work shows a progress bar: the one default of the library.
+
+    Parameters
+    ----------
+    progress
+        ``True`` or ``False`` decide; ``None`` (the default everywhere) shows a bar only when
+        standard error is a terminal and the ``CI`` environment variable is not set, so
+        notebooks and terminals see progress while CI logs and redirected runs stay quiet.
+
+    Returns
+    -------
+    bool
+    """
+    if progress is not None:
+        return bool(progress)
+    return bool(sys.stderr.isatty()) and not os.environ.get("CI")
+
+
+class IdCache(Generic[K, T]):
+    """Values computed once per live object, keyed by its identity.
+
+    An entry holds a weak reference to its key object and is dropped when that object is
+    garbage-collected, so a new object that happens to reuse an ``id`` never receives a stale
+    value. Meant for derived data of immutable inputs (validated tables, design matrices).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cache: IdCache[np.ndarray, float] = IdCache()
+    >>> a = np.arange(3.0)
+    >>> cache.get(a, lambda: float(a.sum()))
+    3.0
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[Any], T]] = {}
+
+    def get(self, key: K, compute: Callable[[], T]) -> T:
+        """The cached value for ``key``, computing and storing it on the first call."""
+        hit = self._entries.get(id(key))
+        if hit is not None and hit[0]() is key:
+            return hit[1]
+        value = compute()
+        self._prune()
+        self._entries[id(key)] = (weakref.ref(key), value)
+        return value
+
+    def _prune(self) -> None:
+        dead = [k for k, (ref, _) in self._entries.items() if ref() is None]
+        for k in dead:
+            del self._entries[k]
+
+    def __len__(self) -> int:
+        self._prune()
+        return len(self._entries)

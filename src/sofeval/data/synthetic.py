@@ -101,7 +101,6 @@ are lambda_1 / lambda_2.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +110,7 @@ import pandas as pd
 
 from sofeval.data import contract
 from sofeval.errors import OptionError, check_option
+from sofeval.runtime import show_progress
 
 SCENARIOS: tuple[str, ...] = (
     "null",
@@ -398,12 +398,6 @@ def _pick(
     return rng.choice(len(levels), size=n, p=np.asarray(p) / np.sum(p))
 
 
-def _progress_on(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return sys.stderr.isatty() and "CI" not in os.environ
-
-
 def simulate(
     scenario: str = "report",
     n_spells: int = 30_000,
@@ -552,7 +546,7 @@ def simulate(
     exit_week = np.zeros(n, dtype=np.int64)
     exit_state = np.full(n, -1, dtype=np.int64)  # 0 employment, 1.. other states
     weeks: Iterable[int] = range(1, MAX_WEEKS + 1)
-    if _progress_on(progress):
+    if show_progress(progress):
         from tqdm.auto import tqdm
 
         weeks = tqdm(weeks, desc=f"simulate {scenario}", unit="week")

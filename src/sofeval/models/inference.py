@@ -12,8 +12,6 @@ is exact.
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +32,7 @@ from sofeval.models.glm import (
     sparse_view,
     subset_matrix,
 )
+from sofeval.runtime import show_progress
 
 VcovMethod = Literal["model", "cluster"]
 VCOV_METHODS: tuple[VcovMethod, ...] = ("model", "cluster")
@@ -280,12 +279,6 @@ def wild_t(q: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.asarray(num / den)
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
 def wild_score_bootstrap(
     X: np.ndarray,
     events: np.ndarray,
@@ -350,7 +343,7 @@ def wild_score_bootstrap(
     rng = np.random.default_rng(seed)
     draws = np.empty(B)
     starts = range(0, B, _CHUNK)
-    if _show_progress(progress):
+    if show_progress(progress):
         from tqdm.auto import tqdm
 
         starts = tqdm(starts, desc="wild bootstrap", unit="chunk")

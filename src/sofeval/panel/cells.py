@@ -11,8 +11,6 @@ end the same way.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,7 +31,7 @@ from sofeval.panel.build import (
     panel_rows,
     prepare_with_frame,
 )
-from sofeval.runtime import Background
+from sofeval.runtime import Background, show_progress
 
 __all__ = ["Cells", "cells_from_spells", "cells_with_spell_frame", "collapse", "DEFAULT_KEYS"]
 
@@ -216,12 +214,6 @@ def group_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return inverse.astype(np.int64), [np.asarray(c)[first] for c in codes]
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if progress is None:
-        return bool(sys.stderr.isatty()) and "CI" not in os.environ
-    return bool(progress)
-
-
 def _chunk_cells(
     prep: Prepared,
     keys: list[str],
@@ -343,7 +335,7 @@ def cells_with_spell_frame(
         lambda: _chunk_cells(prep, keys, ev_cols, col_of_code, starts[half:], chunk_size, False),
         enabled=half < len(starts),
     )
-    shown = _show_progress(progress)
+    shown = show_progress(progress)
     parts_codes, parts_counts = _chunk_cells(
         prep, keys, ev_cols, col_of_code, starts[:half], chunk_size, shown
     )
