@@ -9,7 +9,6 @@ import statsmodels.api as sm
 
 from sofeval.analyses import (
     estimate_effects,
-    irls_weights,
     jobcentre_effects,
     model_frame,
     randomization_test,
@@ -18,7 +17,7 @@ from sofeval.analyses import (
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import OptionError
-from sofeval.models import build_design, fit_glm_cells
+from sofeval.models import build_design, fisher_weights, fit_glm_cells
 from sofeval.panel import build_panel, week_block
 
 #: Coefficients of an IRLS fit on cells and on the expanded panel agree to the solvers'
@@ -99,7 +98,7 @@ def test_ri_statistic_matches_explicit_projection(homogeneous):
     fit = fit_glm_cells(dm.X, events, trials, "cloglog")
     x = dm.X[:, ~np.asarray(fit.aliased)]
     u = np.asarray(fit.score_factor)
-    w = irls_weights(fit, trials)
+    w = fisher_weights(fit.eta, trials, fit.family)
     h_inv = np.linalg.inv((x * w[:, None]).T @ x)
     # a random re-assignment of windows across jobcentres, D built explicitly per cell
     jc_codes, jc_names = pd.factorize(mf["jobcentre"], sort=True)

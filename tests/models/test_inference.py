@@ -1,4 +1,7 @@
-"""Tests of sofeval.models.inference: covariances by hand, wild score bootstrap, adjustments."""
+"""Tests of sofeval.models.covariance, .bootstrap and .pvalues.
+
+Covariances by hand, the wild score bootstrap, multiplicity adjustments.
+"""
 
 from __future__ import annotations
 

@@ -249,14 +249,17 @@ def test_results_api(data):
         res.with_vcov("robust")  # type: ignore[arg-type]
 
 
-def test_plot_returns_axes(data):
-    import matplotlib
+def test_plot_returns_a_figure_without_pyplot_state(data):
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
     cells, _ = data
     res = fit_hazard(cells, event="events", at_risk="trials", numeric=NUMERIC)
-    ax = res.plot(terms=["D_early", "D_late"])
-    assert len(ax.get_yticklabels()) == 2
+    open_before = plt.get_fignums()
+    fig = res.plot(terms=["D_early", "D_late"], scale="hazard_ratio")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes[0].get_yticklabels()) == 2
+    assert plt.get_fignums() == open_before  # no figure registered with pyplot
 
 
 def test_cox_cross_check_runs():

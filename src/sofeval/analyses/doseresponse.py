@@ -24,7 +24,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sofeval.analyses.effects import SOFCells, design_matrix, fit_cells, model_frame, sof_cells
 from sofeval.analyses.monitoring import measure_shares, meeting_shares
@@ -36,7 +35,7 @@ from sofeval.errors import (
     SofevalError,
     check_option,
 )
-from sofeval.models import GLMFit, vcov, wild_score_bootstrap
+from sofeval.models import GLMFit, vcov, wald_table, wild_score_bootstrap
 from sofeval.panel import StudyDesign
 
 #: Outcome windows of the report: weeks 1–7 and week 8 on.
@@ -251,7 +250,6 @@ def dose_response(
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters, n_obs=int(trials.sum()))
     se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
     names = list(dm.names)
-    z = stats.norm.ppf(0.975)
     rows = []
     sample = _sample_spells(sc, shares)
     for i, (label, lo, hi) in enumerate(windows):
@@ -266,6 +264,7 @@ def dose_response(
                     weights=bootstrap_weights, seed=seed + i, progress=progress,
                     start=np.asarray(fit.params),
                 ).p_value
+        wald = wald_table([coef], [se]).iloc[0]
         hi_w = hi if hi is not None else 10**6
         n_sp = int(((sample["entry_week"] <= hi_w) & (sample["last_week"] >= lo)).sum())
         rows.append(
@@ -274,11 +273,11 @@ def dose_response(
                 "mediator": name,
                 "coef": coef,
                 "se": se,
-                "p_value": float(2 * stats.norm.sf(abs(coef / se))) if se > 0 else np.nan,
+                "p_value": float(wald["p_value"]) if se > 0 else np.nan,
                 "p_wild": p_wild,
                 "pct_per_10pp": float(pct_per_10pp(coef)),
-                "ci_low_pct": float(pct_per_10pp(coef - z * se)),
-                "ci_high_pct": float(pct_per_10pp(coef + z * se)),
+                "ci_low_pct": float(pct_per_10pp(wald["ci_low"])),
+                "ci_high_pct": float(pct_per_10pp(wald["ci_high"])),
                 "n_spells": n_sp,
             }
         )

@@ -38,21 +38,25 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
     DesignMatrix,
+    Family,
     GLMFit,
     adjust_pvalues,
     build_design,
+    fisher_weights,
     fit_glm_cells,
     gram,
+    group_sum,
     permutation_pvalue,
     sparse_view,
     subset_matrix,
     vcov,
+    wald_table,
     wild_score_bootstrap,
 )
 from sofeval.panel import (
@@ -69,7 +73,6 @@ ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
 #: identified (near-perfect prediction: a handful of events or non-events).
 MAX_SE = 10.0
 INFERENCE_METHODS: tuple[str, ...] = ("cluster", "wild", "ri")
-Family = Literal["cloglog", "logit"]
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -307,19 +310,9 @@ def fit_cells(
 
 
 def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        p = 2 * stats.norm.sf(np.abs(coef / se))
-        return pd.DataFrame(
-            {
-                "coef": coef,
-                "se": se,
-                "hazard_ratio": np.exp(coef),
-                "ci_low": np.exp(coef - z * se),
-                "ci_high": np.exp(coef + z * se),
-                "p_value": p,
-            }
-        )
+    """Wald rows on the hazard-ratio scale: coef, se, hazard_ratio, ci_low, ci_high, p_value."""
+    tab = wald_table(coef, se, level, ci_scale="hazard_ratio")
+    return tab[["coef", "se", "hazard_ratio", "ci_low", "ci_high", "p_value"]]
 
 
 @dataclass(frozen=True)
@@ -492,38 +485,6 @@ def _phase_counts(sc: SOFCells, by_jobcentre: bool) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def irls_weights(fit: GLMFit, trials: np.ndarray) -> np.ndarray:
-    """Fisher weights n (dmu/deta)^2 / (mu (1 - mu)) of a binomial fit."""
-    eta = np.asarray(fit.eta)
-    mu = np.clip(np.asarray(fit.mu), 1e-300, 1 - 1e-16)
-    with np.errstate(invalid="ignore", over="ignore"):  # separated cells: eta = -inf
-        if fit.family == "cloglog":
-            dmu = np.exp(eta - np.exp(eta))
-        else:
-            dmu = mu * (1 - mu)
-        return trials * dmu**2 / (mu * (1 - mu))
-
-
-def _group_sum(
-    codes: np.ndarray,
-    n_groups: int,
-    x: np.ndarray | sparse.csr_matrix,
-    weights: np.ndarray,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    """``sum_{c in group g} weights[c] * x[c]`` for every group (a sparse matmul).
-
-    ``rows`` selects the rows of ``x`` that ``codes`` and ``weights`` refer to (all rows
-    when ``None``); ``x`` may be dense or CSR.
-    """
-    n = x.shape[0]
-    cols = np.arange(n) if rows is None else rows
-    m = sparse.csr_matrix((weights, (codes, cols)), shape=(n_groups, n))
-    return np.asarray(sparse.csr_matrix(m @ x).toarray()) if sparse.issparse(x) else np.asarray(
-        m @ x
-    )
-
-
 def ri_statistics(
     assign: np.ndarray,
     a: np.ndarray,
@@ -588,13 +549,13 @@ def randomization_test(
     keep = ~np.asarray(fit.aliased)
     x = subset_matrix(dm.X, cols=keep)
     u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
-    w = np.nan_to_num(irls_weights(fit, trials), nan=0.0, posinf=0.0)
+    w = np.nan_to_num(fisher_weights(fit.eta, trials, fit.family), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(gram(x, w))
     xs = sparse_view(x)
     xs = sparse.csr_matrix(x) if xs is None else xs
     jc_codes, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     n_g = len(jc_names)
-    s_g = _group_sum(jc_codes, n_g, xs, u)
+    s_g = np.asarray(group_sum(xs, jc_codes, n_g, weights=u))
     n_win = len(sc.windows)
     exposure = cells["exposure"].to_numpy().astype(np.int64)
     jc_window = pd.Series(sc.jc_window.to_numpy(), index=mf["jobcentre"]).groupby(level=0).first()
@@ -616,7 +577,7 @@ def randomization_test(
             mask = (((exposure >> k) & 1) == 1) & (late == phase)
             codes = jc_codes[mask]
             a[:, k] = np.bincount(codes, weights=u[mask], minlength=n_g)
-            big_a[:, k, :] = _group_sum(codes, n_g, xs, w[mask], np.flatnonzero(mask))
+            big_a[:, k, :] = group_sum(xs, codes, n_g, weights=w[mask], rows=np.flatnonzero(mask))
         t_obs = float(ri_statistics(observed_assign[None, :], a, big_a, s_g, h_inv)[0])
         t_draws = (
             np.concatenate(
@@ -895,7 +856,7 @@ def _placebo_statistics(
     keep = ~np.asarray(fit.aliased)
     x = subset_matrix(x_full, cols=keep)
     u = np.nan_to_num(np.asarray(fit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
-    w = np.nan_to_num(irls_weights(fit, trials), nan=0.0, posinf=0.0)
+    w = np.nan_to_num(fisher_weights(fit.eta, trials, fit.family), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(gram(x, w))
     xs = sparse_view(x)
     xs = sparse.csr_matrix(x) if xs is None else xs
@@ -915,7 +876,7 @@ def _placebo_statistics(
             continue
         score = np.bincount(codes, weights=u[m], minlength=n_k)
         zz = np.bincount(codes, weights=w[m], minlength=n_k)
-        b = _group_sum(codes, n_k, xs, w[m], np.flatnonzero(m))
+        b = np.asarray(group_sum(xs, codes, n_k, weights=w[m], rows=np.flatnonzero(m)))
         info = zz - np.einsum("kp,pq,kq->k", b, h_inv, b)
         with np.errstate(invalid="ignore", divide="ignore"):
             coef = score / info

@@ -1,92 +1,175 @@
-"""Domain-free model engine: GLM on cells, covariances, bootstrap, p-values, results, Cox.
+"""Domain-free model engine: GLM on cells, covariances, bootstrap, p-values, results, Cox, frailty.
 
 Nothing here knows about SOF; it imports only :mod:`sofeval.errors` and :mod:`sofeval.runtime`.
+
+Modules (imports run downwards in this list, never up):
+
+* :mod:`~sofeval.models.families` -- families and links, mean functions, log-likelihoods,
+  Fisher weights;
+* :mod:`~sofeval.models.linalg` -- cached sparse views, products, Gram matrices, aliasing,
+  grouped sums;
+* :mod:`~sofeval.models.design` -- the dummy-coded design builder (dense and sparse);
+* :mod:`~sofeval.models.glm` -- the GLM fit on cells (separation check, start, iterate,
+  finalise);
+* :mod:`~sofeval.models.covariance` -- the covariance registry and cluster scores;
+* :mod:`~sofeval.models.bootstrap` -- the wild cluster score bootstrap;
+* :mod:`~sofeval.models.pvalues` -- permutation and multiplicity-adjusted p-values;
+* :mod:`~sofeval.models.results` -- the results base of the library, the Wald table,
+  :class:`HazardResults`;
+* :mod:`~sofeval.models.hazard` -- :func:`fit_hazard`; :mod:`~sofeval.models.cox` -- Cox;
+* :mod:`~sofeval.models.frailty` -- the mass-point (NPMLE) frailty engine.
 """
 
 from __future__ import annotations
 
-from sofeval.models.glm import (
-    ALIAS_TOL,
-    FAMILIES,
-    SEPARATION_BOUND,
-    SLOW_ITER,
-    SPARSE_DENSITY,
-    DesignMatrix,
-    Family,
-    GLMFit,
-    aliased_columns,
-    build_design,
-    fit_glm_cells,
-    gram,
-    mean_functions,
-    sparse_view,
-    subset_matrix,
-)
-from sofeval.models.hazard import (
-    collapse_panel,
-    fit_cox_panel,
-    fit_hazard,
-)
-from sofeval.models.inference import (
-    ADJUST_METHODS,
+from sofeval.models.bootstrap import (
     BOOT_WEIGHTS,
-    CORRECTIONS,
-    VCOV_METHODS,
-    AdjustMethod,
+    WEBB_POINTS,
     BootstrapResult,
     BootWeights,
-    Correction,
-    VcovMethod,
-    adjust_pvalues,
-    cluster_scores,
-    permutation_pvalue,
-    score_contributions,
-    vcov,
+    draw_weights,
     wild_score_bootstrap,
     wild_t,
 )
+from sofeval.models.covariance import (
+    CORRECTIONS,
+    VCOV_METHODS,
+    Correction,
+    VcovMethod,
+    cluster_codes,
+    cluster_scores,
+    score_contributions,
+    vcov,
+)
+from sofeval.models.cox import (
+    fit_cox_panel,
+)
+from sofeval.models.design import (
+    BASES,
+    Base,
+    DesignMatrix,
+    SparseDesign,
+    build_design,
+    build_sparse_design,
+)
+from sofeval.models.families import (
+    EPS,
+    FAMILIES,
+    Family,
+    fisher_weights,
+    inverse_link,
+    link,
+    loglik,
+    mean_functions,
+    saturated_loglik,
+)
+from sofeval.models.frailty import (
+    MAX_POINTS,
+    MIN_PROBABILITY,
+    MassPointFit,
+    fit_mass_points,
+)
+from sofeval.models.glm import (
+    SEPARATION_BOUND,
+    SLOW_ITER,
+    GLMFit,
+    check_separation,
+    fit_glm_cells,
+)
+from sofeval.models.hazard import (
+    collapse_panel,
+    fit_hazard,
+)
+from sofeval.models.linalg import (
+    ALIAS_TOL,
+    SPARSE_DENSITY,
+    SPARSE_MIN_SIZE,
+    aliased_columns,
+    dot,
+    gram,
+    group_sum,
+    sparse_view,
+    subset_matrix,
+    tdot,
+)
+from sofeval.models.pvalues import (
+    ADJUST_METHODS,
+    AdjustMethod,
+    adjust_pvalues,
+    permutation_pvalue,
+)
 from sofeval.models.results import (
+    CI_SCALES,
     TIDY_COLUMNS,
+    CiScale,
     HazardResults,
+    ResultsBase,
     compare,
+    wald_table,
 )
 
 __all__ = [
     "ADJUST_METHODS",
-    "ALIAS_TOL",
-    "AdjustMethod",
-    "BOOT_WEIGHTS",
-    "BootWeights",
-    "BootstrapResult",
-    "CORRECTIONS",
-    "Correction",
-    "DesignMatrix",
-    "FAMILIES",
-    "Family",
-    "GLMFit",
-    "HazardResults",
-    "SEPARATION_BOUND",
-    "SLOW_ITER",
-    "SPARSE_DENSITY",
-    "TIDY_COLUMNS",
-    "VCOV_METHODS",
-    "VcovMethod",
     "adjust_pvalues",
+    "AdjustMethod",
+    "ALIAS_TOL",
     "aliased_columns",
+    "Base",
+    "BASES",
+    "BOOT_WEIGHTS",
+    "BootstrapResult",
+    "BootWeights",
     "build_design",
+    "build_sparse_design",
+    "check_separation",
+    "CI_SCALES",
+    "CiScale",
+    "cluster_codes",
     "cluster_scores",
     "collapse_panel",
     "compare",
+    "Correction",
+    "CORRECTIONS",
+    "DesignMatrix",
+    "dot",
+    "draw_weights",
+    "EPS",
+    "FAMILIES",
+    "Family",
+    "fisher_weights",
     "fit_cox_panel",
     "fit_glm_cells",
     "fit_hazard",
+    "fit_mass_points",
+    "GLMFit",
     "gram",
+    "group_sum",
+    "HazardResults",
+    "inverse_link",
+    "link",
+    "loglik",
+    "MassPointFit",
+    "MAX_POINTS",
     "mean_functions",
+    "MIN_PROBABILITY",
     "permutation_pvalue",
+    "ResultsBase",
+    "saturated_loglik",
     "score_contributions",
+    "SEPARATION_BOUND",
+    "SLOW_ITER",
+    "SPARSE_DENSITY",
+    "SPARSE_MIN_SIZE",
     "sparse_view",
+    "SparseDesign",
     "subset_matrix",
+    "tdot",
+    "TIDY_COLUMNS",
     "vcov",
+    "VCOV_METHODS",
+    "VcovMethod",
+    "wald_table",
+    "WEBB_POINTS",
     "wild_score_bootstrap",
     "wild_t",
 ]

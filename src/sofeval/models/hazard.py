@@ -1,9 +1,8 @@
-"""The generic hazard-model entry point and a continuous-time Cox fit.
+"""The generic hazard-model entry point.
 
 * :func:`fit_hazard` -- fit a discrete-time hazard model to cells or a person-week panel
   and return :class:`sofeval.models.results.HazardResults`;
-* :func:`collapse_panel` -- events and trials per regressor pattern of a panel;
-* :func:`fit_cox_panel` -- a Cox model with time-varying covariates (lifelines).
+* :func:`collapse_panel` -- events and trials per regressor pattern of a panel.
 """
 
 from __future__ import annotations
@@ -15,61 +14,14 @@ import numpy as np
 import pandas as pd
 
 from sofeval.errors import ContractError, check_option
-from sofeval.models.glm import FAMILIES, Family, build_design, fit_glm_cells
-from sofeval.models.inference import VCOV_METHODS
-from sofeval.models.inference import vcov as vcov_fn
+from sofeval.models.covariance import VCOV_METHODS
+from sofeval.models.covariance import vcov as vcov_fn
+from sofeval.models.design import build_design
+from sofeval.models.families import FAMILIES, Family
+from sofeval.models.glm import fit_glm_cells
 from sofeval.models.results import HazardResults
 
-# ----------------------------------------------------------------------------
-# Continuous-time cross-check and the generic entry point
-# ----------------------------------------------------------------------------
-
-
-def fit_cox_panel(
-    panel: pd.DataFrame,
-    *,
-    id_col: str = "id",
-    week: str = "week",
-    event: str = "event",
-    categorical: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    penalizer: float = 0.0,
-) -> pd.DataFrame:
-    """Fit a Cox model with time-varying covariates on a person-week panel (lifelines).
-
-    Each row is the interval ``(week - 1, week]`` of one spell; ties are handled by
-    lifelines (Efron). Useful as a continuous-time cross-check of the cloglog model,
-    whose week effects play the role of the Cox baseline hazard.
-
-    Parameters
-    ----------
-    panel
-        One row per spell-week at risk with ``id_col``, ``week``, ``event`` and covariates.
-    id_col, week, event
-        Column names of the spell id, spell week and 0/1 event indicator.
-    categorical, numeric
-        Covariates (dummy-coded without intercept, as in :func:`build_design`).
-    penalizer
-        Ridge penalty passed to :class:`lifelines.CoxTimeVaryingFitter`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        lifelines' summary frame (``coef``, ``se(coef)``, ``p``, ...), indexed by term.
-    """
-    from lifelines import CoxTimeVaryingFitter
-
-    dm = build_design(panel, categorical=categorical, numeric=numeric, intercept=False)
-    df = pd.DataFrame(dm.X, columns=list(dm.names))
-    df["_id"] = panel[id_col].to_numpy()
-    df["_stop"] = panel[week].to_numpy(dtype=np.float64)
-    df["_start"] = df["_stop"] - 1.0
-    df["_event"] = panel[event].to_numpy(dtype=np.int64)
-    ctv = CoxTimeVaryingFitter(penalizer=penalizer)
-    ctv.fit(df, id_col="_id", event_col="_event", start_col="_start", stop_col="_stop")
-    out = ctv.summary.copy()
-    out.index.name = "term"
-    return out
+__all__ = ["collapse_panel", "fit_hazard"]
 
 
 def collapse_panel(data: pd.DataFrame, keys: Sequence[str], event: str) -> pd.DataFrame:
@@ -146,7 +98,8 @@ def fit_hazard(
     vcov
         ``"cluster"`` (default when ``cluster`` is given) or ``"model"``.
     correction
-        Small-sample correction of the cluster covariance (see :func:`sofeval.inference.vcov`).
+        Small-sample correction of the cluster covariance (see
+        :func:`sofeval.models.covariance.vcov`).
     offset
         Optional offset column.
     intercept, reference
@@ -156,7 +109,7 @@ def fit_hazard(
 
     Returns
     -------
-    sofeval.results.HazardResults
+    sofeval.models.results.HazardResults
     """
     check_option("family", family, FAMILIES)
     method = vcov if vcov is not None else ("cluster" if cluster else "model")

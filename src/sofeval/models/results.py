@@ -1,7 +1,46 @@
-"""Immutable results of hazard models.
+"""One results base for every results object of sofeval, the Wald table, HazardResults.
 
-:class:`HazardResults` is returned by :func:`sofeval.models.glm.fit_hazard`. Its
-properties are cached and read-only; changing the inference
+The results base
+----------------
+:class:`ResultsBase` is a mixin for frozen dataclasses. A subclass provides
+
+* ``to_frame()`` -- its tidy table (a new DataFrame);
+* ``title`` -- a one-line heading (a property or a plain class attribute);
+* optionally ``header()`` -- ``(label, value)`` pairs shown above the table;
+* optionally ``sections()`` -- further ``(heading, DataFrame)`` pairs shown below it;
+* optionally ``_draw(fig, **kw)`` -- draws on a :class:`matplotlib.figure.Figure`;
+
+and receives ``tidy()`` (= ``to_frame()``), ``summary()`` (text: heading, header lines,
+the table, the sections), ``__str__`` (= ``summary()``), ``_repr_html_`` (escaped
+heading and header, ``to_frame().to_html``) and ``plot(**kw)``, which returns a new
+Figure built without pyplot state (``Figure()`` and ``fig.add_subplot``, never ``plt.``).
+For example::
+
+    from dataclasses import dataclass
+
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from sofeval.models import ResultsBase, wald_table
+
+
+    @dataclass(frozen=True)
+    class XResult(ResultsBase):
+        table: pd.DataFrame
+        title = "X effects"
+
+        def to_frame(self) -> pd.DataFrame:
+            return self.table.copy()
+
+        def _draw(self, fig: Figure, **kw: object) -> None:
+            ax = fig.add_subplot()
+            ax.plot(self.table["coef"])
+
+(``title = "..."`` without an annotation is a class attribute, not a dataclass field.)
+
+:func:`wald_table` is the one Wald/confidence-interval table of the library.
+:class:`HazardResults` is returned by :func:`sofeval.models.hazard.fit_hazard`; its
+properties are cached and read-only, and changing the inference
 (:meth:`HazardResults.with_vcov`) returns a new object.
 """
 
@@ -11,17 +50,27 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
-from sofeval.models.glm import Family, GLMFit
-from sofeval.models.inference import Correction, VcovMethod, vcov
+from sofeval.errors import SofevalError, check_option
+from sofeval.models.covariance import Correction, VcovMethod, vcov
+from sofeval.models.families import Family
+from sofeval.models.glm import GLMFit
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
+__all__ = [
+    "CI_SCALES",
+    "TIDY_COLUMNS",
+    "CiScale",
+    "HazardResults",
+    "ResultsBase",
+    "compare",
+    "wald_table",
+]
 
 TIDY_COLUMNS = (
     "term",
@@ -34,6 +83,144 @@ TIDY_COLUMNS = (
     "hazard_ratio",
     "pct_change",
 )
+CiScale = Literal["coef", "hazard_ratio"]
+CI_SCALES: tuple[CiScale, ...] = ("coef", "hazard_ratio")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def wald_table(
+    coef: np.ndarray | Sequence[float],
+    se: np.ndarray | Sequence[float],
+    level: float = 0.95,
+    names: Sequence[str] | None = None,
+    *,
+    ci_scale: CiScale = "coef",
+) -> pd.DataFrame:
+    """Wald statistics, normal p-values and confidence intervals of coefficients.
+
+    With ``q = Phi^-1(1/2 + level/2)``: ``z = coef / se``, ``p_value = 2 Phi(-|z|)``,
+    ``ci = coef -+ q se`` (``ci_scale="coef"``) or ``exp(coef -+ q se)``
+    (``"hazard_ratio"``), ``hazard_ratio = exp(coef)`` and ``pct_change =
+    100 (exp(coef) - 1)``. A zero or NaN standard error gives ``inf``/NaN, not an error.
+
+    Parameters
+    ----------
+    coef, se
+        Coefficients (log hazard ratios) and standard errors.
+    level
+        Confidence level in (0, 1).
+    names
+        Optional term names: a first column ``term``.
+    ci_scale
+        Scale of ``ci_low``/``ci_high``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``[term,] coef, se, z, p_value, ci_low, ci_high, hazard_ratio, pct_change``.
+
+    Raises
+    ------
+    SofevalError
+        ``level`` outside (0, 1).
+    OptionError
+        Unknown ``ci_scale``.
+    """
+    check_option("ci_scale", ci_scale, CI_SCALES)
+    if not 0 < level < 1:
+        raise SofevalError(f"wald_table: level={level} must be in (0, 1).")
+    b = np.asarray(coef, dtype=np.float64)
+    s = np.asarray(se, dtype=np.float64)
+    q = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        z = b / s
+        lo, hi = b - q * s, b + q * s
+        if ci_scale == "hazard_ratio":
+            lo, hi = np.exp(lo), np.exp(hi)
+        cols: dict[str, Any] = {} if names is None else {"term": list(names)}
+        cols.update(
+            coef=b,
+            se=s,
+            z=z,
+            p_value=2 * stats.norm.sf(np.abs(z)),
+            ci_low=lo,
+            ci_high=hi,
+            hazard_ratio=np.exp(b),
+            pct_change=100 * np.expm1(b),
+        )
+    return pd.DataFrame(cols)
+
+
+class ResultsBase:
+    """Shared presentation of results objects (a mixin for frozen dataclasses).
+
+    Subclasses implement :meth:`to_frame` and set ``title``; see the module docstring.
+    """
+
+    title: str = "sofeval results"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy results table (a new DataFrame)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement to_frame().")
+
+    def header(self) -> list[tuple[str, str]]:
+        """``(label, value)`` pairs shown above the table (none by default)."""
+        return []
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """Further ``(heading, table)`` pairs shown below the main table (none by default)."""
+        return []
+
+    def tidy(self) -> pd.DataFrame:
+        """Same as :meth:`to_frame`."""
+        return self.to_frame()
+
+    def summary(self) -> str:
+        """Printable text: heading, header lines, the table and any further sections."""
+        lines = [self.title]
+        lines += [f"{k}: {v}" for k, v in self.header()]
+        text = "\n".join(lines) + "\n" + self.to_frame().to_string(index=False, float_format=_fmt)
+        for heading, frame in self.sections():
+            text += f"\n\n{heading}\n" + frame.to_string(index=False, float_format=_fmt)
+        return text
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self.header()
+        )
+        body = self.to_frame().to_html(index=False, float_format=_fmt)
+        for heading, frame in self.sections():
+            body += f"<p>{html.escape(heading)}</p>" + frame.to_html(
+                index=False, float_format=_fmt
+            )
+        return f"<div><strong>{html.escape(self.title)}</strong><table>{head}</table>{body}</div>"
+
+    def plot(self, **kwargs: Any) -> Figure:
+        """A new :class:`matplotlib.figure.Figure` drawn by the subclass (no pyplot state).
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to the subclass's drawing hook.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        fig = Figure()
+        self._draw(fig, **kwargs)
+        return fig
+
+    def _draw(self, fig: Figure, *args: Any, **kwargs: Any) -> None:
+        """Draw on ``fig`` (subclasses that can be plotted implement this)."""
+        raise NotImplementedError(f"{type(self).__name__} has no plot.")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -43,7 +230,7 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class HazardResults:
+class HazardResults(ResultsBase):
     """Results of a discrete-time hazard model fitted on cells.
 
     Attributes
@@ -86,6 +273,8 @@ class HazardResults:
     n_clusters: int
     X: np.ndarray = field(repr=False)
     clusters: np.ndarray | None = field(repr=False, default=None)
+
+    title = "Discrete-time hazard model (sofeval)"
 
     # ---- cached read-only quantities --------------------------------------------------
 
@@ -132,9 +321,11 @@ class HazardResults:
         """
         if not 0 < level < 1:
             raise ValueError(f"conf_int: level={level} must be in (0, 1).")
-        z = stats.norm.ppf(0.5 + level / 2)
-        b, se = self.params.to_numpy(), self.std_errors.to_numpy()
-        return pd.DataFrame({"lower": b - z * se, "upper": b + z * se}, index=list(self.names))
+        tab = wald_table(self.params.to_numpy(), self.std_errors.to_numpy(), level)
+        return pd.DataFrame(
+            {"lower": tab["ci_low"].to_numpy(), "upper": tab["ci_high"].to_numpy()},
+            index=list(self.names),
+        )
 
     def tidy(self, level: float = 0.95) -> pd.DataFrame:
         """One row per term: coef, se, z, p_value, CI, hazard ratio and % change.
@@ -147,23 +338,10 @@ class HazardResults:
         Returns
         -------
         pandas.DataFrame
-            Columns ``term, coef, se, z, p_value, ci_low, ci_high, hazard_ratio,
-            pct_change`` with ``pct_change = 100 (exp(coef) - 1)``.
+            Columns :data:`TIDY_COLUMNS` (see :func:`wald_table`).
         """
-        ci = self.conf_int(level)
-        b = self.params.to_numpy()
-        return pd.DataFrame(
-            {
-                "term": list(self.names),
-                "coef": b,
-                "se": self.std_errors.to_numpy(),
-                "z": self.tstats.to_numpy(),
-                "p_value": self.pvalues.to_numpy(),
-                "ci_low": ci["lower"].to_numpy(),
-                "ci_high": ci["upper"].to_numpy(),
-                "hazard_ratio": np.exp(b),
-                "pct_change": 100 * np.expm1(b),
-            }
+        return wald_table(
+            self.params.to_numpy(), self.std_errors.to_numpy(), level, names=self.names
         )
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
@@ -182,7 +360,8 @@ class HazardResults:
 
     # ---- presentation -----------------------------------------------------------------
 
-    def _header(self) -> list[tuple[str, str]]:
+    def header(self) -> list[tuple[str, str]]:
+        """Model description shown above the coefficient table."""
         cov = self.vcov_name + (
             f" ({self.correction}, G={self.n_clusters})" if self.vcov_name == "cluster" else ""
         )
@@ -216,8 +395,8 @@ class HazardResults:
         tab = self.tidy()
         if terms is not None:
             tab = tab[tab["term"].isin(list(terms))]
-        lines = ["Discrete-time hazard model (sofeval)", "=" * 78]
-        lines += [f"{k:<16}{v}" for k, v in self._header()]
+        lines = [self.title, "=" * 78]
+        lines += [f"{k:<16}{v}" for k, v in self.header()]
         if self.fit.separated:
             lines.append(f"{'Separated':<16}{', '.join(self.fit.separated)}")
         lines.append("-" * 78)
@@ -236,20 +415,6 @@ class HazardResults:
         lines.append("=" * 78)
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._header()
-        )
-        body = self.tidy().to_html(index=False, float_format=lambda x: f"{x:.4f}")
-        return (
-            f"<div><strong>Discrete-time hazard model (sofeval)</strong>"
-            f"<table>{head}</table>{body}</div>"
-        )
-
     # ---- new inference ----------------------------------------------------------------
 
     def with_vcov(
@@ -264,7 +429,7 @@ class HazardResults:
         Parameters
         ----------
         method
-            ``"model"`` or ``"cluster"`` (see :func:`sofeval.models.inference.vcov`).
+            ``"model"`` or ``"cluster"`` (see :func:`sofeval.models.covariance.vcov`).
         clusters
             Cluster label per cell; defaults to the clusters of the fit.
         correction
@@ -287,37 +452,31 @@ class HazardResults:
             self, cov=cov, vcov_name=method, correction=correction, clusters=cl, n_clusters=n_cl
         )
 
-    def plot(
+    def _draw(
         self,
+        fig: Figure,
         terms: Sequence[str] | None = None,
-        ax: Axes | None = None,
         level: float = 0.95,
         scale: Literal["coef", "hazard_ratio"] = "coef",
-    ) -> Axes:
+    ) -> None:
         """Coefficient (forest) plot with confidence intervals.
 
         Parameters
         ----------
+        fig
+            The figure to draw on (one new axes).
         terms
             Terms to show (default all except the intercept).
-        ax
-            Matplotlib axes to draw on (default a new figure).
         level
             Confidence level.
         scale
             ``"coef"`` or ``"hazard_ratio"`` (log x-axis).
-
-        Returns
-        -------
-        matplotlib.axes.Axes
         """
-        import matplotlib.pyplot as plt
-
         tab = self.tidy(level)
         sel = list(terms) if terms is not None else [t for t in self.names if t != "Intercept"]
         tab = tab.set_index("term").loc[sel]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 0.35 * len(sel) + 1.2))
+        fig.set_size_inches(6, 0.35 * len(sel) + 1.2)
+        ax = fig.add_subplot()
         y = np.arange(len(sel))[::-1]
         est, lo, hi = tab["coef"].to_numpy(), tab["ci_low"].to_numpy(), tab["ci_high"].to_numpy()
         ref = 0.0
@@ -329,7 +488,6 @@ class HazardResults:
         ax.set_yticks(y)
         ax.set_yticklabels(sel)
         ax.set_xlabel("hazard ratio" if scale == "hazard_ratio" else "coefficient")
-        return ax
 
 
 def compare(
@@ -356,7 +514,7 @@ def compare(
     """
     labels = list(names) if names is not None else [f"model_{i + 1}" for i in range(len(results))]
     if len(labels) != len(results):
-        raise ValueError(f"compare: {len(labels)} names for {len(results)} results.")
+        raise SofevalError(f"compare: {len(labels)} names for {len(results)} results.")
     frames: dict[str, Any] = {}
     for lab, r in zip(labels, results, strict=True):
         t = r.tidy().set_index("term")
