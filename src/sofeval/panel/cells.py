@@ -19,18 +19,16 @@ import pandas as pd
 
 from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import ContractError, OptionError
-from sofeval.panel.build import (
-    KEY_COLUMNS,
-    Panel,
+from sofeval.panel.build import Panel
+from sofeval.panel.design import KEY_COLUMNS, StudyDesign, event_columns
+from sofeval.panel.rows import (
     PanelAudit,
     Prepared,
-    StudyDesign,
-    check_covariates,
     decode,
-    event_columns,
     panel_rows,
     prepare_with_frame,
 )
+from sofeval.panel.spells import check_covariates
 from sofeval.runtime import Background, show_progress
 
 __all__ = ["Cells", "cells_from_spells", "cells_with_spell_frame", "collapse", "DEFAULT_KEYS"]
@@ -266,13 +264,13 @@ def cells_from_spells(
     study
         Validated study tables.
     design
-        Panel settings (default :class:`~sofeval.panel.build.StudyDesign()`).
+        Panel settings (default :class:`~sofeval.panel.design.StudyDesign()`).
     by
-        Cell keys: panel columns (:data:`~sofeval.panel.build.KEY_COLUMNS`) or covariates of
+        Cell keys: panel columns (:data:`~sofeval.panel.design.KEY_COLUMNS`) or covariates of
         ``spells`` (added to ``covariates`` when named here only).
     covariates
         Covariates to bin (globally, over all spells used) with
-        :func:`~sofeval.panel.build.bin_covariates`.
+        :func:`~sofeval.panel.spells.bin_covariates`.
     chunk_size
         Spells per chunk (memory is roughly ``chunk_size × weeks per spell × keys``).
     progress
@@ -306,7 +304,7 @@ def cells_with_spell_frame(
 ) -> tuple[Cells, Prepared, pd.DataFrame]:
     """:func:`cells_from_spells`, also returning the prepared spells and their spell frame.
 
-    The third value is :func:`sofeval.panel.build.spell_frame` of the spells used, so callers that
+    The third value is :func:`sofeval.panel.spells.spell_frame` of the spells used, so callers that
     need both the cells and the per-spell frame compute the frame once.
     """
     design = design or StudyDesign()
