@@ -7,7 +7,7 @@ Modules, in the order the data flows through them:
 * :mod:`~sofeval.panel.spells` -- the per-spell frame, covariate bins, the first meeting;
 * :mod:`~sofeval.panel.rows` -- prepared per-spell arrays and the integer-coded panel rows;
 * :mod:`~sofeval.panel.build` -- the person-week :class:`Panel`;
-* :mod:`~sofeval.panel.cells` -- collapsed :class:`Cells`.
+* :mod:`~sofeval.panel.grouping` and :mod:`~sofeval.panel.cells` -- collapsed :class:`Cells`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from sofeval.panel.cells import (
     cells_with_spell_frame,
     coarsen,
     collapse,
-    group_codes,
 )
 from sofeval.panel.days import NEVER, day_number, day_numbers, month_of_days
 from sofeval.panel.design import (
@@ -38,6 +37,7 @@ from sofeval.panel.design import (
     treated,
     week_block,
 )
+from sofeval.panel.grouping import MAX_DENSE, group_codes
 from sofeval.panel.rows import (
     PanelAudit,
     Prepared,
@@ -67,6 +67,7 @@ __all__ = [
     "EXCLUSION_REASONS",
     "Entry",
     "KEY_COLUMNS",
+    "MAX_DENSE",
     "MAX_DISTINCT_NUMERIC",
     "MAX_WINDOWS",
     "NEVER",
