@@ -3,17 +3,22 @@
 :func:`spell_frame` computes, once per spell and without a Python loop over spells, what the
 panel needs (entry and last week, observed exit, week-8 date, exposure and ``D``, why a spell
 is left out; DESIGN.md §3). :func:`bin_covariates` turns covariates into categories by
-documented rules; :func:`check_covariates` guards their names.
+documented rules; :func:`check_covariates` guards their names. :func:`first_meeting_rows` is
+the one first-meeting rule of the library (the panel's ``met`` columns and the monitoring's
+first meetings both use it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from sofeval.data import EXIT_STATES, WEEK8_OFFSET
+from sofeval.data import EXIT_STATES, MEETING_LOCATIONS, WEEK8_OFFSET
 from sofeval.errors import ContractError, OptionError
 from sofeval.panel.days import NEVER, day_number, day_numbers, month_of_days
 from sofeval.panel.design import (
@@ -29,8 +34,10 @@ __all__ = [
     "AGE_LABELS",
     "EXCLUSION_REASONS",
     "MAX_DISTINCT_NUMERIC",
+    "FirstMeetings",
     "bin_covariates",
     "check_covariates",
+    "first_meeting_rows",
     "first_meeting_weeks",
     "spell_frame",
 ]
@@ -251,12 +258,78 @@ def check_covariates(covariates: Sequence[str] | None, design: StudyDesign) -> l
     return covs
 
 
+@dataclass(frozen=True)
+class FirstMeetings:
+    """Each spell's first follow-up meeting (see :func:`first_meeting_rows`).
+
+    One entry per spell with at least one dated meeting, ordered by spell position.
+
+    Attributes
+    ----------
+    spell
+        ``int64`` position of the spell in the ``spell_ids`` given (ascending, each once).
+    row
+        ``int64`` positional row of its first meeting in the ``meetings`` table.
+    day
+        ``int64`` day number (:func:`~sofeval.panel.days.day_numbers`) of that meeting.
+    workplace
+        Whether that meeting was held at the workplace.
+    """
+
+    spell: np.ndarray
+    row: np.ndarray
+    day: np.ndarray
+    workplace: np.ndarray
+
+
+def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMeetings:
+    """The first follow-up meeting of each spell: the one rule of the library.
+
+    The first follow-up meeting of a spell is its earliest meeting (DESIGN.md §2). Meetings
+    on the same earliest day are ranked by location in the order of
+    :data:`~sofeval.data.contract.MEETING_LOCATIONS` (``workplace``, ``jobcentre``, ``phone``,
+    ``digital``, ``other``; any other value last), so a workplace meeting wins a tie; meetings
+    of the same day and location are taken in table order (the first row wins). Meetings
+    without a date and meetings of spells not in ``spell_ids`` are ignored; a duplicated
+    meeting row therefore counts once.
+
+    Parameters
+    ----------
+    meetings
+        Contract ``meetings`` table (``spell_id``, ``date``, ``location``).
+    spell_ids
+        Ids of the spells (strings, unique; a repeated id takes its first position).
+
+    Returns
+    -------
+    FirstMeetings
+        Spell position, meeting row, day and workplace flag of each first meeting.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if len(meetings) == 0:
+        return FirstMeetings(empty, empty, empty, np.zeros(0, dtype=bool))
+    found = pc.index_in(
+        pa.array(meetings["spell_id"].astype(str).to_numpy(), type=pa.string()),
+        value_set=pa.array(spell_ids, type=pa.string()),
+    )
+    pos = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    day, nat = day_numbers(meetings["date"])
+    row = np.flatnonzero((pos >= 0) & ~nat)
+    pos, day = pos[row], day[row]
+    rank = pd.Index(MEETING_LOCATIONS).get_indexer(pd.Index(meetings["location"].astype(str)))
+    rank = np.where(rank < 0, len(MEETING_LOCATIONS), rank)[row]
+    order = np.lexsort((row, rank, day, pos))
+    first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]] if len(order) else order
+    workplace = rank[first] == MEETING_LOCATIONS.index("workplace")
+    return FirstMeetings(pos[first], row[first], day[first], workplace)
+
+
 def first_meeting_weeks(
     meetings: pd.DataFrame, spell_ids: np.ndarray, abs_day: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Week of each spell's first meeting (:data:`~sofeval.panel.days.NEVER` if none).
+    """Spell week of each spell's first meeting and whether it was at the workplace.
 
-    The first meeting is the earliest; on a tie of dates a workplace meeting wins.
+    The first meeting is chosen by :func:`first_meeting_rows`.
 
     Parameters
     ----------
@@ -270,23 +343,13 @@ def first_meeting_weeks(
     Returns
     -------
     week : numpy.ndarray
-        ``int64`` spell week of the first meeting.
+        ``int64`` spell week of the first meeting, :data:`~sofeval.panel.days.NEVER` if none.
     workplace : numpy.ndarray
-        Whether it was held at the workplace.
+        Whether it was held at the workplace (``False`` if none).
     """
     week = np.full(len(spell_ids), NEVER, dtype=np.int64)
     work = np.zeros(len(spell_ids), dtype=bool)
-    if len(meetings) == 0:
-        return week, work
-    pos = pd.Index(spell_ids).get_indexer(meetings["spell_id"].astype(str))
-    day, nat = day_numbers(meetings["date"])
-    keep = (pos >= 0) & ~nat
-    pos, day = pos[keep], day[keep]
-    at_work = (meetings["location"].astype(str).to_numpy() == "workplace")[keep]
-    order = np.lexsort((~at_work, day, pos))
-    pos, day, at_work = pos[order], day[order], at_work[order]
-    first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]]) if len(pos) else np.array([], int)
-    p = pos[first]
-    week[p] = (day[first] - abs_day[p]) // 7 + 1
-    work[p] = at_work[first]
+    first = first_meeting_rows(meetings, spell_ids)
+    week[first.spell] = (first.day - abs_day[first.spell]) // 7 + 1
+    work[first.spell] = first.workplace
     return week, work
