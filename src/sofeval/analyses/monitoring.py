@@ -10,19 +10,15 @@ Counts stay counts: disclosure control is applied by the report layer.
 from __future__ import annotations
 
 import warnings
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from scipy import stats
 
 from sofeval.data import (
-    MEETING_LOCATIONS,
     WEEK8_OFFSET,
     StudyData,
     month_index,
@@ -38,6 +34,8 @@ from sofeval.errors import (
     SofevalError,
     check_option,
 )
+from sofeval.panel import first_meeting_rows
+from sofeval.runtime import IdCache
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -99,10 +97,11 @@ def _check_weeks(weeks: tuple[int, int]) -> tuple[int, int]:
 def first_meetings(study: StudyData) -> pd.DataFrame:
     """Return each spell's first follow-up meeting (its earliest meeting).
 
-    Duplicated meeting rows count once; meetings on the same earliest date are ranked by
-    :data:`~sofeval.data.contract.MEETING_LOCATIONS` (``workplace`` first, so it wins a tie).
-    Meetings of spells not in ``spells`` are ignored. Rows are ordered by jobcentre, date
-    and the spell's position in ``spells``.
+    The rule is :func:`sofeval.panel.first_meeting_rows`, the one the panel's ``met`` columns
+    use: duplicated meeting rows count once; meetings on the same earliest date are ranked by
+    :data:`~sofeval.data.contract.MEETING_LOCATIONS` (``workplace`` first, so it wins a tie),
+    then by table order. Meetings of spells not in ``spells`` are ignored. Rows are ordered
+    by jobcentre, date and the spell's position in ``spells``.
 
     Parameters
     ----------
@@ -118,7 +117,7 @@ def first_meetings(study: StudyData) -> pd.DataFrame:
     return _first_meetings_cached(study).copy()
 
 
-_FIRST_MEETINGS: dict[int, tuple[weakref.ref[StudyData], pd.DataFrame]] = {}
+_FIRST_MEETINGS: IdCache[StudyData, pd.DataFrame] = IdCache()
 
 
 def _first_meetings_cached(study: StudyData) -> pd.DataFrame:
@@ -127,43 +126,23 @@ def _first_meetings_cached(study: StudyData) -> pd.DataFrame:
     Validated tables are not modified after validation; the cache holds a weak reference
     to the study and its entry goes when the study does.
     """
-    key = id(study)
-    hit = _FIRST_MEETINGS.get(key)
-    if hit is not None and hit[0]() is study:
-        return hit[1]
-    out = _first_meetings(study)
-    _FIRST_MEETINGS[key] = (weakref.ref(study), out)
-    weakref.finalize(study, _FIRST_MEETINGS.pop, key, None)
-    return out
+    return _FIRST_MEETINGS.get(study, lambda: _first_meetings(study))
 
 
 def _first_meetings(study: StudyData) -> pd.DataFrame:
     sp = study.spells
     spell_ids = sp["spell_id"].astype(str).to_numpy()
-    m = study.meetings[["spell_id", "date", "location"]].dropna(subset=["date"])
-    # position of each meeting's spell in `spells` (ids are unique after validation),
-    # hashed by Arrow; meetings of unknown spells get -1
-    found = pc.index_in(
-        pa.array(m["spell_id"].astype(str).to_numpy(), type=pa.string()),
-        value_set=pa.array(spell_ids, type=pa.string()),
-    )
-    code = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    known = code >= 0
-    code = code[known]
-    date = m["date"].to_numpy()[known]
-    location = m["location"].astype(str).to_numpy()[known]
-    rank = {loc: i for i, loc in enumerate(MEETING_LOCATIONS)}
-    loc_rank = pd.Series(location).map(rank).fillna(len(rank)).to_numpy("int64")
-    # earliest date per spell, ties broken by location rank (then by row order: stable)
-    order = np.lexsort((loc_rank, date.astype("datetime64[ns]").view("int64"), code))
-    first = order[np.r_[True, code[order][1:] != code[order][:-1]]] if len(order) else order
-    rows = code[first]
+    mt = study.meetings
+    first = first_meeting_rows(mt, spell_ids)  # the one first-meeting rule (sofeval.panel)
+    rows = first.spell
+    date = mt["date"].to_numpy()[first.row]
+    location = mt["location"].astype(str).to_numpy()[first.row]
     out = pd.DataFrame(
         {
             "spell_id": spell_ids[rows],
             "jobcentre": sp["jobcentre"].astype(str).to_numpy()[rows],
-            "date": pd.to_datetime(date[first]),
-            "location": location[first],
+            "date": pd.to_datetime(date),
+            "location": location,
         }
     )
     absence = pd.Series(sp["absence_start"].to_numpy()[rows])

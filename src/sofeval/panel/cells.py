@@ -4,9 +4,9 @@ With categorical regressors a binomial (cloglog/logit) or Poisson likelihood dep
 person-week data only through the at-risk and event counts per distinct regressor pattern
 (DESIGN.md §3), so models are fitted on :class:`Cells`. :func:`cells_from_spells` builds
 them chunk by chunk straight from the spells, never holding the whole person-week panel:
-each chunk's rows are generated as integer codes, combined into one ``int64`` key by mixed
-radix, factorised (hash) and counted with ``np.bincount``; chunk results are summed at the
-end the same way.
+each chunk's rows are generated as integer codes (:func:`~sofeval.panel.rows.panel_rows`),
+grouped without hashing (:func:`~sofeval.panel.grouping.group_codes`) and counted with
+``np.bincount``; chunk results are summed at the end the same way.
 """
 
 from __future__ import annotations
@@ -17,29 +17,40 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sofeval.data import COMPETING_STATES, StudyData
+from sofeval.data import StudyData
 from sofeval.errors import ContractError, OptionError
-from sofeval.panel.build import (
+from sofeval.panel.build import Panel
+from sofeval.panel.design import (
     KEY_COLUMNS,
-    Panel,
+    StudyDesign,
+    event_column_of_state,
+    event_columns,
+)
+from sofeval.panel.grouping import group_codes
+from sofeval.panel.rows import (
     PanelAudit,
     Prepared,
-    StudyDesign,
-    check_covariates,
     decode,
-    event_columns,
     panel_rows,
     prepare_with_frame,
 )
+from sofeval.panel.spells import check_covariates
 from sofeval.runtime import Background, show_progress
 
-__all__ = ["Cells", "cells_from_spells", "cells_with_spell_frame", "collapse", "DEFAULT_KEYS"]
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_KEYS",
+    "Cells",
+    "cells_from_spells",
+    "cells_with_spell_frame",
+    "coarsen",
+    "collapse",
+]
 
 #: Default cell keys of the SOF model (jobcentre and month fixed effects, weeks, D).
 DEFAULT_KEYS: tuple[str, ...] = ("jobcentre", "week", "month", "D")
 #: Spells per chunk in :func:`cells_from_spells`.
 CHUNK_SIZE = 200_000
-_MAX_DENSE = 2**24  # key spaces up to this size are counted with a dense bincount
 
 
 @dataclass(frozen=True)
@@ -170,50 +181,6 @@ def coarsen(cells: Cells, drop: Sequence[str]) -> Cells:
     )
 
 
-def _dense_ids(key: np.ndarray, size: int) -> tuple[np.ndarray, int]:
-    """Ids ``0..k-1`` of the distinct values of ``key`` (in ``[0, size)``), in sorted order."""
-    if size <= min(_MAX_DENSE, 4 * len(key)):
-        present = np.bincount(key, minlength=size) > 0
-        slot = np.cumsum(present) - 1
-        return slot[key], int(slot[-1]) + 1
-    uniq, inverse = np.unique(key, return_inverse=True)
-    return inverse.reshape(-1), len(uniq)
-
-
-def group_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Group rows by integer code columns.
-
-    Returns the group index of each row and the code columns of each group (groups in no
-    promised order). The columns are folded in one at a time, narrowest first, into a
-    mixed-radix key that is renumbered densely (a bincount over the key space) whenever the
-    next column would make the space larger than the rows allow, so no hashing is needed;
-    correlated columns (spell week, calendar month, link month) then keep the space small.
-    """
-    n = len(codes[0]) if codes else 0
-    if not codes:
-        return np.zeros(n, dtype=np.int64), []
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), [c[:0] for c in codes]
-    key = np.zeros(n, dtype=np.int64)
-    size = 1
-    lows = [int(c.min()) for c in codes]
-    spans = [int(c.max()) - low + 1 for c, low in zip(codes, lows, strict=True)]
-    for j in sorted(range(len(codes)), key=lambda j: spans[j]):
-        low, span = lows[j], spans[j]
-        part = codes[j].astype(np.int64) - low
-        if span > 4 * n:  # sparse codes (e.g. hashes): renumber them first, span <= n
-            part, span = _dense_ids(part, span)
-        if size > 1 and size * span > min(_MAX_DENSE, 4 * n):
-            key, size = _dense_ids(key, size)
-        key *= span
-        key += part
-        size *= span
-    inverse, n_groups = _dense_ids(key, size)
-    first = np.empty(n_groups, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # a row of each group
-    return inverse.astype(np.int64), [np.asarray(c)[first] for c in codes]
-
-
 def _chunk_cells(
     prep: Prepared,
     keys: list[str],
@@ -266,13 +233,13 @@ def cells_from_spells(
     study
         Validated study tables.
     design
-        Panel settings (default :class:`~sofeval.panel.build.StudyDesign()`).
+        Panel settings (default :class:`~sofeval.panel.design.StudyDesign()`).
     by
-        Cell keys: panel columns (:data:`~sofeval.panel.build.KEY_COLUMNS`) or covariates of
+        Cell keys: panel columns (:data:`~sofeval.panel.design.KEY_COLUMNS`) or covariates of
         ``spells`` (added to ``covariates`` when named here only).
     covariates
         Covariates to bin (globally, over all spells used) with
-        :func:`~sofeval.panel.build.bin_covariates`.
+        :func:`~sofeval.panel.spells.bin_covariates`.
     chunk_size
         Spells per chunk (memory is roughly ``chunk_size × weeks per spell × keys``).
     progress
@@ -306,7 +273,7 @@ def cells_with_spell_frame(
 ) -> tuple[Cells, Prepared, pd.DataFrame]:
     """:func:`cells_from_spells`, also returning the prepared spells and their spell frame.
 
-    The third value is :func:`sofeval.panel.build.spell_frame` of the spells used, so callers that
+    The third value is :func:`sofeval.panel.spells.spell_frame` of the spells used, so callers that
     need both the cells and the per-spell frame compute the frame once.
     """
     design = design or StudyDesign()
@@ -321,13 +288,8 @@ def cells_with_spell_frame(
     need = set(keys)
     prep, sf = prepare_with_frame(study, design, covs, frozenset(need))
     ev_cols = event_columns(design.event_state)
-    col_of_code = np.asarray(
-        [
-            ev_cols.index("event" if s == design.event_state else f"event_{s}")
-            for s in COMPETING_STATES
-        ],
-        dtype=np.int64,
-    )
+    of_state = event_column_of_state(design.event_state)  # competing-state index -> column
+    col_of_code = np.asarray([ev_cols.index(c) for c in of_state.values()], dtype=np.int64)
 
     starts = list(range(0, max(prep.n, 1), chunk_size))
     half = len(starts) // 2 if parallel and len(starts) > 1 else len(starts)
@@ -343,9 +305,24 @@ def cells_with_spell_frame(
     parts_codes += more_codes
     parts_counts += more_counts
 
+    uniq, summed = _sum_parts(parts_codes, parts_counts, len(keys))
+    n_cells = len(summed)
+    keep = summed[:, 0] > 0 if keys else np.ones(n_cells, dtype=bool)
+    data: dict[str, object] = {k: decode(prep, k, u[keep]) for k, u in zip(keys, uniq, strict=True)}
+    data["at_risk"] = summed[keep, 0]
+    for j, c in enumerate(ev_cols):
+        data[c] = summed[keep, 1 + j]
+    frame = _finalise(pd.DataFrame(data), keys, ev_cols)
+    return Cells(frame=frame, keys=tuple(keys)), prep, sf
+
+
+def _sum_parts(
+    parts_codes: list[list[np.ndarray]], parts_counts: list[np.ndarray], n_keys: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Key codes of the distinct cells over all chunks and their summed counts."""
     all_counts = np.concatenate(parts_counts, axis=0)
-    if keys:
-        all_codes = [np.concatenate([p[j] for p in parts_codes]) for j in range(len(keys))]
+    if n_keys:
+        all_codes = [np.concatenate([p[j] for p in parts_codes]) for j in range(n_keys)]
         inverse, uniq = group_codes(all_codes)
         n_cells = len(uniq[0])
     else:
@@ -354,10 +331,4 @@ def cells_with_spell_frame(
     for j in range(all_counts.shape[1]):
         # float64 weights are exact for counts below 2**53
         summed[:, j] = np.rint(np.bincount(inverse, weights=all_counts[:, j], minlength=n_cells))
-    keep = summed[:, 0] > 0 if keys else np.ones(n_cells, dtype=bool)
-    data: dict[str, object] = {k: decode(prep, k, u[keep]) for k, u in zip(keys, uniq, strict=True)}
-    data["at_risk"] = summed[keep, 0]
-    for j, c in enumerate(ev_cols):
-        data[c] = summed[keep, 1 + j]
-    frame = _finalise(pd.DataFrame(data), keys, ev_cols)
-    return Cells(frame=frame, keys=tuple(keys)), prep, sf
+    return uniq, summed
