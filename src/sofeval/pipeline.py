@@ -60,7 +60,7 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
     """Spell counts for Kaplan–Meier curves, by programme status and period.
 
     One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
-    employment) with the number of spells ``n`` (for :func:`sofeval.report.figures.km_curves` with
+    employment) with the number of spells ``n`` (for :func:`sofeval.report.km_curves` with
     ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
     spell's week-8 date relative to the programme windows (``before``, ``during``,
     ``after``).

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from sofeval import report as plots
 from sofeval.errors import OptionError, SofevalError
-from sofeval.report import figures as plots
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_forest_panels_markers_and_flags(jc: pd.DataFrame) -> None:
 
 def test_forest_wrong_number_of_axes(jc: pd.DataFrame) -> None:
     fig = Figure()
-    with pytest.raises(OptionError, match="one axes per estimand"):
+    with pytest.raises(OptionError, match="one axes per panel"):
         plots.forest(jc, ax=fig.add_subplot())
 
 

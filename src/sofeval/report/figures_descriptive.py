@@ -1,0 +1,293 @@
+"""Descriptive figures: Kaplan–Meier curves, weekly exit rates and the monitoring figure.
+
+Pure functions of tidy frames returning a :class:`matplotlib.figure.Figure` drawn
+without pyplot state, in the style of :mod:`sofeval.report.figures`.
+"""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy import stats
+
+from sofeval.errors import check_option
+from sofeval.report.figures import PALETTE, figure_axes, require_columns, style
+from sofeval.report.labels import LANGS, Lang, label
+
+
+def _groups(frame: pd.DataFrame, column: str) -> list[object]:
+    """Group levels in categorical order if categorical, else sorted."""
+    col = frame[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.dropna().unique())
+        return [c for c in col.cat.categories if c in present]
+    return sorted(col.dropna().unique(), key=str)
+
+
+def km_curves(
+    spells: pd.DataFrame,
+    *,
+    group: str = "group",
+    weight: str | None = None,
+    ci: bool = True,
+    max_week: int | None = None,
+    ax: Axes | None = None,
+    lang: Lang = "en",
+) -> Figure:
+    """Kaplan–Meier curves of the cumulative share exited to employment, by group.
+
+    Uses :class:`lifelines.KaplanMeierFitter` with delayed entry: a spell first at
+    risk in week ``entry_week`` enters the risk set at time ``entry_week - 1`` and
+    leaves it at ``last_week``. The plot shows ``1 - S(t)``; competing exits are
+    treated as censoring (cause-specific, as in the hazard models).
+
+    Parameters
+    ----------
+    spells
+        One row per spell: ``entry_week``, ``last_week``, ``event`` (0/1) and ``group``;
+        or one row per distinct such pattern with its number of spells in ``weight``.
+    group
+        Name of the group column.
+    weight
+        Column of whole-number spell counts (``None``: every row is one spell). Counted
+        rows give the same curves and bands as the spells they count.
+    ci
+        Draw the 95 % pointwise confidence band.
+    max_week
+        Last week shown (default: the largest ``last_week``).
+    ax
+        Axes to draw into (default: a new figure).
+    lang
+        Label language.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per group.
+    """
+    from lifelines import KaplanMeierFitter
+
+    check_option("lang", lang, LANGS)
+    require_columns(spells, "km_curves", ("entry_week", "last_week", "event", group))
+    if weight is not None:
+        require_columns(spells, "km_curves", (weight,))
+    with style():
+        fig, (ax,) = figure_axes(ax, height_cm=8.5, name="km_curves")
+        for i, g in enumerate(_groups(spells, group)):
+            sub = spells.loc[spells[group] == g]
+            kmf = KaplanMeierFitter(label=str(g))
+            kmf.fit(
+                durations=sub["last_week"].to_numpy(float),
+                event_observed=sub["event"].to_numpy(int),
+                entry=sub["entry_week"].to_numpy(float) - 1.0,
+                weights=None if weight is None else sub[weight].to_numpy(float),
+            )
+            sf = kmf.survival_function_.iloc[:, 0]
+            t = sf.index.to_numpy(float)
+            colour = PALETTE[i % len(PALETTE)]
+            ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
+            if ci:
+                band = kmf.confidence_interval_survival_function_
+                ax.fill_between(
+                    t,
+                    1.0 - band.iloc[:, 0].to_numpy(),
+                    1.0 - band.iloc[:, 1].to_numpy(),
+                    step="post",
+                    color=colour,
+                    alpha=0.15,
+                    linewidth=0,
+                )
+        ax.set_xlim(0, max_week if max_week is not None else float(spells["last_week"].max()))
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel(label("spell_week", lang))
+        ax.set_ylabel(label("cum_exit", lang))
+        ax.legend(loc="upper left")
+    return fig
+
+
+def binomial_ci(
+    events: np.ndarray, trials: np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion.
+
+    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` with ``p = events/n``.
+
+    Parameters
+    ----------
+    events, trials
+        Event counts and numbers at risk (same shape).
+    level
+        Confidence level.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper bounds (NaN where ``trials == 0``).
+    """
+    n = np.asarray(trials, dtype=float)
+    k = np.asarray(events, dtype=float)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return centre - half, centre + half
+
+
+def weekly_hazard(
+    cells: pd.DataFrame,
+    *,
+    group: str = "group",
+    level: float = 0.95,
+    min_count: int = 0,
+    ax: Axes | None = None,
+    lang: Lang = "en",
+) -> Figure:
+    """Weekly exit rate to employment (events / at risk) by week and group.
+
+    Parameters
+    ----------
+    cells
+        Cells-like frame with ``week``, ``group``, ``at_risk`` and ``event``; rows with
+        the same week and group are summed.
+    group
+        Name of the group column.
+    level
+        Level of the Wilson binomial confidence band.
+    min_count
+        Disclosure control: hide week-group points with ``1 <= event < min_count`` or
+        ``at_risk < min_count`` (a gap in the line).
+    ax
+        Axes to draw into (default: a new figure).
+    lang
+        Label language.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line (with markers) per group.
+    """
+    check_option("lang", lang, LANGS)
+    require_columns(cells, "weekly_hazard", ("week", group, "at_risk", "event"))
+    agg = cells.groupby([group, "week"], observed=True, sort=True)[["at_risk", "event"]].sum()
+    agg = agg.reset_index()
+    with style():
+        fig, (ax,) = figure_axes(ax, height_cm=8.5, name="weekly_hazard")
+        for i, g in enumerate(_groups(cells, group)):
+            sub = agg.loc[agg[group] == g].sort_values("week")
+            small = ((sub["event"] >= 1) & (sub["event"] < min_count)) | (
+                sub["at_risk"] < min_count
+            )
+            sub = sub.loc[(sub["at_risk"] > 0)]
+            sub = sub.assign(event=sub["event"].astype(float).mask(small))
+            w = sub["week"].to_numpy(float)
+            rate = sub["event"].to_numpy(float) / sub["at_risk"].to_numpy(float)
+            lo, hi = binomial_ci(sub["event"].to_numpy(), sub["at_risk"].to_numpy(), level)
+            colour = PALETTE[i % len(PALETTE)]
+            ax.plot(w, rate, marker="o", markersize=2.5, color=colour, label=label(str(g), lang))
+            ax.fill_between(w, lo, hi, color=colour, alpha=0.15, linewidth=0)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=1))
+        ax.set_xlabel(label("spell_week", lang))
+        ax.set_ylabel(label("weekly_hazard", lang))
+        ax.legend(loc="upper right")
+    return fig
+
+
+def monitoring_plot(
+    success_criteria: pd.DataFrame,
+    target: float = 0.70,
+    *,
+    share: str = "share",
+    in_window_only: bool = True,
+    min_count: int = 0,
+    ax: Axes | None = None,
+    lang: Lang = "en",
+) -> Figure:
+    """Monthly share of first meetings at the workplace per jobcentre, pooled, and target.
+
+    Single jobcentres are thin grey lines; the pooled share (sum of workplace
+    meetings / sum of first meetings per month, over the jobcentres shown) is a bold
+    line; the target is a dashed horizontal line.
+
+    Parameters
+    ----------
+    success_criteria
+        Columns ``jobcentre``, ``month_label`` (``YYYY-MM``), ``first_meetings``,
+        ``workplace_meetings``, the ``share`` column and ``in_window``.
+    target
+        Target share (0.70 in SOF).
+    share
+        Share column plotted per jobcentre (``share`` or ``share_v23``).
+    in_window_only
+        Keep only jobcentre-months inside the programme window (``in_window``).
+    min_count
+        Hide single-jobcentre points based on fewer than ``min_count`` first meetings
+        (disclosure control; the pooled line keeps all meetings).
+    ax
+        Axes to draw into (default: a new figure).
+    lang
+        Label language.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per jobcentre, one pooled line and the target line.
+    """
+    check_option("lang", lang, LANGS)
+    require_columns(
+        success_criteria,
+        "monitoring_plot",
+        ("jobcentre", "month_label", "first_meetings", "workplace_meetings", share),
+    )
+    df = success_criteria
+    if in_window_only and "in_window" in df.columns:
+        df = df.loc[df["in_window"].fillna(False).astype(bool)]
+    df = df.assign(_date=pd.to_datetime(df["month_label"].astype(str) + "-01", format="%Y-%m-%d"))
+    with style():
+        fig, (ax,) = figure_axes(ax, height_cm=8.5, name="monitoring_plot")
+        for k, (_, sub) in enumerate(df.groupby(df["jobcentre"].astype(str), sort=True)):
+            sub = sub.sort_values("_date")
+            y = sub[share].astype(float).where(sub["first_meetings"] >= min_count)
+            ax.plot(
+                sub["_date"],
+                y,
+                color="#AAAAAA",
+                linewidth=0.8,
+                label=label("jobcentre_lines", lang) if k == 0 else "_nolegend_",
+            )
+        pooled = df.groupby("_date", sort=True)[["workplace_meetings", "first_meetings"]].sum()
+        rate = pooled["workplace_meetings"] / pooled["first_meetings"].where(
+            pooled["first_meetings"] > 0
+        )
+        ax.plot(
+            pooled.index,
+            rate,
+            color=PALETTE[0],
+            linewidth=2.2,
+            marker="o",
+            markersize=3,
+            label=label("pooled", lang),
+        )
+        ax.axhline(
+            target,
+            color=PALETTE[1],
+            linestyle="--",
+            linewidth=1.2,
+            label=label("target", lang)
+            if abs(target - 0.70) < 1e-12
+            else f"{label('target', lang).split()[0]} {100 * target:g} %",
+        )
+        ax.set_ylim(0, 1)
+        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        ax.set_xlabel(label("month", lang))
+        ax.set_ylabel(label("share_workplace", lang))
+        ax.legend(loc="upper left", ncols=3)
+    return fig

@@ -1,0 +1,150 @@
+"""Cell formatting shared by the Excel workbook and the HTML report.
+
+A column's *kind* (count, p-value, share, percent change, boolean, float or text) decides
+how its values are written; Danish output uses a decimal comma and a thousands point, and
+every minus sign is the typographic minus. Suppressed cells (see
+:mod:`sofeval.report.disclosure`) are written as the suppression marker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sofeval.report.disclosure import is_count_column, suppressed_mask, suppression_marker
+
+_P_COLUMNS = frozenset({"p_value", "p_wild", "p_ri", "p_holm", "q_bh", "p_placebo"})
+_SHARE_COLUMNS = frozenset({"share", "share_v23"})
+_DA_DIGITS = str.maketrans(",.", ".,")
+
+#: Excel number format per column kind.
+EXCEL_FORMATS: dict[str, str] = {
+    "count": "#,##0",
+    "p": "0.000",
+    "share": "0.0%",
+    "pct": "0.00",
+    "float": "0.000",
+}
+
+
+def column_kind(column: str, series: pd.Series) -> str:
+    """The kind of a column: ``count``, ``p``, ``share``, ``pct``, ``bool``, ``float`` or ``text``.
+
+    Parameters
+    ----------
+    column
+        Column name (the name decides first: counts, p-values, shares, percent changes).
+    series
+        The column's values (the dtype decides for other names).
+
+    Returns
+    -------
+    str
+        The kind.
+    """
+    if is_count_column(column):
+        return "count"
+    if column in _P_COLUMNS or column.startswith("p_"):
+        return "p"
+    if column in _SHARE_COLUMNS or column.startswith("share"):
+        return "share"
+    if column.endswith("_pct") or column.startswith("pct_"):
+        return "pct"
+    if series.dtype == bool or column in ("meets_target", "in_window"):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return "count"
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return "float"
+    return "text"
+
+
+def format_value(value: Any, kind: str, lang: str) -> str:
+    """Format one value of a column of ``kind`` for a reader of ``lang``.
+
+    Parameters
+    ----------
+    value
+        The value (missing values give ``""``).
+    kind
+        Column kind from :func:`column_kind`.
+    lang
+        ``"en"`` or ``"da"`` (decimal comma, ``ja``/``nej``).
+
+    Returns
+    -------
+    str
+        The text (counts with thousands separators, p-values to 3 decimals or
+        ``<0.001``, shares in %, typographic minus).
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if kind == "bool" or isinstance(value, (bool, np.bool_)):
+        yes, no = ("ja", "nej") if lang == "da" else ("yes", "no")
+        return yes if bool(value) else no
+    if kind == "text" or isinstance(value, str):
+        return str(value)
+    x = float(value)
+    if kind == "count":
+        text = f"{x:,.0f}"
+    elif kind == "p":
+        text = "<0.001" if x < 0.001 else f"{x:.3f}"
+    elif kind == "share":
+        text = f"{100 * x:.1f} %"
+    elif kind == "pct":
+        text = f"{x:.2f}"
+    else:
+        text = f"{x:.3f}"
+    if lang == "da":
+        text = text.translate(_DA_DIGITS)
+    return text.replace("-", "−")
+
+
+@dataclass(frozen=True)
+class FormattedCell:
+    """One formatted table cell.
+
+    Attributes
+    ----------
+    text
+        The text shown (the suppression marker for a suppressed cell).
+    numeric
+        Whether the column is numeric (right-aligned).
+    """
+
+    text: str
+    numeric: bool
+
+
+def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[FormattedCell]]:
+    """Format a (disclosed) frame into text cells with suppression markers.
+
+    Parameters
+    ----------
+    frame
+        Table, typically from :func:`sofeval.report.disclosure.disclose`.
+    lang
+        ``"en"`` or ``"da"``.
+    threshold
+        Threshold quoted in the marker when the frame records none.
+
+    Returns
+    -------
+    list of list of FormattedCell
+        One list per row, one cell per column.
+    """
+    mask = suppressed_mask(frame)
+    marker = suppression_marker(frame, threshold)
+    kinds = [column_kind(str(c), frame[c]) for c in frame.columns]
+    rows: list[list[FormattedCell]] = []
+    for i, values in enumerate(frame.itertuples(index=False, name=None)):
+        row = []
+        for j, v in enumerate(values):
+            numeric = kinds[j] not in ("text", "bool")
+            text = marker if mask[i, j] else format_value(v, kinds[j], lang)
+            row.append(FormattedCell(text, numeric))
+        rows.append(row)
+    return rows
