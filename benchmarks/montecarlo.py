@@ -27,7 +27,7 @@ NOTES_MARKER = "<!-- notes: kept by benchmarks/montecarlo.py -->"
 
 INTRO = """# Validating on synthetic data
 
-`sofeval validate` (and this page's script, `benchmarks/montecarlo.py`) draws repeated data
+`sofeval montecarlo` (and this page's script, `benchmarks/montecarlo.py`) draws repeated data
 sets from the synthetic generator, whose parameters are the truth, and runs the default
 analysis on each: the pooled model with clustered Wald, wild cluster score bootstrap and
 randomisation-inference p-values, the per-jobcentre model with placebo-in-space p-values,

@@ -109,3 +109,13 @@ def test_synth_is_deterministic(tmp_path):
                      "--out", str(tmp_path / d)]) == 0
     for p in (tmp_path / "x").iterdir():
         assert p.read_bytes() == (tmp_path / "y" / p.name).read_bytes()
+
+
+def test_montecarlo_command_replaces_validate(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--out", "x"])
+    assert info.value.code == 2
+    assert "invalid choice: 'validate'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["montecarlo", "--help"])
+    assert "--reps" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Command line: ``sofeval run``, ``sofeval synth`` and ``sofeval validate``.
+"""Command line: ``sofeval run``, ``sofeval synth`` and ``sofeval montecarlo``.
 
 Data errors never reach the user as a traceback: every :class:`~sofeval.errors.SofevalError`
 (bad input, bad option) is printed as one message and the command exits with status 2.
@@ -13,7 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sofeval import __version__
+from sofeval.config import RunConfig
+from sofeval.data import load_study, read_study_dir, simulate
 from sofeval.errors import SofevalError
+from sofeval.montecarlo import monte_carlo
+from sofeval.pipeline import run_analysis, write_outputs
 from sofeval.runtime import show_progress
 
 EXIT_DATA_ERROR = 2
@@ -35,10 +39,6 @@ def default_data_dir() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sofeval.config import RunConfig
-    from sofeval.data import load_study, read_study_dir
-    from sofeval.pipeline import run_analysis, write_outputs
-
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     config = config.updated(
         data_end=args.data_end,
@@ -81,8 +81,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from sofeval.data import simulate
-
     data = simulate(
         args.scenario, n_spells=args.n_spells, seed=args.seed, progress=show_progress()
     )
@@ -94,9 +92,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from sofeval.montecarlo import monte_carlo
-
+def _cmd_montecarlo(args: argparse.Namespace) -> int:
     mc = monte_carlo(
         args.scenario,
         reps=args.reps,
@@ -161,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_synth)
 
-    v = sub.add_parser("validate", help="Monte Carlo validation over a synthetic scenario")
+    v = sub.add_parser("montecarlo", help="Monte Carlo validation over a synthetic scenario")
     v.add_argument("--scenario", default="null")
     v.add_argument("--reps", type=int, default=50)
     v.add_argument("--n-spells", type=int, default=20_000)
@@ -170,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--bootstrap-draws", type=int, default=199)
     v.add_argument("--ri-draws", type=int, default=199)
     v.add_argument("--out", required=True)
-    v.set_defaults(func=_cmd_validate)
+    v.set_defaults(func=_cmd_montecarlo)
     return p
 
 

@@ -1,4 +1,4 @@
-"""Monte Carlo validation over the synthetic scenarios (``sofeval validate``).
+"""Monte Carlo validation over the synthetic scenarios (``sofeval montecarlo``).
 
 Each replication draws a data set from :func:`sofeval.data.synthetic.simulate` with its own
 seed (spawned from one :class:`numpy.random.SeedSequence`, so results do not depend on the
@@ -33,8 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from tqdm.auto import tqdm
 
-from sofeval.errors import EstimationError, check_option
+from sofeval.analyses import dose_response, estimate_effects, jobcentre_effects, sof_cells
+from sofeval.data import SCENARIOS, simulate, validate_study
+from sofeval.errors import EstimationError, SofevalError, check_option
+from sofeval.runtime import show_progress
 
 SCENARIOS_WITH_MEDIATOR = ("dose_response", "report", "null")
 ALPHA = 0.05
@@ -52,8 +56,6 @@ class _Task:
 
 def _one_replication(task: _Task) -> pd.DataFrame:
     """One replication; a numerical failure comes back as a one-row ``error`` frame."""
-    from sofeval.errors import SofevalError
-
     try:
         with np.errstate(all="ignore"):
             return _replication_rows(task)
@@ -64,9 +66,6 @@ def _one_replication(task: _Task) -> pd.DataFrame:
 
 
 def _replication_rows(task: _Task) -> pd.DataFrame:
-    from sofeval.analyses import dose_response, estimate_effects, jobcentre_effects, sof_cells
-    from sofeval.data import simulate, validate_study
-
     sim = simulate(task.scenario, n_spells=task.n_spells, seed=task.seed, progress=False)
     study = validate_study(
         sim.spells, sim.meetings, sim.interventions, sim.programme, sim.monitoring
@@ -267,17 +266,13 @@ def monte_carlo(
     -------
     MonteCarloResult
     """
-    from tqdm.auto import tqdm
-
-    from sofeval.data import SCENARIOS
-
     check_option("scenario", scenario, tuple(SCENARIOS))
     seeds = np.random.SeedSequence(seed).generate_state(reps, dtype=np.uint32)
     tasks = [
         _Task(scenario, n_spells, int(s), r, bootstrap_draws, ri_draws) for r, s in enumerate(seeds)
     ]
     jobs = jobs or os.cpu_count() or 1
-    show = progress if progress is not None else False
+    show = show_progress(progress)
     if jobs == 1:
         results = [_one_replication(t) for t in tqdm(tasks, disable=not show, desc="reps")]
     else:

@@ -56,18 +56,11 @@ from sofeval.data.synthetic import (
     simulate,
 )
 from sofeval.data.validation import (
-    COUNT_COLUMNS,
     INVALID_OPTIONS,
     LOWER_COLUMNS,
     MAX_IDS_SHOWN,
-    MONTH_PATTERN,
-    NOT_MISSING,
-    RULES,
     STRING_COLUMNS,
-    Flags,
     Invalid,
-    Rule,
-    Tables,
     as_string,
     parse_dates,
     validate_study,
@@ -137,3 +130,18 @@ __all__ = [
     "validate_study",
     "write_study",
 ]
+
+# --- data validation: the rule table (sofeval.data.rules) ------------------------------------
+from sofeval.data.rules import (  # noqa: E402
+    COUNT_COLUMNS,
+    MONTH_PATTERN,
+    NOT_MISSING,
+    RULES,
+    Check,
+    Flags,
+    Rule,
+    RuleContext,
+    Tables,
+)
+
+__all__ += ["Check", "RuleContext"]

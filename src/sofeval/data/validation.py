@@ -1,11 +1,12 @@
-"""Validation of the data contract (DESIGN.md §2): dtype coercion and every rule, vectorised.
+"""Validation of the data contract (DESIGN.md §2): dtype coercion and the rule engine.
 
 :func:`validate_study` checks required columns and a non-empty ``spells`` table (always
 errors), coerces dtypes (ids and labels to strings, dates to ``datetime64[ns]``, ``exit_state``
 and ``location`` lower-cased, ``benefit_start`` defaulting to ``absence_start``, monitoring
-counts to ``int64``), then runs the rules of :data:`RULES` in order; each rule is one small
-vectorised function returning a mask of offending rows and a per-row detail. A row flagged by
-one rule is not examined by later rules of its table (one message per bad row).
+counts to ``int64``), then runs the rules of :data:`sofeval.data.rules.RULES` in order; each
+rule is one small vectorised function returning a mask of offending rows and a per-row
+detail. A row flagged by one rule is not examined by later rules of its table (one message
+per bad row).
 
 ``invalid="error"`` collects every broken rule into one :class:`~sofeval.errors.ContractError`;
 ``invalid="drop"`` drops offending rows (and meetings/interventions of dropped spells, rule
@@ -14,8 +15,8 @@ one rule is not examined by later rules of its table (one message per bad row).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -26,13 +27,12 @@ import pyarrow.compute as pc
 from sofeval.data.contract import (
     AUDIT_COLUMNS,
     DATE_COLUMNS,
-    EXIT_STATES,
-    MEETING_LOCATIONS,
     REQUIRED_COLUMNS,
     TABLES,
     StudyData,
     empty_table,
 )
+from sofeval.data.rules import COUNT_COLUMNS, RULES, Rule, RuleContext, Tables
 from sofeval.errors import ContractError, check_option
 
 Invalid = Literal["error", "drop"]
@@ -40,12 +40,6 @@ INVALID_OPTIONS: tuple[str, ...] = ("error", "drop")
 
 #: How many offending ids a message shows at most.
 MAX_IDS_SHOWN = 10
-
-#: Regular expression a monitoring ``month`` must match.
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-
-#: Count columns of ``monitoring``.
-COUNT_COLUMNS: tuple[str, ...] = ("first_meetings", "workplace_meetings")
 
 #: String (id or label) columns per table.
 # fmt: off
@@ -58,19 +52,10 @@ STRING_COLUMNS: dict[str, tuple[str, ...]] = {
 #: String columns compared case-insensitively (lower-cased on coercion).
 LOWER_COLUMNS: dict[str, tuple[str, ...]] = {"spells": ("exit_state",), "meetings": ("location",)}
 
-#: Columns that must not be missing (dates among them must also parse).
-NOT_MISSING: dict[str, tuple[str, ...]] = {
-    "spells": ("spell_id", "person_id", "jobcentre", "absence_start"),
-    "meetings": ("spell_id", "date"), "interventions": ("spell_id", "start"),
-    "programme": ("jobcentre", "start", "end"), "monitoring": ("jobcentre",),
-}
 # fmt: on
 
 _MISSING_COLUMNS_RULE = "missing_columns"
 _EMPTY_RULE = "empty_table"
-
-Flags = tuple[pd.Series, "pd.Series | str"]
-_Check = Callable[[dict[str, pd.DataFrame], "_Context"], Flags]
 
 
 # --- coercion ------------------------------------------------------------------------------
@@ -149,74 +134,7 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, text.notna() & parsed.isna()
 
 
-@dataclass
-class _Context:
-    """State shared by the rules of one validation run."""
-
-    jobcentres: frozenset[str] | None
-    raw: dict[str, pd.DataFrame] = field(default_factory=dict)
-    unparseable: dict[str, pd.DataFrame] = field(default_factory=dict)
-    bad_count: pd.Series | None = None
-    drop: bool = False
-    #: Clean ``spell_id`` text of each table's rows as coerced (before any rule drops rows).
-    ids: dict[str, pa.Array] = field(default_factory=dict)
-    _codes: dict[str, np.ndarray] | None = None
-    _n_codes: int = 0
-    _in_spells: np.ndarray | None = None
-    #: Clean ``person_id`` text of the spells as coerced.
-    persons: pa.Array | None = None
-
-    def _encoded(self) -> dict[str, np.ndarray]:
-        """Spell ids of every table as codes of one Arrow dictionary (computed once)."""
-        if self._codes is None:
-            names = [t for t in ("spells", "meetings", "interventions") if t in self.ids]
-            enc = pc.dictionary_encode(pa.chunked_array([self.ids[t] for t in names], pa.string()))
-            codes = np.concatenate(
-                [
-                    np.asarray(c.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-                    for c in enc.chunks
-                ]
-                or [np.zeros(0, np.int64)]
-            )
-            bounds = np.cumsum([0] + [len(self.ids[t]) for t in names])
-            self._codes = {
-                t: codes[a:b] for t, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)
-            }
-            self._n_codes = 1 + int(codes.max(initial=-1))
-        return self._codes
-
-    def codes(self, name: str, index: pd.Index) -> np.ndarray:
-        """``spell_id`` of the rows ``index`` of table ``name`` as integer codes, -1 if missing.
-
-        One Arrow dictionary encoding covers the spell ids of ``spells``, ``meetings`` and
-        ``interventions``, so equal ids have equal codes across the tables and the ids are
-        hashed once for every rule that compares them.
-        """
-        return self._encoded()[name][index.to_numpy()]
-
-    def n_codes(self) -> int:
-        """One more than the largest code."""
-        self._encoded()
-        return self._n_codes
-
-    def spell_positions(self, name: str, index: pd.Index, spells: pd.DataFrame) -> np.ndarray:
-        """Row position in the current ``spells`` of each row ``index`` of ``name``; -1: none."""
-        where = np.full(self.n_codes() + 1, -1, dtype=np.int64)  # last slot: missing ids
-        where[self.codes("spells", spells.index)] = np.arange(len(spells))
-        where[-1] = -1
-        return where[self.codes(name, index)]
-
-    def in_original_spells(self, name: str, index: pd.Index) -> np.ndarray:
-        """Whether the ``spell_id`` of each row ``index`` of ``name`` is in the input spells."""
-        if self._in_spells is None:  # per code; the input spells do not change
-            known = np.zeros(self.n_codes() + 1, dtype=bool)  # last slot: missing ids
-            known[self._encoded()["spells"]] = True
-            known[-1] = False
-            self._in_spells = known
-        return self._in_spells[self.codes(name, index)]
-
-
-def _coerce(name: str, df: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
+def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """Copy ``df`` with contract dtypes; remember raw values and parse failures in ``ctx``."""
     out = df.copy()
     out.index = pd.RangeIndex(len(out))
@@ -258,268 +176,6 @@ def _coerce(name: str, df: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
             out[col] = num
         ctx.bad_count = bad_count
     return out
-
-
-# --- rules ---------------------------------------------------------------------------------
-
-Tables = dict[str, pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One contract rule: ``check(tables, ctx) -> (mask, detail)`` over rows of ``table``.
-
-    ``requirement`` and ``fix`` make the message; ``drop_only`` rules (bookkeeping such as
-    ``parent_spell_dropped``) run only with ``invalid="drop"``.
-    """
-
-    table: str
-    name: str
-    check: _Check
-    requirement: str
-    fix: str
-    drop_only: bool = False
-
-
-def _quoted(values: pd.Series) -> pd.Series:
-    return values.astype(str).map(repr)
-
-
-def _unparseable(name: str) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        df = tables[name]
-        bad = ctx.unparseable[name].reindex(df.index, fill_value=False)
-        if not bad.to_numpy().any():
-            return pd.Series(False, index=df.index), ""
-        mask = bad.any(axis=1)
-        sub = bad.loc[mask]
-        detail = pd.Series("", index=sub.index, dtype=object)
-        for col in sub.columns[sub.any().to_numpy()]:
-            raw = ctx.raw[name][col].reindex(sub.index)
-            detail += (col + "=" + _quoted(raw) + " ").where(sub[col], "")
-        return mask, "not an ISO date: " + detail.str.strip()
-
-    return check
-
-
-def _missing(name: str) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        df = tables[name]
-        bad = ctx.unparseable[name].reindex(df.index, fill_value=False)
-        isna = df[[c for c in NOT_MISSING[name] if c in df]].isna()
-        for col in bad.columns.intersection(isna.columns):
-            isna[col] &= ~bad[col]
-        mask = isna.any(axis=1)
-        sub = isna.loc[mask]
-        detail = pd.Series("missing", index=sub.index, dtype=object)
-        for col in sub.columns:
-            detail += pd.Series(np.where(sub[col], " " + col, ""), index=sub.index, dtype=object)
-        return mask, detail
-
-    return check
-
-
-def _date_order(name: str, pairs: Sequence[tuple[str, str]]) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        df = tables[name]
-        bads = [(f"{late} < {early}", (df[late] < df[early]).to_numpy()) for late, early in pairs]
-        mask = pd.Series(np.logical_or.reduce([b for _, b in bads]), index=df.index)
-        detail = pd.Series("", index=df.index[mask.to_numpy(dtype=bool)]).astype(object)
-        for text, bad in bads:
-            detail += np.where(bad[mask.to_numpy()], text + "; ", "")
-        return mask, detail.str.rstrip("; ")
-
-    return check
-
-
-def _check_overlap(tables: Tables, ctx: _Context) -> Flags:
-    """Flag every spell in a group of a person's mutually overlapping spells.
-
-    Spells of a person are sorted by ``absence_start``; a new non-overlapping block starts when
-    a spell starts after the latest end seen so far (ongoing spells are open-ended). Every spell
-    in a block of two or more overlaps at least one other spell.
-    """
-    df = tables["spells"]
-    n = len(df)
-    assert ctx.persons is not None  # set by _coerce
-    enc = pc.dictionary_encode(ctx.persons).indices.fill_null(-1)
-    codes = np.asarray(enc.to_numpy(zero_copy_only=False), np.int64)[df.index.to_numpy()]
-    start = df["absence_start"].to_numpy("datetime64[ns]").view("i8")
-    end = df["benefit_end"].to_numpy("datetime64[ns]").view("i8").copy()
-    end[df["benefit_end"].isna().to_numpy()] = np.iinfo(np.int64).max
-    order = np.lexsort((start, codes))
-    c, st, en = codes[order], start[order], end[order]
-    running = pd.Series(en).groupby(c).cummax().to_numpy()
-    prev = np.empty_like(running)
-    prev[1:] = running[:-1]
-    first = np.ones(n, dtype=bool)
-    first[1:] = c[1:] != c[:-1]
-    block = np.cumsum(first | (st > prev))
-    flagged = np.zeros(n, dtype=bool)
-    flagged[order] = np.bincount(block)[block] > 1
-    person = df["person_id"].to_numpy()[flagged].astype(str)
-    mask = pd.Series(flagged, index=df.index, dtype=bool)
-    return mask, "overlaps another spell of person_id " + pd.Series(person, index=df.index[flagged])
-
-
-def _value_check(
-    name: str, col: str, allowed: Callable[[_Context], Sequence[str] | frozenset[str] | None]
-) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        values = tables[name][col]
-        ok = allowed(ctx)
-        if ok is None:
-            return pd.Series(False, index=values.index), ""
-        mask = ~values.isin(ok)
-        return mask, col + " " + _quoted(values.loc[mask])
-
-    return check
-
-
-def _parent_dropped(name: str) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        index = tables[name].index
-        kept = ctx.spell_positions(name, index, tables["spells"]) >= 0
-        mask = ctx.in_original_spells(name, index) & ~kept
-        return pd.Series(mask, index=index), "its spell was dropped"
-
-    return check
-
-
-def _unknown_spell(name: str) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        index = tables[name].index
-        known = ctx.in_original_spells(name, index)
-        return pd.Series(~known, index=index), "spell_id not in spells"
-
-    return check
-
-
-def _outside_spell(name: str, col: str) -> _Check:
-    def check(tables: Tables, ctx: _Context) -> Flags:
-        df = tables[name]
-        spells = tables["spells"]  # duplicated ids were removed by an earlier rule
-        pos_np = ctx.spell_positions(name, df.index, spells)
-        known = pos_np >= 0
-        if len(spells) == 0:
-            return pd.Series(False, index=df.index), ""
-        pos_np[~known] = 0
-        date = df[col].to_numpy("datetime64[ns]")
-        first = spells["absence_start"].to_numpy("datetime64[ns]")[pos_np]
-        last = spells["benefit_end"].to_numpy("datetime64[ns]")[pos_np]
-        before = known & (date < first)
-        after = known & (date > last)
-        mask = pd.Series(before | after, index=df.index)
-        detail = np.where(before[mask], f"{col} before absence_start", f"{col} after benefit_end")
-        return mask, pd.Series(detail, index=df.index[mask.to_numpy()], dtype=object)
-
-    return check
-
-
-_check_exit_state = _value_check("spells", "exit_state", lambda ctx: EXIT_STATES)
-_check_location = _value_check("meetings", "location", lambda ctx: MEETING_LOCATIONS)
-
-
-def _jc(name: str) -> _Check:
-    return _value_check(name, "jobcentre", lambda ctx: ctx.jobcentres)
-
-
-def _check_month(tables: Tables, ctx: _Context) -> Flags:
-    month = tables["monitoring"]["month"]
-    mask = ~(month.astype(str).str.fullmatch(MONTH_PATTERN) & month.notna())
-    return mask, "month " + _quoted(month.loc[mask]) + " is not YYYY-MM"
-
-
-def _check_bad_count(tables: Tables, ctx: _Context) -> Flags:
-    df = tables["monitoring"]
-    bad = ctx.bad_count if ctx.bad_count is not None else pd.Series(False, index=df.index)
-    return bad.reindex(df.index, fill_value=False), "count missing or not a whole number"
-
-
-# fmt: off
-_FIX_DATES = "correct the dates"
-_FIX_JC = "correct the names or extend the jobcentre list"
-_ORDER = "An end date may not precede its start date"
-_IN_LIST = "Each jobcentre must be one of the jobcentres given"
-_SPELL_ORDER = [("benefit_start", "absence_start"), ("benefit_end", "absence_start"),
-                ("benefit_end", "benefit_start")]
-
-
-def _simple(name: str, fn: Callable[[pd.DataFrame], pd.Series], detail: str) -> _Check:
-    return lambda tables, ctx: (fn(tables[name]), detail)
-
-
-def _check_duplicate_spell(tables: Tables, ctx: _Context) -> Flags:
-    index = tables["spells"].index
-    codes = ctx.codes("spells", index)
-    present = codes >= 0
-    counts = np.bincount(codes[present], minlength=ctx.n_codes())
-    mask = present & (counts[np.where(present, codes, 0)] > 1)
-    return pd.Series(mask, index=index), "spell_id occurs more than once"
-
-
-_check_programme_duplicate = _simple(
-    "programme", lambda d: d["jobcentre"].duplicated(keep=False), "more than one window")
-_check_negative = _simple(
-    "monitoring", lambda d: (d[list(COUNT_COLUMNS)] < 0).any(axis=1), "negative count")
-_check_workplace = _simple("monitoring", lambda d: d["workplace_meetings"]
-                           > d["first_meetings"], "workplace_meetings > first_meetings")
-_check_monitoring_duplicate = _simple(
-    "monitoring", lambda d: d.duplicated(["jobcentre", "month"], keep=False),
-    "jobcentre-month occurs more than once")
-
-
-def _child_rules(t: str, col: str) -> tuple[Rule, ...]:
-    return (
-        Rule(t, "parent_spell_dropped", _parent_dropped(t),
-             "Rows of a dropped spell are dropped with it", "fix the spell", drop_only=True),
-        Rule(t, "unknown_spell", _unknown_spell(t), "Each spell_id must refer to a row of "
-             "spells", "add the spells or remove the rows"),
-        Rule(t, "outside_spell", _outside_spell(t, col), f"The {col} must lie between the "
-             "spell's absence_start and benefit_end", "correct the dates or the spell_id"),
-    )
-
-
-#: The rules, in the order they run.
-RULES: tuple[Rule, ...] = (
-    # first: a row dropped for another reason must not hide that its id is ambiguous
-    Rule("spells", "duplicate_spell_id", _check_duplicate_spell,
-         "Each spell_id must be unique", "remove or renumber the duplicates"),
-    *(Rule(t, "unparseable_date", _unparseable(t), "Dates must be ISO dates (YYYY-MM-DD)",
-           "correct the dates (empty means ongoing)") for t in TABLES),
-    *(Rule(t, "missing_value", _missing(t), f"Columns {', '.join(NOT_MISSING[t])} must not "
-           "be empty", "fill in the values or remove the rows") for t in TABLES),
-    Rule("spells", "end_before_start", _date_order("spells", _SPELL_ORDER),
-         "absence_start <= benefit_start <= benefit_end must hold", _FIX_DATES),
-    Rule("spells", "overlapping_spells", _check_overlap, "Spells of one person may not "
-         "overlap (an ongoing spell is open-ended)", "merge or correct the overlapping spells"),
-    Rule("spells", "unknown_exit_state", _check_exit_state,
-         f"exit_state must be one of {', '.join(EXIT_STATES)}",
-         "recode the exit states (register codes: see sofeval.data.io.RegisterMapping)"),
-    Rule("spells", "unknown_jobcentre", _jc("spells"), _IN_LIST, _FIX_JC),
-    *_child_rules("meetings", "date"),
-    Rule("meetings", "unknown_location", _check_location,
-         f"location must be one of {', '.join(MEETING_LOCATIONS)}", "recode the locations"),
-    *_child_rules("interventions", "start"),
-    Rule("interventions", "end_before_start", _date_order("interventions", [("end", "start")]),
-         _ORDER, _FIX_DATES),
-    Rule("programme", "end_before_start", _date_order("programme", [("end", "start")]),
-         _ORDER, _FIX_DATES),
-    Rule("programme", "duplicate_jobcentre", _check_programme_duplicate,
-         "Each programme jobcentre has one participation window", "keep one window each"),
-    Rule("programme", "unknown_jobcentre", _jc("programme"), _IN_LIST, _FIX_JC),
-    Rule("monitoring", "bad_month", _check_month, "month must be YYYY-MM", "reformat the months"),
-    Rule("monitoring", "bad_count", _check_bad_count, "Counts must be whole numbers",
-         "fill in the counts"),
-    Rule("monitoring", "negative_count", _check_negative, "Counts may not be negative",
-         "correct the counts"),
-    Rule("monitoring", "workplace_exceeds_first", _check_workplace, "workplace_meetings may "
-         "not exceed first_meetings (shares lie in [0, 1])", "correct the counts"),
-    Rule("monitoring", "duplicate_jobcentre_month", _check_monitoring_duplicate,
-         "Each jobcentre-month must occur once", "aggregate or remove the duplicates"),
-    Rule("monitoring", "unknown_jobcentre", _jc("monitoring"), _IN_LIST, _FIX_JC),
-)
-# fmt: on
 
 
 # --- messages and audit --------------------------------------------------------------------
@@ -654,7 +310,7 @@ def validate_study(
             table="spells",
             rule=_EMPTY_RULE,
         )
-    ctx = _Context(
+    ctx = RuleContext(
         jobcentres=None if jobcentres is None else frozenset(map(str, jobcentres)),
         drop=invalid == "drop",
     )
