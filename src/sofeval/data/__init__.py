@@ -38,23 +38,21 @@ from sofeval.data.io import (
     read_table,
     write_study,
 )
-from sofeval.data.synthetic import (
+from sofeval.data.scenarios import (
     ALPHA_A0,
-    BILLUND_END,
     HIGH_IMPLEMENTERS,
     LATE_EXIT_SHARES,
     LATE_EXIT_WEEKLY,
-    MAX_WEEKS,
     OTHER_HAZARDS,
     OTHER_JOBCENTRES,
     REPORT_THETA_EA,
     REPORT_THETA_P,
     SCENARIOS,
     TARGET_SHARE,
-    SyntheticStudy,
-    Truth,
-    simulate,
 )
+from sofeval.data.synthetic import SyntheticStudy, simulate
+from sofeval.data.synthetic_calendar import BILLUND_END, MAX_WEEKS
+from sofeval.data.synthetic_truth import Truth
 from sofeval.data.validation import (
     INVALID_OPTIONS,
     LOWER_COLUMNS,
