@@ -35,7 +35,7 @@ from sofeval.errors import (
     SofevalError,
     check_option,
 )
-from sofeval.models import GLMFit, vcov, wald_table, wild_score_bootstrap
+from sofeval.models import BootStatistic, GLMFit, vcov, wald_table, wild_score_bootstrap
 from sofeval.panel import StudyDesign
 
 #: Outcome windows of the report: weeks 1–7 and week 8 on.
@@ -163,6 +163,7 @@ def dose_response(
     cells: SOFCells | None = None,
     bootstrap_draws: int = 0,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
+    bootstrap_statistic: BootStatistic = "score",
     seed: int = 0,
 ) -> DoseResponseResult:
     """Relate a jobcentre-month mediator to exit rates, per outcome window.
@@ -200,6 +201,9 @@ def dose_response(
         Only the programme jobcentres enter the sample, so the clustered Wald test rests
         on about 20 clusters and over-rejects (docs/validation.md); the bootstrap p-value
         does not rely on their number being large.
+    bootstrap_statistic
+        ``wald`` (restricted wild cluster bootstrap-t) or ``score`` (Kline-Santos); see
+        :mod:`sofeval.models.bootstrap`.
 
     Returns
     -------
@@ -262,7 +266,7 @@ def dose_response(
                 p_wild = wild_score_bootstrap(
                     dm.X, events, trials, family, clusters, k, B=bootstrap_draws,
                     weights=bootstrap_weights, seed=seed + i, progress=progress,
-                    start=np.asarray(fit.params),
+                    start=np.asarray(fit.params), statistic=bootstrap_statistic,
                 ).p_value
         wald = wald_table([coef], [se]).iloc[0]
         hi_w = hi if hi is not None else 10**6

@@ -43,6 +43,7 @@ from scipy import sparse
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
+    BootStatistic,
     DesignMatrix,
     Family,
     GLMFit,
@@ -608,6 +609,7 @@ def estimate_effects(
     inference: Sequence[str] = ("cluster", "wild", "ri"),
     bootstrap_draws: int = 999,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
+    bootstrap_statistic: BootStatistic = "score",
     ri_draws: int = 999,
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
@@ -629,7 +631,11 @@ def estimate_effects(
     inference
         Any of ``cluster`` (always computed), ``wild`` and ``ri``.
     bootstrap_draws, bootstrap_weights
-        Wild cluster score bootstrap settings.
+        Wild cluster bootstrap settings.
+    bootstrap_statistic
+        ``wald`` (restricted wild cluster bootstrap-t, the variance re-estimated in every
+        draw) or ``score`` (Kline-Santos score bootstrap); see
+        :mod:`sofeval.models.bootstrap`.
     ri_draws
         Number of randomisation-inference permutations.
     seed
@@ -681,6 +687,7 @@ def estimate_effects(
                     dm.X, events, trials, family, clusters, k, B=bootstrap_draws,
                     weights=bootstrap_weights, seed=seed + i, progress=progress,
                     null_value=null[i], start=np.asarray(fit.params),
+                    statistic=bootstrap_statistic,
                 )
             rows.loc[i, "p_wild"] = bres.p_value
             wild_frames.append(pd.DataFrame({"estimand": est, "t": np.asarray(bres.draws)}))

@@ -23,21 +23,27 @@ Modules (imports run downwards in this list, never up):
 from __future__ import annotations
 
 from sofeval.models.bootstrap import (
+    BOOT_STATISTICS,
     BOOT_WEIGHTS,
     WEBB_POINTS,
+    BootStatistic,
     BootstrapResult,
     BootWeights,
     draw_weights,
+    wald_components,
     wild_score_bootstrap,
     wild_t,
+    wild_wald_t,
 )
 from sofeval.models.covariance import (
     CORRECTIONS,
     VCOV_METHODS,
     Correction,
+    RestrictedScores,
     VcovMethod,
     cluster_codes,
     cluster_scores,
+    restricted_scores,
     score_contributions,
     vcov,
 )
@@ -116,7 +122,9 @@ __all__ = [
     "aliased_columns",
     "Base",
     "BASES",
+    "BOOT_STATISTICS",
     "BOOT_WEIGHTS",
+    "BootStatistic",
     "BootstrapResult",
     "BootWeights",
     "build_design",
@@ -153,6 +161,8 @@ __all__ = [
     "mean_functions",
     "MIN_PROBABILITY",
     "permutation_pvalue",
+    "restricted_scores",
+    "RestrictedScores",
     "ResultsBase",
     "saturated_loglik",
     "score_contributions",
@@ -168,8 +178,10 @@ __all__ = [
     "vcov",
     "VCOV_METHODS",
     "VcovMethod",
+    "wald_components",
     "wald_table",
     "WEBB_POINTS",
     "wild_score_bootstrap",
     "wild_t",
+    "wild_wald_t",
 ]

@@ -11,6 +11,7 @@ score statistic used by the wild cluster score bootstrap (:mod:`sofeval.models.b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -26,9 +27,11 @@ __all__ = [
     "CORRECTIONS",
     "VCOV_METHODS",
     "Correction",
+    "RestrictedScores",
     "VcovMethod",
     "cluster_codes",
     "cluster_scores",
+    "restricted_scores",
     "score_contributions",
     "vcov",
 ]
@@ -167,6 +170,111 @@ def vcov(
     return out
 
 
+@dataclass(frozen=True)
+class RestrictedScores:
+    """Cluster scores and information of the full model at the restricted estimate.
+
+    Attributes
+    ----------
+    X
+        Design without aliased columns ``(n, p)``.
+    scores
+        Cluster scores ``s_g`` at the restricted estimate, ``(G, p)``; their nuisance
+        components sum to zero (the restricted score equations).
+    info
+        Full-model Fisher information ``H = X'WX`` at the restricted estimate, ``(p, p)``.
+    weights
+        Per-cell Fisher weights ``W`` at the restricted estimate.
+    codes
+        Cluster code per cell.
+    n_clusters
+        ``G``.
+    index
+        Position of the tested parameter among the columns of ``X``.
+    """
+
+    X: np.ndarray
+    scores: np.ndarray
+    info: np.ndarray
+    weights: np.ndarray
+    codes: np.ndarray
+    n_clusters: int
+    index: int
+
+    def info_row(self) -> np.ndarray:
+        """Row ``k`` of ``H^-1`` (``H`` is symmetric): ``m = H^-1 e_k``."""
+        e = np.zeros(self.info.shape[0])
+        e[self.index] = 1.0
+        return np.asarray(cho_solve(cho_factor(self.info), e))
+
+
+def restricted_scores(
+    X: np.ndarray,
+    events: np.ndarray,
+    trials: np.ndarray,
+    family: Family,
+    clusters: np.ndarray,
+    test_index: int,
+    *,
+    offset: np.ndarray | None = None,
+    null_value: float = 0.0,
+    start: np.ndarray | None = None,
+) -> RestrictedScores:
+    """Fit the restricted model (``theta_k = null_value`` in the offset) and score the full one.
+
+    Parameters
+    ----------
+    X, events, trials, family, clusters, test_index, offset, null_value, start
+        As for :func:`score_contributions`.
+
+    Returns
+    -------
+    RestrictedScores
+
+    Raises
+    ------
+    EstimationError
+        ``test_index`` out of range or an aliased tested column.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    p = X.shape[1]
+    if not 0 <= test_index < p:
+        raise EstimationError(
+            f"wild_score_bootstrap: test_index={test_index} is outside 0..{p - 1}."
+        )
+    alias = aliased_columns(gram(X, n))
+    if alias[test_index]:
+        raise EstimationError(
+            f"wild_score_bootstrap: column {test_index} is aliased (collinear "
+            "with others); its effect is not identified."
+        )
+    keep = ~alias
+    rest = keep.copy()
+    rest[test_index] = False
+    if null_value:
+        base = np.zeros(X.shape[0]) if offset is None else np.asarray(offset, dtype=np.float64)
+        offset = base + null_value * X[:, test_index]
+    r_start = None
+    if start is not None:
+        r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
+    rfit = fit_glm_cells(subset_matrix(X, cols=rest), events, trials, family, offset=offset,
+                         start=r_start)
+    w = fisher_weights(rfit.eta, n, family)
+    u = np.asarray(rfit.score_factor)
+    Xk = subset_matrix(X, cols=keep)
+    codes, G = cluster_codes(clusters, X.shape[0])
+    return RestrictedScores(
+        X=Xk,
+        scores=cluster_scores(Xk, u, codes, G),
+        info=gram(Xk, w),
+        weights=w,
+        codes=codes,
+        n_clusters=G,
+        index=int(np.sum(keep[:test_index])),
+    )
+
+
 def score_contributions(
     X: np.ndarray,
     events: np.ndarray,
@@ -208,37 +316,8 @@ def score_contributions(
     numpy.ndarray
         ``q`` of shape ``(G,)``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    n = np.asarray(trials, dtype=np.float64)
-    p = X.shape[1]
-    if not 0 <= test_index < p:
-        raise EstimationError(
-            f"wild_score_bootstrap: test_index={test_index} is outside 0..{p - 1}."
-        )
-    alias = aliased_columns(gram(X, n))
-    if alias[test_index]:
-        raise EstimationError(
-            f"wild_score_bootstrap: column {test_index} is aliased (collinear "
-            "with others); its effect is not identified."
-        )
-    keep = ~alias
-    rest = keep.copy()
-    rest[test_index] = False
-    if null_value:
-        base = np.zeros(X.shape[0]) if offset is None else np.asarray(offset, dtype=np.float64)
-        offset = base + null_value * X[:, test_index]
-    r_start = None
-    if start is not None:
-        r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
-    rfit = fit_glm_cells(subset_matrix(X, cols=rest), events, trials, family, offset=offset,
-                         start=r_start)
-    w = fisher_weights(rfit.eta, n, family)
-    u = np.asarray(rfit.score_factor)
-    Xk = subset_matrix(X, cols=keep)
-    h = gram(Xk, w)
-    kpos = int(np.sum(keep[:test_index]))
-    e = np.zeros(h.shape[0])
-    e[kpos] = 1.0
-    a = cho_solve(cho_factor(h), e)  # row k of H^-1 (H symmetric)
-    codes, G = cluster_codes(clusters, X.shape[0])
-    return np.asarray(cluster_scores(Xk, u, codes, G) @ a)
+    rs = restricted_scores(
+        X, events, trials, family, clusters, test_index, offset=offset,
+        null_value=null_value, start=start,
+    )
+    return np.asarray(rs.scores @ rs.info_row())
