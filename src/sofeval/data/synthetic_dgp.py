@@ -495,6 +495,29 @@ def exit_probabilities(
     h_k : numpy.ndarray
         ``(m, w, n_other_states)`` probabilities of the other states.
     """
+    h_e, h_k, h_e0, h_k0 = exit_probabilities_both(proc, idx, weeks)
+    return (h_e, h_k) if with_programme else (h_e0, h_k0)
+
+
+def exit_probabilities_both(
+    proc: SpellProcess, idx: np.ndarray, weeks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`exit_probabilities` with and without the programme, computed together.
+
+    Parameters
+    ----------
+    proc
+        The spell process.
+    idx
+        Spell indices (``m`` of them).
+    weeks
+        Spell weeks (``w`` of them).
+
+    Returns
+    -------
+    h_e, h_k, h_e0, h_k0 : numpy.ndarray
+        With the programme ``(m, w)`` and ``(m, w, n_other_states)``, then without it.
+    """
     b, w = proc.baseline, np.asarray(weeks)
     mon = month_numbers(proc.abs_d[idx][:, None] + 7 * (w[None, :] - 1)) - proc.m0
     early = (w <= 7)[None, :]
@@ -504,8 +527,6 @@ def exit_probabilities(
     q = b.q[w - 1][None, :, :]
     h_e0 = cloglog_inverse(base + (eff - prog))
     h_k0 = (1.0 - h_e0)[..., None] * q
-    if not with_programme:
-        return h_e0, h_k0
     h_e = cloglog_inverse(base + eff)
     h_k = (1.0 - h_e)[..., None] * q
     if proc.moves_destinations:
@@ -513,4 +534,4 @@ def exit_probabilities(
         shift = theta * proc.treated[idx][:, None, None]
         moved = -np.expm1(np.exp(shift) * np.log1p(-h_k0))
         h_k = np.where(shift != 0, moved, h_k)
-    return h_e, h_k
+    return h_e, h_k, h_e0, h_k0

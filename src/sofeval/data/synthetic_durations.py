@@ -1,10 +1,11 @@
 """True weeks on benefit, cumulative incidences and cause-specific effects of a synthetic study.
 
-Computed from the data-generating hazards (:func:`sofeval.data.synthetic_dgp.exit_probabilities`)
-over the programme spells (``D = 1``) of the generated data, with the programme as generated
-and without it (every theta, subgroup and destination shift 0 and the workplace share at
-its base, ``S = b_j``), each spell with its own drawn frailty. For spell i, week t from its
-entry week ``e_i`` to the horizon ``tau``: all-cause ``q_i(t) = h_E + sum_k h_k``,
+Computed from the data-generating hazards
+(:func:`sofeval.data.synthetic_dgp.exit_probabilities_both`) over the programme spells
+(``D = 1``) of the generated data, with the programme as generated and without it (every
+theta, subgroup and destination shift 0 and the workplace share at its base, ``S = b_j``),
+each spell with its own drawn frailty. For spell i, week t from its entry week ``e_i`` to
+the horizon ``tau``: all-cause ``q_i(t) = h_E + sum_k h_k``,
 ``S_i(t) = prod_{s<=t} (1 - q_i(s))``, weeks on benefit ``W_i = sum_{t=e_i..tau} S_i(t-1)``
 and cumulative incidence ``F_ik(w) = sum_{t=e_i..w} S_i(t-1) h_ik(t)`` (DESIGN.md §4b);
 the tables give means over the programme spells, pooled and per programme jobcentre.
@@ -20,7 +21,7 @@ import pandas as pd
 
 from sofeval.data import contract
 from sofeval.data.synthetic_calendar import MAX_WEEKS
-from sofeval.data.synthetic_dgp import exit_probabilities
+from sofeval.data.synthetic_dgp import exit_probabilities_both
 from sofeval.data.synthetic_outcomes import SyntheticProcess
 from sofeval.errors import OptionError
 
@@ -74,11 +75,9 @@ def _cloglog(h: np.ndarray) -> np.ndarray:
     return out
 
 
-def _expected_exits(
-    h_e: np.ndarray, h_k: np.ndarray, at_risk: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _expected_exits(h_all: np.ndarray, at_risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per spell: expected weeks at risk ``sum S(t-1)`` and exits ``S(t-1) h(t)``."""
-    h = np.concatenate([h_e[..., None], h_k], axis=2) * at_risk[..., None]
+    h = h_all * at_risk[..., None]
     surv = np.cumprod(1.0 - h.sum(axis=2), axis=1)
     before = np.concatenate([np.ones((h.shape[0], 1)), surv[:, :-1]], axis=1) * at_risk
     return before.sum(axis=1), before[..., None] * h
@@ -111,24 +110,22 @@ def duration_sums(process: SyntheticProcess, horizon: int = DURATION_HORIZON) ->
     w_with, w_without = np.zeros(k), np.zeros(k)
     ev_with, ev_without = np.zeros((k, horizon, n_d)), np.zeros((k, horizon, n_d))
     weight, shifted = np.zeros((k, 2, n_d)), np.zeros((k, 2, n_d))
-    phase = (weeks >= 8).astype(np.int64)
+    phases = (slice(0, 7), slice(7, horizon))  # weeks 1-7, week 8+
     for lo in range(0, spells.size, CHUNK_SPELLS):
         idx = spells[lo : lo + CHUNK_SPELLS]
         at_risk = weeks[None, :] >= proc.entry[idx][:, None]
-        h_e1, h_k1 = exit_probabilities(proc, idx, weeks, with_programme=True)
-        h_e0, h_k0 = exit_probabilities(proc, idx, weeks, with_programme=False)
-        wk1, ex1 = _expected_exits(h_e1, h_k1, at_risk)
-        wk0, ex0 = _expected_exits(h_e0, h_k0, at_risk)
+        h_e1, h_k1, h_e0, h_k0 = exit_probabilities_both(proc, idx, weeks)
+        h1 = np.concatenate([h_e1[..., None], h_k1], axis=2)
+        h0 = np.concatenate([h_e0[..., None], h_k0], axis=2)
+        wk1, ex1 = _expected_exits(h1, at_risk)
+        wk0, ex0 = _expected_exits(h0, at_risk)
         onehot = (proc.jc[idx][None, :] == np.arange(k)[:, None]).astype(float)
         w_with += onehot @ wk1
         w_without += onehot @ wk0
         ev_with += (onehot @ ex1.reshape(idx.size, -1)).reshape(k, horizon, n_d)
         ev_without += (onehot @ ex0.reshape(idx.size, -1)).reshape(k, horizon, n_d)
-        h1 = np.concatenate([h_e1[..., None], h_k1], axis=2)
-        h0 = np.concatenate([h_e0[..., None], h_k0], axis=2)
         shift = _cloglog(h1) - _cloglog(h0)
-        for p in (0, 1):
-            cols = phase == p
+        for p, cols in enumerate(phases):
             weight[:, p] += onehot @ ex1[:, cols].sum(axis=1)
             shifted[:, p] += onehot @ (ex1[:, cols] * shift[:, cols]).sum(axis=1)
     return DurationSums(horizon, n, w_with, w_without, ev_with, ev_without, weight, shifted)
