@@ -157,7 +157,7 @@ own drawn frailty, so with frailty these are means over the realised spells.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +242,7 @@ class SyntheticStudy:
     monitoring: pd.DataFrame
     truth: Truth
     data_end: pd.Timestamp
-    process: SyntheticProcess | None = None
+    process: SyntheticProcess | None = field(default=None, repr=False, compare=False)
 
     def write_csv(self, directory: str | os.PathLike[str]) -> None:
         """Write all tables and the truth as CSV files, deterministically.

@@ -344,24 +344,18 @@ def true_subgroups(process: SyntheticProcess) -> pd.DataFrame:
     """
     proc = process.proc
     tr = proc.treated
-    frames = []
+    rows: list[tuple[str, str, str, int, float]] = []
     for variable in SUBGROUP_VARIABLES:
-        f = pd.DataFrame(
-            {
-                "level": subgroup_levels(process, variable)[tr],
-                "ex_ante": proc.prog_early[tr],
-                "programme": proc.prog_late[tr],
-            }
-        )
-        g = f.groupby("level", sort=True)
-        m = g[["ex_ante", "programme"]].mean().assign(n_spells=g.size().astype(np.int64))
-        long = m.reset_index().melt(
-            id_vars=["level", "n_spells"], value_vars=["ex_ante", "programme"], var_name="estimand"
-        )
-        frames.append(long.assign(variable=variable))
-    out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["variable", "level", "estimand"], kind="mergesort", ignore_index=True)
-    return out[["variable", "level", "estimand", "n_spells", "value"]]
+        levels, code = np.unique(subgroup_levels(process, variable)[tr], return_inverse=True)
+        n = np.bincount(code, minlength=levels.size)
+        for estimand, prog in (("ex_ante", proc.prog_early), ("programme", proc.prog_late)):
+            mean = np.bincount(code, weights=prog[tr], minlength=levels.size) / n
+            rows += [
+                (variable, str(lv), estimand, int(k), float(v))
+                for lv, k, v in zip(levels, n, mean, strict=True)
+            ]
+    out = pd.DataFrame(rows, columns=["variable", "level", "estimand", "n_spells", "value"])
+    return out.sort_values(["variable", "level", "estimand"], kind="mergesort", ignore_index=True)
 
 
 def build_truth(scenario: str, seed: int, process: SyntheticProcess) -> Truth:
