@@ -40,19 +40,38 @@ from sofeval.data.io import (
 )
 from sofeval.data.scenarios import (
     ALPHA_A0,
+    DESTINATION_THETA_EA,
+    DESTINATION_THETA_P,
     HIGH_IMPLEMENTERS,
     LATE_EXIT_SHARES,
     LATE_EXIT_WEEKLY,
     OTHER_HAZARDS,
     OTHER_JOBCENTRES,
+    PRETREND_SLOPE,
+    RECURRENCE_RHO,
     REPORT_THETA_EA,
     REPORT_THETA_P,
     SCENARIOS,
+    SUBGROUP_EFFECT,
     TARGET_SHARE,
 )
 from sofeval.data.synthetic import SyntheticStudy, simulate
 from sofeval.data.synthetic_calendar import BILLUND_END, MAX_WEEKS
-from sofeval.data.synthetic_truth import Truth
+from sofeval.data.synthetic_durations import (
+    DURATION_HORIZON,
+    true_durations,
+    true_incidence,
+)
+from sofeval.data.synthetic_outcomes import SyntheticProcess
+from sofeval.data.synthetic_recurrence import RECURRENCE_HORIZONS, true_recurrence
+from sofeval.data.synthetic_truth import (
+    AGE_BANDS,
+    EVENT_QUARTER_LOWEST,
+    SUBGROUP_VARIABLES,
+    Truth,
+    true_event_study,
+    true_subgroups,
+)
 from sofeval.data.validation import (
     INVALID_OPTIONS,
     LOWER_COLUMNS,
@@ -127,6 +146,23 @@ __all__ = [
     "spell_week",
     "validate_study",
     "write_study",
+    # synthetic truths of the second wave
+    "AGE_BANDS",
+    "DESTINATION_THETA_EA",
+    "DESTINATION_THETA_P",
+    "DURATION_HORIZON",
+    "EVENT_QUARTER_LOWEST",
+    "PRETREND_SLOPE",
+    "RECURRENCE_HORIZONS",
+    "RECURRENCE_RHO",
+    "SUBGROUP_EFFECT",
+    "SUBGROUP_VARIABLES",
+    "SyntheticProcess",
+    "true_durations",
+    "true_event_study",
+    "true_incidence",
+    "true_recurrence",
+    "true_subgroups",
 ]
 
 # --- data validation: the rule table (sofeval.data.rules) ------------------------------------

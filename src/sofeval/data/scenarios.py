@@ -2,13 +2,13 @@
 
 The data-generating process itself is documented in :mod:`sofeval.data.synthetic`; this
 module holds its constants (hazards of the other exit states, covariate effects, the
-calibrated baseline), the effects of each named scenario (:func:`scenario_effects`) and
-the true workplace shares (:func:`workplace_shares`).
+calibrated baseline, the recurrence hazard), the effects of each named scenario
+(:func:`scenario_effects`) and the true workplace shares (:func:`workplace_shares`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,9 @@ SCENARIOS: tuple[str, ...] = (
     "dose_response",
     "frailty",
     "report",
+    "destinations",
+    "pretrend",
+    "subgroup",
 )
 
 #: Non-programme jobcentres (real municipality names; Tårnby and Dragør are one, in SOF).
@@ -104,6 +107,21 @@ COVARIATE_LEVELS: dict[str, tuple[tuple[object, ...], tuple[float, ...], tuple[f
 #: Effect of age per year above :data:`AGE_CENTRE` on the employment log-hazard.
 BETA_AGE, AGE_CENTRE = -0.01, 45
 
+#: ``destinations``: cloglog shifts of the other states' cause-specific hazards for
+#: treated spells in weeks 1-7 (ex ante) and week 8+ (programme).
+DESTINATION_THETA_EA: dict[str, float] = {}
+DESTINATION_THETA_P: dict[str, float] = {"unemployment": 0.30, "job_clarification": -0.20}
+#: ``pretrend``: log-hazard trend per calendar quarter of programme-jobcentre spells before
+#: their jobcentre's programme start (event quarter k < 0 adds ``PRETREND_SLOPE * k``).
+PRETREND_SLOPE = 0.05
+#: ``subgroup``: ``(covariate, level, theta_EA, theta_P)`` of the only effect.
+SUBGROUP_EFFECT: tuple[str, object, float, float] = ("visitation_category", 2, 0.0, 0.25)
+#: Recurrence hazard ``1 - exp(-exp(kappa0 + slope log(w) + gamma_j + rho D))`` in week ``w``
+#: since a return to employment (``w = 1..RECURRENCE_WEEKS``; none later).
+RECURRENCE_KAPPA0, RECURRENCE_SLOPE, RECURRENCE_WEEKS = -4.4, -0.5, 52
+#: Programme effect on the recurrence hazard in the new scenarios (``pretrend``: 0).
+RECURRENCE_RHO = -0.25
+
 
 @dataclass(frozen=True)
 class ScenarioEffects:
@@ -117,6 +135,19 @@ class ScenarioEffects:
         Effect of the workplace share in weeks 1-7 / week 8+.
     frailty_sd
         Standard deviation of the mean-one gamma frailty (0 = none).
+    destination_ea, destination_p
+        Cloglog shift of the cause-specific hazard of another exit state for treated
+        spells in weeks 1-7 / week 8+, per state (absent = 0).
+    subgroup
+        ``(covariate, level)`` of a subgroup effect, or ``None``.
+    subgroup_ea, subgroup_p
+        Extra effect of treated spells in that subgroup in weeks 1-7 / week 8+.
+    pretrend
+        Log-hazard trend per event quarter before the programme start (0 = none).
+    recurrence
+        Generate new spells of persons who returned to employment.
+    rho
+        Programme effect on the recurrence hazard (treated returns).
     """
 
     theta_ea: np.ndarray
@@ -124,6 +155,14 @@ class ScenarioEffects:
     lam1: float
     lam2: float
     frailty_sd: float
+    destination_ea: dict[str, float] = field(default_factory=dict)
+    destination_p: dict[str, float] = field(default_factory=dict)
+    subgroup: tuple[str, object] | None = None
+    subgroup_ea: float = 0.0
+    subgroup_p: float = 0.0
+    pretrend: float = 0.0
+    recurrence: bool = False
+    rho: float = 0.0
 
     def override(
         self,
@@ -132,14 +171,17 @@ class ScenarioEffects:
         lam_early: float | None = None,
         lam_late: float | None = None,
         frailty_sd: float | None = None,
+        recurrence: bool | None = None,
+        rho: float | None = None,
     ) -> ScenarioEffects:
         """A copy with the given values replacing the scenario's (``None`` keeps them).
 
-        A theta override makes that theta homogeneous over the programme jobcentres.
+        A theta override makes that theta homogeneous over the programme jobcentres (a
+        subgroup or destination effect of the scenario stays).
 
         Parameters
         ----------
-        theta_ea, theta_p, lam_early, lam_late, frailty_sd
+        theta_ea, theta_p, lam_early, lam_late, frailty_sd, recurrence, rho
             Keyword overrides of :func:`sofeval.data.simulate`.
 
         Returns
@@ -154,6 +196,8 @@ class ScenarioEffects:
             lam1=self.lam1 if lam_early is None else float(lam_early),
             lam2=self.lam2 if lam_late is None else float(lam_late),
             frailty_sd=self.frailty_sd if frailty_sd is None else float(frailty_sd),
+            recurrence=self.recurrence if recurrence is None else bool(recurrence),
+            rho=self.rho if rho is None else float(rho),
         )
 
 
@@ -198,6 +242,8 @@ def scenario_effects(
         return ScenarioEffects(het_ea, het_p, 0.0, 0.0, 0.0)
     if scenario == "dose_response":
         return ScenarioEffects(zeros, zeros, 0.13, 0.0, 0.0)
+    if scenario in ("destinations", "pretrend", "subgroup"):
+        return _new_scenario_effects(scenario, k)
     lam1 = 0.13
     th_p = np.array([REPORT_THETA_P.get(j, np.nan) for j in programme])
     th_ea = np.array([REPORT_THETA_EA.get(j, np.nan) for j in programme])
@@ -211,6 +257,59 @@ def scenario_effects(
     return ScenarioEffects(th_ea, th_p, lam1, 0.0, 0.0)
 
 
+def _new_scenario_effects(scenario: str, k: int) -> ScenarioEffects:
+    """Effects of the scenarios with destinations, pre-trends, subgroups and recurrence."""
+    zeros = np.zeros(k)
+    if scenario == "destinations":
+        return ScenarioEffects(
+            np.full(k, 0.05),
+            np.full(k, 0.10),
+            0.0,
+            0.0,
+            0.0,
+            destination_ea=dict(DESTINATION_THETA_EA),
+            destination_p=dict(DESTINATION_THETA_P),
+            recurrence=True,
+            rho=RECURRENCE_RHO,
+        )
+    if scenario == "pretrend":
+        return ScenarioEffects(
+            zeros, zeros, 0.0, 0.0, 0.0, pretrend=PRETREND_SLOPE, recurrence=True
+        )
+    variable, level, sub_ea, sub_p = SUBGROUP_EFFECT
+    return ScenarioEffects(
+        zeros,
+        zeros,
+        0.0,
+        0.0,
+        0.0,
+        subgroup=(variable, level),
+        subgroup_ea=sub_ea,
+        subgroup_p=sub_p,
+        recurrence=True,
+        rho=RECURRENCE_RHO,
+    )
+
+
+@dataclass(frozen=True)
+class Shares:
+    """True workplace shares and their parts.
+
+    Attributes
+    ----------
+    share
+        ``(n_jobcentres, n_months)`` shares ``S[j, m - m0]`` for months ``m0..m_data``.
+    base
+        Base share ``b_j`` per jobcentre.
+    lift
+        Lift ``L_j`` per jobcentre (0 outside the programme).
+    """
+
+    share: np.ndarray
+    base: np.ndarray
+    lift: np.ndarray
+
+
 def workplace_shares(
     scenario: str,
     names: tuple[str, ...],
@@ -219,7 +318,7 @@ def workplace_shares(
     m1: int,
     weights: np.ndarray,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Shares:
     """True workplace shares ``S[j, m - m0]`` for months ``m0..m1``, base ``b_j``, lift ``L_j``.
 
     Lifts are rescaled so that the size-weighted mean in-window share is
@@ -243,8 +342,7 @@ def workplace_shares(
 
     Returns
     -------
-    share, base, lift : numpy.ndarray
-        ``(n_jobcentres, n_months)`` shares, ``(n_jobcentres,)`` bases and lifts.
+    Shares
     """
     n_j, n_m = len(names), m1 - m0 + 1
     base = rng.uniform(0.10, 0.15, n_j)
@@ -263,7 +361,7 @@ def workplace_shares(
     if scenario == "dose_response":
         share[inside] = dose[inside]
         lift = np.where(inside.any(axis=1), lift_draw, 0.0)
-        return share, base, lift
+        return Shares(share, base, lift)
     r = 0.45 + 0.55 * (months - sof_m) / 14.0
     w = weights[:, None] * inside
     gap = TARGET_SHARE - np.sum(w * base[:, None]) / w.sum()
@@ -271,4 +369,4 @@ def workplace_shares(
     lift = lift * gap / (np.sum(w * lift[:, None] * r[None, :]) / w.sum())
     raised = np.clip(base[:, None] + lift[:, None] * r[None, :] + in_noise, 0.02, 0.76)
     share[inside] = raised[inside]
-    return share, base, lift
+    return Shares(share, base, lift)

@@ -39,6 +39,21 @@ def month_numbers(days: np.ndarray) -> np.ndarray:
     return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + EPOCH_MONTH
 
 
+def quarter_numbers(months: np.ndarray) -> np.ndarray:
+    """Calendar quarter numbers (``4 * year + quarter - 1``) of contract month numbers.
+
+    Parameters
+    ----------
+    months
+        Integer month numbers (``12 * year + month - 1``).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    return months // 3
+
+
 def day_number(ts: pd.Timestamp) -> int:
     """Days since 1970-01-01 of a timestamp.
 
@@ -144,6 +159,21 @@ class Calendar:
                 ),
             }
         )
+
+    @property
+    def first_post_quarter(self) -> int:
+        """First event quarter after the longest programme window (the top event-time bin).
+
+        Event time is the calendar quarter of a spell's week-8 date minus the quarter of its
+        jobcentre's programme start; the SOF window 2017-10-01..2018-12-31 covers event
+        quarters 0..4, so this is 5.
+
+        Returns
+        -------
+        int
+        """
+        q = quarter_numbers(np.array(list(self.window_months.values())))
+        return int((q[:, 1] - q[:, 0]).max()) + 1
 
 
 def _month(day: int) -> int:

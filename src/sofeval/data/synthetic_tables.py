@@ -12,7 +12,8 @@ import pandas as pd
 from sofeval.data import contract
 from sofeval.data.scenarios import COVARIATE_LEVELS, OTHER_STATES
 from sofeval.data.synthetic_calendar import month_labels, month_numbers, to_dates
-from sofeval.data.synthetic_dgp import Outcomes, SpellDraws
+from sofeval.data.synthetic_dgp import SpellDraws
+from sofeval.data.synthetic_outcomes import Outcomes
 
 _OTHER_LOCATIONS = ("jobcentre", "phone", "digital")
 _INTERVENTION_TYPES = ("internship", "wage_subsidy", "graded_return")
@@ -138,9 +139,8 @@ def meetings_tables(
     share: np.ndarray,
     m0: int,
     ids: np.ndarray,
-    names: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Follow-up meetings (first one mostly in weeks 5-8) and monitoring counts.
+    """Follow-up meetings (first one mostly in weeks 5-8) and the first meetings held.
 
     Parameters
     ----------
@@ -156,12 +156,14 @@ def meetings_tables(
         Month number of ``share[:, 0]``.
     ids
         Spell ids.
-    names
-        Jobcentre names (object array).
 
     Returns
     -------
-    meetings, monitoring : pandas.DataFrame
+    meetings : pandas.DataFrame
+        The contract table ``meetings``.
+    first : pandas.DataFrame
+        One row per first meeting held: jobcentre index ``j``, ``month`` number and
+        workplace flag ``wp`` (the input of :func:`monitoring_table`).
     """
     jc, abs_d, entry, entry_day = draws.jc, draws.abs_d, draws.entry, draws.entry_day
     n = jc.size
@@ -203,13 +205,26 @@ def meetings_tables(
         .sort_values(["spell_id", "date"], kind="mergesort")
         .reset_index(drop=True)
     )
-    return meetings, _monitoring(mon, names)
+    return meetings, mon
 
 
-def _monitoring(mon: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
-    """Realised first meetings per jobcentre and month: ``first_meetings, workplace_meetings``."""
+def monitoring_table(first: pd.DataFrame, names: np.ndarray) -> pd.DataFrame:
+    """Realised first meetings per jobcentre and month: ``first_meetings, workplace_meetings``.
+
+    Parameters
+    ----------
+    first
+        First meetings held (second output of :func:`meetings_tables`).
+    names
+        Jobcentre names (object array) indexed by ``first["j"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The contract table ``monitoring``.
+    """
     agg = (
-        mon.groupby(["j", "month"], sort=True)
+        first.groupby(["j", "month"], sort=True)
         .agg(first_meetings=("wp", "size"), workplace_meetings=("wp", "sum"))
         .reset_index()
     )
