@@ -197,7 +197,7 @@ HINTS: dict[str, dict[str, str]] = {
     "cli": {
         "invalid_drop": "--invalid drop",
         "drop": "pass --invalid drop to drop them with an audit (data_audit.csv)",
-        "mapping": "--mapping FILE.toml (laid out as sofeval's kmd_mapping.toml)",
+        "mapping": "--mapping FILE.toml, laid out as sofeval's kmd_mapping.toml",
     },
 }
 
