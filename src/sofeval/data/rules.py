@@ -277,14 +277,16 @@ def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     flagged = np.zeros(n, dtype=bool)
     flagged[rows] = True
 
-    def at(values: pd.Series, where: np.ndarray) -> pd.Series:
-        return pd.Series(values.to_numpy(dtype=object)[where], index=df.index[rows])
+    def at(values: pd.Series, where: np.ndarray) -> pd.Series:  # the flagged rows only
+        return pd.Series(values.iloc[where].to_numpy(), index=df.index[rows])
 
-    a, b = day(df["absence_start"]), day(df["benefit_end"], "ongoing")
+    def span(where: np.ndarray) -> pd.Series:
+        first, last = at(df["absence_start"], where), at(df["benefit_end"], where)
+        return day(first) + " to " + day(last, "ongoing")
+
     detail = (
-        "person_id " + quoted(at(person, rows)) + ": " + at(a, rows) + " to " + at(b, rows)
-        + " overlaps spell_id " + quoted(at(df["spell_id"], other))
-        + " (" + at(a, other) + " to " + at(b, other) + ")"
+        "person_id " + quoted(at(person, rows)) + ": " + span(rows)
+        + " overlaps spell_id " + quoted(at(df["spell_id"], other)) + " (" + span(other) + ")"
     )  # fmt: skip
     return pd.Series(flagged, index=df.index, dtype=bool), detail
 
