@@ -2,9 +2,11 @@
 
 Each replication draws a data set from :func:`sofeval.data.synthetic.simulate` with its own
 seed (spawned from one :class:`numpy.random.SeedSequence`, so results do not depend on the
-number of worker processes), runs the default pooled model with every inference method, the
+number of worker processes), runs the pooled model with every inference method, the
 per-jobcentre model and (where the scenario has a mediator) the dose-response model, and
-records estimates, standard errors and p-values beside the generator's truth.
+records estimates, standard errors and p-values beside the generator's truth. The models
+follow the defaults or, given a study's :class:`~sofeval.config.RunConfig`, its covariates,
+link, design and bootstrap weights.
 
 Summary per estimand (and jobcentre): bias, RMSE, mean SE against the SD of the estimates,
 95 % CI coverage of the clustered (pooled) or model-based (per-jobcentre) Wald interval, and
@@ -19,6 +21,11 @@ the truth is not zero.
 A replication that fails numerically (for example a model that cannot be fitted on a very
 small draw) is recorded in :attr:`MonteCarloResult.failed` with its seed and error and left
 out of the summary; it does not stop the run.
+
+The users' CI gate, :func:`check_study` (``sofeval montecarlo --config study.toml --check``),
+runs a study's configuration on the ``null`` and ``homogeneous`` scenarios and judges the
+pooled effects' bias, the tests' size and the intervals' coverage against the tolerances of
+the ``[check]`` table (:class:`~sofeval.config.CheckSettings`).
 """
 
 from __future__ import annotations
