@@ -1,4 +1,5 @@
-"""The command line: the main job, data errors without tracebacks, the audit, determinism."""
+"""The command line: the main job, data errors without tracebacks, the audit, determinism,
+`sofeval check`, warnings as notes, and the users' CI gate (`montecarlo --check`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sofeval.cli import main
+from sofeval.cli import EXIT_DATA_ERROR, main
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "synthetic"
@@ -119,3 +120,134 @@ def test_montecarlo_command_replaces_validate(capsys):
     with pytest.raises(SystemExit):
         main(["montecarlo", "--help"])
     assert "--reps" in capsys.readouterr().out
+
+
+PROFILE_FILES = ("profile_tables.csv", "profile_summary.csv", "profile_exit_states.csv",
+                 "profile_dates.csv", "profile_jobcentres.csv", "profile_jobcentre_years.csv",
+                 "profile_entry_weeks.csv", "profile_first_meeting_locations.csv")
+
+
+def _broken(small_data: Path, tmp_path: Path) -> Path:
+    """The small study with an unknown exit state, an impossible date and a duplicated id."""
+    spells = pd.read_csv(small_data / "spells.csv", dtype=str, keep_default_na=False)
+    spells.loc[3, "exit_state"] = "holiday"
+    spells.loc[5, "benefit_end"] = "2018-13-45"
+    spells = pd.concat([spells, spells.iloc[[7]]])
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    spells.to_csv(bad / "spells.csv", index=False)
+    for name in ("programme.csv", "meetings.csv", "interventions.csv"):
+        (bad / name).write_bytes((small_data / name).read_bytes())
+    return bad
+
+
+def test_check_on_clean_data_writes_audit_profile_and_page(small_data, tmp_path, capsys):
+    out = tmp_path / "check"
+    assert main(["check", *_args(small_data), "--out", str(out)]) == 0
+    assert "pass every contract rule" in capsys.readouterr().out
+    for name in ("data_audit.csv", "check.html", "warnings.csv", *PROFILE_FILES):
+        assert (out / name).is_file(), name
+    assert pd.read_csv(out / "data_audit.csv").empty
+    assert pd.read_csv(out / "warnings.csv").empty
+    summary = pd.read_csv(out / "profile_summary.csv").set_index("item")["count"]
+    assert summary["spells"] == 6000
+    assert "No rows were dropped" in (out / "check.html").read_text("utf-8")
+    years = pd.read_csv(out / "profile_jobcentre_years.csv")
+    assert not ((years["spells"] >= 1) & (years["spells"] < 5)).any()
+    strict = tmp_path / "strict"
+    assert main(["check", *_args(small_data), "--threshold", "100", "--out", str(strict)]) == 0
+    assert pd.read_csv(strict / "profile_jobcentre_years.csv")["spells"].isna().any()
+
+
+def test_check_refuses_a_broken_extract_without_traceback(small_data, tmp_path):
+    bad = _broken(small_data, tmp_path)
+    out = tmp_path / "o"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sofeval.cli", "check", *_args(bad), "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert proc.returncode == EXIT_DATA_ERROR
+    err = proc.stderr
+    assert "Traceback" not in err and err.startswith("sofeval: error: ")
+    for quoted in ("exit_state 'holiday'", "benefit_end '2018-13-45'", "occurs 2 times",
+                   "--invalid drop"):
+        assert quoted in err, quoted
+    assert 'invalid="drop"' not in err  # the command line speaks command line
+    audit = pd.read_csv(out / "data_audit.csv", dtype=str)  # every offending row listed
+    assert {"duplicate_spell_id", "unparseable_date", "unknown_exit_state"} <= set(audit["rule"])
+
+
+def test_check_with_invalid_drop_audits_the_rows(small_data, tmp_path):
+    bad = _broken(small_data, tmp_path)
+    out = tmp_path / "dropped"
+    assert main(["check", *_args(bad), "--invalid", "drop", "--out", str(out)]) == 0
+    audit = pd.read_csv(out / "data_audit.csv", dtype=str)
+    spells = audit[audit["table"] == "spells"].set_index("rule")["detail"]
+    assert spells["unknown_exit_state"] == "exit_state 'holiday'"
+    assert spells["unparseable_date"].startswith("benefit_end '2018-13-45'")
+    rows = pd.read_csv(out / "profile_tables.csv").set_index("table")["rows"]
+    assert rows["spells"] == 6000 - 3 and rows["audit (rows dropped)"] == len(audit)
+    assert "rows were dropped" in (out / "check.html").read_text("utf-8")
+
+
+def test_missing_column_message_names_the_mapping_option(small_data, tmp_path, capsys):
+    bad = tmp_path / "renamed"
+    bad.mkdir()
+    spells = pd.read_csv(small_data / "spells.csv", dtype=str)
+    spells.rename(columns={"exit_state": "ophoersaa"}).to_csv(bad / "spells.csv", index=False)
+    assert main(["check", "--spells", str(bad / "spells.csv"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "missing_columns" in err and "--mapping FILE.toml" in err and "ophoersaa" in err
+
+
+def test_library_warnings_become_one_line_notes(small_data, tmp_path, capsys):
+    """No meetings: the measure DiD of the monitoring is not identified (a warning) and the
+    dose-response is not estimated (a note of the run)."""
+    out = tmp_path / "no_meetings"
+    args = ["--spells", str(small_data / "spells.csv"), "--programme",
+            str(small_data / "programme.csv")]
+    assert main(["run", *args, "--out", str(out), "--bootstrap-draws", "0",
+                 "--ri-draws", "0"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line]
+    assert all(line.startswith("sofeval: note: ") for line in notes), err
+    assert sum("measure_did" in line for line in notes) == 1  # once, however often raised
+    assert "Warning:" not in err and ".py:" not in err  # no raw warning, no source line
+    warned = pd.read_csv(out / "warnings.csv")
+    assert list(warned.columns) == ["category", "message"]
+    assert "NotIdentifiedWarning" in set(warned["category"])
+    assert warned.duplicated().sum() == 0
+
+
+GATE = """
+[model]
+covariates = ["sex"]
+
+[check]
+reps = 2
+n_spells = 2500
+bootstrap_draws = 9
+ri_draws = 9
+{tolerances}
+"""
+
+
+def test_montecarlo_check_gate_exit_status(tmp_path, capsys):
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text(GATE.format(tolerances="max_abs_bias = 10.0\nmin_coverage = 0.0\n"
+                                              "max_size = 1.0"))
+    out = tmp_path / "gate"
+    assert main(["montecarlo", "--config", str(lenient), "--check", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "the check passed" in text and "FAIL" not in text
+    crit = pd.read_csv(out / "check_criteria.csv", keep_default_na=False)  # "null" is a name
+    assert set(crit["scenario"]) == {"null", "homogeneous"}
+    assert {"abs_bias", "size", "coverage"} == set(crit["criterion"])
+    impossible = tmp_path / "impossible.toml"
+    impossible.write_text(GATE.format(tolerances='scenarios = ["null"]\nmax_abs_bias = 0.0'))
+    assert main(["montecarlo", "--config", str(impossible), "--check", "--jobs", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "FAIL" in captured.out and "the check failed" in captured.err
+    assert main(["montecarlo", "--check", "--jobs", "1"]) == 2  # no config: a clean error
+    assert "--check needs --config" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Monte Carlo harness: failures recorded, coverage of the inverted tests, determinism."""
+"""Monte Carlo harness: failures recorded, coverage of the inverted tests, determinism, the
+study's configuration applied, and the CI gate's criteria."""
 
 from __future__ import annotations
 
@@ -7,19 +8,27 @@ import pandas as pd
 import pytest
 
 from sofeval import montecarlo
-from sofeval.errors import EstimationError
-from sofeval.montecarlo import monte_carlo, summarise
+from sofeval.config import CheckSettings, RunConfig
+from sofeval.errors import EstimationError, OptionError
+from sofeval.montecarlo import (
+    CRITERIA_COLUMNS,
+    gate_criteria,
+    monte_carlo,
+    summarise,
+    truth_comparable,
+)
+from sofeval.panel import StudyDesign
 
 
 def test_failed_replication_is_recorded_not_fatal(monkeypatch):
-    real = montecarlo._replication_rows
+    real = montecarlo.replication_rows
 
     def flaky(task):
         if task.rep == 1:
             raise EstimationError("spells: no exit to employment in the estimation sample.")
         return real(task)
 
-    monkeypatch.setattr(montecarlo, "_replication_rows", flaky)
+    monkeypatch.setattr(montecarlo, "replication_rows", flaky)
     mc = monte_carlo("null", reps=3, n_spells=3_000, seed=4, jobs=1, bootstrap_draws=19,
                      ri_draws=19)
     assert list(mc.failed["rep"]) == [1]
@@ -32,7 +41,7 @@ def test_all_replications_failing_raises(monkeypatch):
     def broken(task):
         raise np.linalg.LinAlgError("singular")
 
-    monkeypatch.setattr(montecarlo, "_replication_rows", broken)
+    monkeypatch.setattr(montecarlo, "replication_rows", broken)
     with pytest.raises(EstimationError, match="all 2 replications failed"):
         monte_carlo("null", reps=2, n_spells=2_000, seed=1, jobs=1)
 
@@ -80,3 +89,56 @@ def test_summarise_by_hand():
     assert row["reject_cluster"] == pytest.approx(0.5)
     assert row["reject_wild"] == pytest.approx(0.5)
     assert row["reject_ri"] == pytest.approx(0.25)
+
+
+def test_study_configuration_reaches_every_replication(monkeypatch):
+    """The study's covariates, link and design are what each replication fits."""
+    seen = []
+    real = montecarlo.estimate_effects
+
+    def spy(cells, **kw):
+        seen.append((cells.design.max_weeks, tuple(kw["covariates"]), kw["family"]))
+        return real(cells, **kw)
+
+    monkeypatch.setattr(montecarlo, "estimate_effects", spy)
+    config = RunConfig(design={"max_weeks": 30}, covariates=("sex",), family="logit")
+    mc = monte_carlo("null", reps=2, n_spells=2_000, seed=5, jobs=1, bootstrap_draws=0,
+                     ri_draws=0, config=config, parts=("pooled",))
+    assert seen == [(30, ("sex",), "logit")] * 2
+    assert set(mc.draws["estimand"]) == {"ex_ante", "programme"}  # pooled only
+    with pytest.raises(OptionError, match="parts"):
+        monte_carlo("null", reps=1, parts=("everything",))
+
+
+def _summary(**values: float) -> pd.DataFrame:
+    row = {"estimand": "programme", "jobcentre": "ALL", "bias": 0.01, "sd_estimate": 0.1,
+           "coverage": 0.9, "coverage_wild": 0.94, "coverage_ri": np.nan,
+           "reject_cluster": 0.1, "reject_wild": 0.25, "reject_ri": np.nan, "n_reps": 100}
+    return pd.DataFrame([row | values])
+
+
+def test_gate_criteria_by_hand():
+    settings = CheckSettings(max_abs_bias=0.02, min_coverage=0.92, max_size=0.2)
+    null = pd.DataFrame(gate_criteria("null", _summary(), settings, True))
+    assert list(null.columns) == list(CRITERIA_COLUMNS)
+    assert list(zip(null["criterion"], null["method"], null["passed"], strict=True)) == [
+        ("abs_bias", "estimate", True), ("size", "cluster", True), ("size", "wild", False),
+    ]  # RI switched off: no row
+    assert null["mc_se"].iloc[0] == pytest.approx(0.1 / 10)  # SD / sqrt(reps)
+    assert null["mc_se"].iloc[1] == pytest.approx(np.sqrt(0.05 * 0.95 / 100))
+    hom = pd.DataFrame(gate_criteria("homogeneous", _summary(bias=-0.03), settings, True))
+    assert list(zip(hom["criterion"], hom["method"], hom["passed"], strict=True)) == [
+        ("abs_bias", "estimate", False), ("coverage", "cluster", False),
+        ("coverage", "wild", True),
+    ]
+    assert hom["value"].iloc[0] == pytest.approx(0.03)
+    # a design whose estimand is not the generator's: nothing to compare in homogeneous
+    assert gate_criteria("homogeneous", _summary(), settings, False) == []
+    assert len(gate_criteria("null", _summary(), settings, False)) == 3
+
+
+def test_truth_comparable():
+    assert truth_comparable(StudyDesign())
+    assert truth_comparable(StudyDesign(max_weeks=30, entry="absence_start"))
+    assert not truth_comparable(StudyDesign(phase_cut=10))
+    assert not truth_comparable(StudyDesign(treatment="spell_start"))

@@ -1,7 +1,18 @@
-"""Command line: ``sofeval run``, ``sofeval synth`` and ``sofeval montecarlo``.
+"""Command line: ``sofeval run``, ``check``, ``synth`` and ``montecarlo``.
+
+* ``sofeval check`` validates an extract and writes ``data_audit.csv`` and a data profile
+  (CSV files and ``check.html``): the first command to run on a new extract.
+* ``sofeval run`` estimates the default SOF evaluation and writes the report.
+* ``sofeval synth`` writes a synthetic data set with known truth.
+* ``sofeval montecarlo`` runs a Monte Carlo over a synthetic scenario, or with ``--config
+  study.toml --check`` the study's own configuration against the tolerances of its
+  ``[check]`` table (a CI gate; see :mod:`sofeval.montecarlo`).
 
 Data errors never reach the user as a traceback: every :class:`~sofeval.errors.SofevalError`
-(bad input, bad option) is printed as one message and the command exits with status 2.
+(bad input, bad option) is printed as one message and the command exits with status
+:data:`EXIT_DATA_ERROR`; messages speak command line (``--invalid drop``). Library warnings
+are shown as one-line ``sofeval: note: ...`` messages on standard error, one per distinct
+message, and written to ``warnings.csv`` in the output folder of ``run`` and ``check``.
 """
 
 from __future__ import annotations
@@ -9,18 +20,93 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from sofeval import __version__
+from sofeval.analyses import first_meetings
 from sofeval.config import RunConfig
-from sofeval.data import load_study, read_study_dir, simulate
-from sofeval.errors import SofevalError
-from sofeval.montecarlo import monte_carlo
+from sofeval.data import (
+    AUDIT_COLUMNS,
+    RegisterMapping,
+    StudyData,
+    load_study,
+    profile_study,
+    read_study_dir,
+    simulate,
+)
+from sofeval.errors import ContractError, SofevalError
+from sofeval.montecarlo import check_failures, check_study, monte_carlo
 from sofeval.pipeline import run_analysis, write_outputs
 from sofeval.runtime import show_progress
 
+#: Exit status for bad input or bad options (the message says what and where).
 EXIT_DATA_ERROR = 2
+
+#: Exit status of ``sofeval montecarlo --check`` when a tolerance is not met.
+EXIT_CHECK_FAILED = 1
+
+#: Replications and spells per replication of ``sofeval montecarlo`` (without ``--check``,
+#: whose defaults are the ``[check]`` table's).
+MC_REPS = 50
+MC_N_SPELLS = 20_000
+
+#: Columns of ``warnings.csv``.
+WARNING_COLUMNS: tuple[str, ...] = ("category", "message")
+
+#: Warning categories left to Python's defaults (meant for developers, not for users).
+_DEVELOPER_WARNINGS: tuple[type[Warning], ...] = (
+    DeprecationWarning,
+    PendingDeprecationWarning,
+    ImportWarning,
+    ResourceWarning,
+)
+
+TABLE_OPTIONS: tuple[str, ...] = ("spells", "programme", "meetings", "interventions", "monitoring")
+
+
+# --- notes: library warnings for a command-line user ----------------------------------------
+
+
+@dataclass
+class Notes:
+    """Warnings caught while a command runs, and notes it adds; each distinct one once."""
+
+    caught: list[warnings.WarningMessage] = field(default_factory=list)
+    added: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, message: str, category: str = "note") -> None:
+        """Record a note of the command itself (for example a model that was skipped)."""
+        self.added.append((category, message))
+
+    def frame(self) -> pd.DataFrame:
+        """Distinct ``(category, message)`` pairs in the order they first occurred."""
+        pairs = [(w.category.__name__, _one_line(str(w.message))) for w in self.caught]
+        pairs += [(c, _one_line(m)) for c, m in self.added]
+        return pd.DataFrame(list(dict.fromkeys(pairs)), columns=list(WARNING_COLUMNS))
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write ``warnings.csv`` (header only when there were none)."""
+        path = Path(out_dir) / "warnings.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.frame().to_csv(path, index=False, lineterminator="\n")
+        return path
+
+    def show(self) -> None:
+        """Print each distinct note as one ``sofeval: note: ...`` line on standard error."""
+        for message in dict.fromkeys(self.frame()["message"]):
+            print(f"sofeval: note: {message}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- data arguments --------------------------------------------------------------------------
 
 
 def default_data_dir() -> Path:
@@ -38,7 +124,66 @@ def default_data_dir() -> Path:
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    for t in TABLE_OPTIONS:
+        p.add_argument(f"--{t}", default=None, help=f"{t} table (CSV, Parquet, SAS or Stata)")
+    p.add_argument(
+        "--mapping",
+        default=None,
+        help="register mapping: a TOML file laid out as sofeval's kmd_mapping.toml, or 'kmd'",
+    )
+    p.add_argument(
+        "--invalid",
+        choices=("error", "drop"),
+        default="error",
+        help="refuse bad input (default) or drop bad rows with an audit (data_audit.csv)",
+    )
+
+
+def _mapping(arg: str | None) -> RegisterMapping | None:
+    if arg is None:
+        return None
+    return RegisterMapping.kmd() if arg == "kmd" else RegisterMapping.from_toml(arg)
+
+
+def _load(args: argparse.Namespace, invalid: str | None = None) -> tuple[StudyData, str]:
+    """Read and validate the study the data arguments name; also say where it came from."""
+    how = invalid or args.invalid
+    mapping = _mapping(args.mapping)
+    if args.spells is None:
+        if any(getattr(args, t) for t in TABLE_OPTIONS):
+            raise SofevalError("--programme/--meetings/--interventions/--monitoring need --spells.")
+        source = default_data_dir()
+        if invalid is None:
+            print(f"sofeval: no data given; using the embedded synthetic data in {source}")
+        study = read_study_dir(source, invalid=how, mapping=mapping, audience="cli")
+        return study, f"embedded synthetic data ({source})"
+    study = load_study(
+        args.spells,
+        meetings=args.meetings,
+        interventions=args.interventions,
+        programme=args.programme,
+        monitoring=args.monitoring,
+        mapping=mapping,
+        invalid=how,  # type: ignore[arg-type]
+        audience="cli",
+    )
+    return study, str(args.spells)
+
+
+def _write_audit(audit: pd.DataFrame, out_dir: str | Path) -> Path:
+    """``data_audit.csv``: every dropped row (table, row_id, rule, detail)."""
+    path = Path(out_dir) / "data_audit.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = audit.reindex(columns=list(AUDIT_COLUMNS)).astype(str)
+    rows.to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     config = config.updated(
         data_end=args.data_end,
@@ -49,21 +194,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threshold=args.threshold,
     )
-    if args.spells is None:
-        if any(getattr(args, t) for t in ("programme", "meetings", "interventions", "monitoring")):
-            raise SofevalError("--programme/--meetings/--interventions/--monitoring need --spells.")
-        source = default_data_dir()
-        print(f"sofeval: no data given; using the embedded synthetic data in {source}")
-        study = read_study_dir(source, invalid=args.invalid)
-    else:
-        study = load_study(
-            args.spells,
-            meetings=args.meetings,
-            interventions=args.interventions,
-            programme=args.programme,
-            monitoring=args.monitoring,
-            invalid=args.invalid,
-        )
+    study, _source = _load(args)
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
     print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
@@ -75,12 +206,50 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cols = ["estimand", "coef", "se", "hazard_ratio", "p_value"]
         print(res.cox[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     for note in res.notes:
-        print(f"sofeval: note: {note}")
+        notes.add(note)
+    paths["warnings"] = notes.write(args.out)
     print(f"sofeval: wrote {len(paths)} files to {args.out}: " + ", ".join(sorted(paths)))
     return 0
 
 
-def _cmd_synth(args: argparse.Namespace) -> int:
+def _cmd_check(args: argparse.Namespace, notes: Notes) -> int:
+    out = Path(args.out)
+    try:
+        study, source = _load(args)
+    except ContractError as exc:
+        if args.invalid == "drop":
+            raise
+        try:  # list every offending row for the analyst, as --invalid drop would
+            dropped, _ = _load(args, invalid="drop")
+        except SofevalError:
+            raise exc from None
+        _write_audit(dropped.audit, out)
+        notes.write(out)
+        raise ContractError(
+            f"{exc}\nEvery offending row is listed in {out / 'data_audit.csv'}.",
+            table=exc.table,
+            rule=exc.rule,
+            rows=exc.rows,
+        ) from None
+    profile = profile_study(study, first_meetings=first_meetings(study), threshold=args.threshold)
+    paths = {"data_audit": _write_audit(study.audit, out)}
+    paths |= {f"profile_{k}": v for k, v in profile.write_csv(out).items()}
+    page = out / "check.html"
+    paths["check.html"] = page
+    paths["warnings"] = notes.write(out)  # before the page, so the page shows the same notes
+    html = profile.to_html(study.audit, list(notes.frame()["message"]), source=source)
+    page.write_text(html, encoding="utf-8", newline="\n")
+    summary = profile.tables["summary"].set_index("item")["count"]
+    print(
+        f"sofeval: {summary['spells']:,} spells of {summary['jobcentres']} jobcentres pass "
+        f"every contract rule; {len(study.audit)} rows dropped"
+        + (" (see data_audit.csv)" if len(study.audit) else "")
+    )
+    print(f"sofeval: wrote {len(paths)} files to {out}: " + ", ".join(sorted(paths)))
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace, notes: Notes) -> int:
     data = simulate(
         args.scenario, n_spells=args.n_spells, seed=args.seed, progress=show_progress()
     )
@@ -92,26 +261,65 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_montecarlo(args: argparse.Namespace) -> int:
+def _cmd_montecarlo(args: argparse.Namespace, notes: Notes) -> int:
+    if args.check:
+        if args.config is None:
+            raise SofevalError("--check needs --config study.toml (its [check] table).")
+        gate = check_study(
+            RunConfig.from_toml(args.config),
+            reps=args.reps,
+            n_spells=args.n_spells,
+            seed=args.seed,
+            jobs=args.jobs,
+            progress=show_progress(),
+        )
+        if args.out:
+            gate.write(args.out)
+        print(gate.summary())
+        failed = check_failures(gate.table)
+        if len(failed):
+            print(f"sofeval: the check failed: {len(failed)} of {len(gate.table)} criteria "
+                  "outside their tolerances (see the table above)", file=sys.stderr)
+            return EXIT_CHECK_FAILED
+        print(f"sofeval: the check passed: all {len(gate.table)} criteria within tolerance")
+        return 0
+    if args.out is None:
+        raise SofevalError("sofeval montecarlo needs --out DIR (or --config FILE --check).")
+    config = RunConfig.from_toml(args.config) if args.config else None
+    reps = args.reps or MC_REPS
     mc = monte_carlo(
         args.scenario,
-        reps=args.reps,
-        n_spells=args.n_spells,
-        seed=args.seed,
+        reps=reps,
+        n_spells=args.n_spells or MC_N_SPELLS,
+        seed=args.seed or 0,
         jobs=args.jobs,
         progress=show_progress(),
         bootstrap_draws=args.bootstrap_draws,
         ri_draws=args.ri_draws,
+        config=config,
     )
     paths = mc.write(args.out)
     print(mc.summary())
     if len(mc.failed):
         print(
-            f"sofeval: {len(mc.failed)} of {args.reps} replications failed numerically and are "
+            f"sofeval: {len(mc.failed)} of {reps} replications failed numerically and are "
             "left out of the summary (see mc_failed.csv)"
         )
     print(f"sofeval: wrote {', '.join(sorted(p.name for p in paths))} to {args.out}")
     return 0
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _threshold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=default,
+        help="disclosure control: smallest number of persons a published count rests on "
+        "(default 5)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,28 +333,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sofeval {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
+    c = sub.add_parser("check", help="validate an extract; write the audit and a data profile")
+    _add_data_args(c)
+    _threshold_arg(c, 5)
+    c.add_argument("--out", required=True, help="output folder")
+    c.set_defaults(func=_cmd_check)
+
     r = sub.add_parser("run", help="estimate the default SOF evaluation and write the report")
-    for t in ("spells", "programme", "meetings", "interventions", "monitoring"):
-        r.add_argument(f"--{t}", default=None, help=f"{t} table (CSV, Parquet, SAS or Stata)")
+    _add_data_args(r)
     r.add_argument("--config", default=None, help="study.toml with design/model/inference")
     r.add_argument("--data-end", default=None, help="study data end, YYYY-MM-DD")
     r.add_argument("--covariates", default=None, help="comma-separated covariates")
-    r.add_argument(
-        "--invalid",
-        choices=("error", "drop"),
-        default="error",
-        help="refuse bad input (default) or drop bad rows with an audit",
-    )
     r.add_argument("--lang", choices=("en", "da"), default=None, help="report language")
     r.add_argument("--bootstrap-draws", type=int, default=None)
     r.add_argument("--ri-draws", type=int, default=None)
     r.add_argument("--seed", type=int, default=None)
-    r.add_argument(
-        "--threshold",
-        type=int,
-        default=None,
-        help="disclosure control: smallest count shown (default 5)",
-    )
+    _threshold_arg(r, None)
     r.add_argument("--out", required=True, help="output folder")
     r.set_defaults(func=_cmd_run)
 
@@ -157,34 +359,59 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_synth)
 
-    v = sub.add_parser("montecarlo", help="Monte Carlo validation over a synthetic scenario")
+    v = sub.add_parser(
+        "montecarlo",
+        help="Monte Carlo over a synthetic scenario; with --config --check, a CI gate",
+    )
     v.add_argument("--scenario", default="null")
-    v.add_argument("--reps", type=int, default=50)
-    v.add_argument("--n-spells", type=int, default=20_000)
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--config", default=None, help="study.toml: its model, design, inference")
+    v.add_argument(
+        "--check",
+        action="store_true",
+        help="run the study's configuration on the null and homogeneous scenarios and exit "
+        "non-zero if bias, coverage or size break the tolerances of its [check] table",
+    )
+    v.add_argument("--reps", type=int, default=None, help=f"replications (default {MC_REPS})")
+    v.add_argument("--n-spells", type=int, default=None, help="spells per replication")
+    v.add_argument("--seed", type=int, default=None)
     v.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     v.add_argument("--bootstrap-draws", type=int, default=199)
     v.add_argument("--ri-draws", type=int, default=199)
-    v.add_argument("--out", required=True)
+    v.add_argument("--out", default=None, help="output folder")
     v.set_defaults(func=_cmd_montecarlo)
     return p
+
+
+def _run_command(args: argparse.Namespace, notes: Notes) -> int:
+    try:
+        return int(args.func(args, notes))
+    except SofevalError as exc:
+        message = str(exc)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        message = f"cannot read {exc.filename}: {exc.strerror}"
+    except tomllib.TOMLDecodeError as exc:
+        message = f"the config file is not valid TOML: {exc}"
+    notes.show()
+    print(f"sofeval: error: {message}", file=sys.stderr)
+    return EXIT_DATA_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofeval`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except SofevalError as exc:
-        print(f"sofeval: error: {exc}", file=sys.stderr)
-        return EXIT_DATA_ERROR
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"sofeval: error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return EXIT_DATA_ERROR
-    except tomllib.TOMLDecodeError as exc:
-        print(f"sofeval: error: the config file is not valid TOML: {exc}", file=sys.stderr)
-        return EXIT_DATA_ERROR
+    notes = Notes()
+    with warnings.catch_warnings(record=True) as caught:
+        # every warning is recorded once per distinct message, none printed with its source
+        # line; the categories meant for developers keep Python's defaults
+        warnings.simplefilter("always")
+        for category in _DEVELOPER_WARNINGS:
+            warnings.filterwarnings("ignore", category=category)
+        notes.caught = caught
+        status = _run_command(args, notes)
+        if status == 0:
+            notes.show()
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,7 @@ import pytest
 from sofeval.analyses import estimate_effects, first_meetings, jobcentre_effects, meeting_shares
 from sofeval.cli import main
 from sofeval.data import read_study_dir, simulate, validate_study
-from sofeval.errors import EstimationError, SofevalError
+from sofeval.errors import ContractError, EstimationError, SofevalError
 from sofeval.panel import StudyDesign, build_panel
 
 CLUSTER_ONLY = ("cluster",)
@@ -138,8 +138,9 @@ def test_perfect_prediction_of_a_covariate_level(small, kind):
     level = sp.index[:150]
     sp["sector"] = sp["sector"].astype(object)
     sp.loc[level, "sector"] = "offshore"
-    if kind == "never_exit":
-        sp.loc[level, "exit_state"] = "unemployment"
+    if kind == "never_exit":  # ongoing spells stay censored (rule ongoing_not_censored)
+        ongoing = sp.loc[level, "benefit_end"].isna()
+        sp.loc[level, "exit_state"] = np.where(ongoing, "censored", "unemployment")
     else:  # every spell of the level exits to employment in its first week at risk
         start = sp.loc[level, "benefit_start"]
         sp.loc[level, "benefit_end"] = start
@@ -195,21 +196,20 @@ def test_ten_year_spell_is_capped_and_censored():
 
 
 def test_ongoing_spell_with_exit_state_employment():
-    """An ongoing spell (no benefit_end) labelled employment: kept, censored at data end."""
+    """An ongoing spell (no benefit_end) labelled employment is not silently censored: it
+    breaks rule ongoing_not_censored, and drop mode drops it with an audit row."""
     sp = _spells(
         [
             ("ongoing", "Vejle", "2018-06-04", None, "employment"),
             ("closed", "Vejle", "2018-01-01", "2018-07-30", "employment"),
         ]
     )
-    study = validate_study(sp, programme=PROGRAMME)
-    panel = build_panel(study)
-    rows = panel.data[panel.data["spell_id"] == "ongoing"]
-    assert rows["event"].sum() == 0
-    # data end is the latest date of the spells (2018-07-30): week 9 of the ongoing spell
-    expected = (pd.Timestamp("2018-07-30") - pd.Timestamp("2018-06-04")).days // 7 + 1
-    assert rows["week"].max() == expected
-    assert panel.audit.summary.set_index("item")["value"]["censored"] == 1
+    with pytest.raises(ContractError) as info:
+        validate_study(sp, programme=PROGRAMME)
+    assert (info.value.rule, info.value.rows) == ("ongoing_not_censored", ("ongoing",))
+    study = validate_study(sp, programme=PROGRAMME, invalid="drop")
+    assert list(study.spells["spell_id"]) == ["closed"]
+    assert study.audit[["row_id", "rule"]].values.tolist() == [["ongoing", "ongoing_not_censored"]]
 
 
 # --- meetings -----------------------------------------------------------------------------

@@ -137,95 +137,94 @@ def _append(table: str, row: dict[str, object]) -> Callable[[Tables], None]:
     return edit
 
 
-# (table, rule, edit, expected ids, expected row count)
-CASES: list[tuple[str, str, Callable[[Tables], None], list[str], int]] = [
-    ("spells", "unparseable_date", _set("spells", 2, "benefit_end", "2018-13-40"), ["S3"], 1),
-    ("spells", "missing_value", _set("spells", 3, "person_id", ""), ["S4"], 1),
-    ("spells", "end_before_start", _set("spells", 0, "benefit_end", "2017-12-01"), ["S1"], 1),
-    ("spells", "duplicate_spell_id", _set("spells", 3, "spell_id", "S3"), ["S3"], 2),
-    (
-        "spells",
-        "overlapping_spells",
-        _set("spells", 0, "benefit_end", "2018-03-05"),
-        ["S1", "S2"],
-        2,
-    ),
-    ("spells", "unknown_exit_state", _set("spells", 2, "exit_state", "sick"), ["S3"], 1),
-    ("spells", "unknown_jobcentre", _set("spells", 3, "jobcentre", "Atlantis"), ["S4"], 1),
-    ("meetings", "unknown_spell", _set("meetings", 1, "spell_id", "S99"), ["S99"], 1),
-    ("meetings", "outside_spell", _set("meetings", 0, "date", "2018-03-01"), ["S1"], 1),
-    ("meetings", "unknown_location", _set("meetings", 2, "location", "cafe"), ["S3"], 1),
-    ("meetings", "unparseable_date", _set("meetings", 2, "date", "yesterday"), ["S3"], 1),
-    ("interventions", "end_before_start", _set("interventions", 0, "end", "2018-03-01"), ["S3"], 1),
-    ("interventions", "outside_spell", _set("interventions", 0, "start", "2017-01-01"), ["S3"], 1),
-    ("interventions", "unknown_spell", _set("interventions", 0, "spell_id", "S77"), ["S77"], 1),
-    ("programme", "end_before_start", _set("programme", 1, "end", "2017-01-01"), ["Vejle"], 1),
-    (
-        "programme",
-        "duplicate_jobcentre",
-        _set("programme", 1, "jobcentre", "Herning"),
-        ["Herning"],
-        2,
-    ),
-    ("programme", "unknown_jobcentre", _set("programme", 1, "jobcentre", "Gotham"), ["Gotham"], 1),
-    ("monitoring", "bad_month", _set("monitoring", 2, "month", "2018-13"), ["Vejle 2018-13"], 1),
-    (
-        "monitoring",
-        "negative_count",
-        _set("monitoring", 2, "first_meetings", -1),
-        ["Vejle 2018-01"],
-        1,
-    ),
-    (
-        "monitoring",
-        "bad_count",
-        _set("monitoring", 2, "first_meetings", "many"),
-        ["Vejle 2018-01"],
-        1,
-    ),
-    (
-        "monitoring",
-        "workplace_exceeds_first",
-        _set("monitoring", 0, "workplace_meetings", 11),
-        ["Herning 2018-01"],
-        1,
-    ),
-    (
-        "monitoring",
-        "duplicate_jobcentre_month",
-        _set("monitoring", 1, "month", "2018-01"),
-        ["Herning 2018-01"],
-        2,
-    ),
-    (
-        "monitoring",
-        "unknown_jobcentre",
-        _set("monitoring", 2, "jobcentre", "Narnia"),
-        ["Narnia 2018-01"],
-        1,
-    ),
+# (table, rule, edit, expected ids, expected row count, the quoted values in the message)
+CASES: list[tuple[str, str, Callable[[Tables], None], list[str], int, str]] = [
+    ("spells", "unparseable_date", _set("spells", 2, "benefit_end", "2018-13-40"), ["S3"], 1,
+     "spell_id S3: benefit_end '2018-13-40' is not a date (YYYY-MM-DD)"),
+    ("spells", "missing_value", _set("spells", 3, "person_id", ""), ["S4"], 1,
+     "spell_id S4: missing person_id"),
+    ("spells", "end_before_start", _set("spells", 0, "benefit_end", "2017-12-01"), ["S1"], 1,
+     "spell_id S1: benefit_end 2017-12-01 < absence_start 2018-01-01; "
+     "benefit_end 2017-12-01 < benefit_start 2018-02-01"),
+    ("spells", "duplicate_spell_id", _set("spells", 3, "spell_id", "S3"), ["S3"], 2,
+     "spell_id S3: spell_id occurs 2 times (2 rows)"),
+    ("spells", "overlapping_spells", _set("spells", 0, "benefit_end", "2018-03-05"),
+     ["S1", "S2"], 2, "spell_id S1: person_id 'P1': 2018-01-01 to 2018-03-05 overlaps "
+     "spell_id 'S2' (2018-03-01 to ongoing)"),
+    ("spells", "unknown_exit_state", _set("spells", 2, "exit_state", "holiday"), ["S3"], 1,
+     "spell_id S3: exit_state 'holiday'"),
+    ("spells", "ongoing_not_censored", _set("spells", 2, "benefit_end", ""), ["S3"], 1,
+     "spell_id S3: no benefit_end (ongoing) but exit_state 'unemployment'"),
+    ("spells", "unknown_jobcentre", _set("spells", 3, "jobcentre", "Atlantis"), ["S4"], 1,
+     "spell_id S4: jobcentre 'Atlantis'"),
+    ("meetings", "unknown_spell", _set("meetings", 1, "spell_id", "S99"), ["S99"], 1,
+     "spell_id S99: spell_id 'S99' is not in spells"),
+    ("meetings", "outside_spell", _set("meetings", 0, "date", "2018-03-01"), ["S1"], 1,
+     "spell_id S1: date 2018-03-01 after benefit_end 2018-02-20"),
+    ("meetings", "unknown_location", _set("meetings", 2, "location", "cafe"), ["S3"], 1,
+     "spell_id S3: location 'cafe'"),
+    ("meetings", "unparseable_date", _set("meetings", 2, "date", "yesterday"), ["S3"], 1,
+     "spell_id S3: date 'yesterday' is not a date (YYYY-MM-DD)"),
+    ("interventions", "end_before_start", _set("interventions", 0, "end", "2018-03-01"),
+     ["S3"], 1, "spell_id S3: end 2018-03-01 < start 2018-03-10"),
+    ("interventions", "outside_spell", _set("interventions", 0, "start", "2017-01-01"),
+     ["S3"], 1, "spell_id S3: start 2017-01-01 before absence_start 2018-02-01"),
+    ("interventions", "unknown_spell", _set("interventions", 0, "spell_id", "S77"), ["S77"], 1,
+     "spell_id S77: spell_id 'S77' is not in spells"),
+    ("programme", "end_before_start", _set("programme", 1, "end", "2017-01-01"), ["Vejle"], 1,
+     "jobcentre Vejle: end 2017-01-01 < start 2017-10-01"),
+    ("programme", "duplicate_jobcentre", _set("programme", 1, "jobcentre", "Herning"),
+     ["Herning"], 2, "jobcentre Herning: jobcentre occurs 2 times (2 rows)"),
+    ("programme", "unknown_jobcentre", _set("programme", 1, "jobcentre", "Gotham"),
+     ["Gotham"], 1, "jobcentre Gotham: jobcentre 'Gotham'"),
+    ("monitoring", "bad_month", _set("monitoring", 2, "month", "2018-13"), ["Vejle 2018-13"],
+     1, "jobcentre month Vejle 2018-13: month '2018-13' is not YYYY-MM"),
+    ("monitoring", "negative_count", _set("monitoring", 2, "first_meetings", -1),
+     ["Vejle 2018-01"], 1, "jobcentre month Vejle 2018-01: first_meetings -1"),
+    ("monitoring", "bad_count", _set("monitoring", 2, "first_meetings", "many"),
+     ["Vejle 2018-01"], 1,
+     "jobcentre month Vejle 2018-01: first_meetings 'many' is not a whole number"),
+    ("monitoring", "workplace_exceeds_first", _set("monitoring", 0, "workplace_meetings", 11),
+     ["Herning 2018-01"], 1,
+     "jobcentre month Herning 2018-01: workplace_meetings 11 > first_meetings 10 (share 1.10)"),
+    ("monitoring", "duplicate_jobcentre_month", _set("monitoring", 1, "month", "2018-01"),
+     ["Herning 2018-01"], 2,
+     "jobcentre month Herning 2018-01: jobcentre-month occurs 2 times (2 rows)"),
+    ("monitoring", "unknown_jobcentre", _set("monitoring", 2, "jobcentre", "Narnia"),
+     ["Narnia 2018-01"], 1, "jobcentre month Narnia 2018-01: jobcentre 'Narnia'"),
 ]
 
+#: How each audience is told to drop bad rows, and the spelling it must not see.
+DROP_HINTS = {"python": ('invalid="drop"', "--invalid"), "cli": ("--invalid drop", 'invalid="')}
 
+
+@pytest.mark.parametrize("audience", ["python", "cli"])
 @pytest.mark.parametrize(
-    ("table", "rule", "edit", "ids", "n"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES]
+    ("table", "rule", "edit", "ids", "n", "quoted"), CASES,
+    ids=[f"{c[0]}-{c[1]}" for c in CASES],
 )
-def test_each_rule_raises_a_named_error(
-    table: str, rule: str, edit: Callable[[Tables], None], ids: list[str], n: int
+def test_each_rule_raises_a_named_error_quoting_the_values(
+    table: str, rule: str, edit: Callable[[Tables], None], ids: list[str], n: int, quoted: str,
+    audience: str,
 ) -> None:
     tables = clean_tables()
     edit(tables)
     with pytest.raises(ContractError) as info:
-        run(tables, jobcentres=JOBCENTRES)
+        run(tables, jobcentres=JOBCENTRES, audience=audience)
     err = info.value
     assert (err.table, err.rule) == (table, rule)
     assert sorted(err.rows) == sorted(ids)
     msg = str(err)
     assert f"{table}: rule '{rule}' broken by {n} row" in msg
-    for i in ids:
-        assert i in msg
-    assert 'invalid="drop"' in msg
+    assert "\n  " + quoted in msg  # the offending values, quoted, on their own line
+    said, unsaid = DROP_HINTS[audience]
+    assert said in msg and unsaid not in msg
     assert isinstance(err, ValueError)
+    # the audit carries the same detail per row
+    audit = run(tables, jobcentres=JOBCENTRES, invalid="drop").audit
+    rows = audit[(audit["table"] == table) & (audit["rule"] == rule)]
+    assert len(rows) == n
+    assert quoted.split(": ", 1)[1].removesuffix(" (2 rows)") in set(rows["detail"])
 
 
 def test_every_rule_has_a_failing_case() -> None:
@@ -354,6 +353,79 @@ def test_overlap_chain_and_ongoing_spell() -> None:
     assert sorted(info.value.rows) == ["A", "C", "D", "E"]
 
 
+def test_overlap_details_name_the_person_and_both_spells() -> None:
+    spells = pd.DataFrame(
+        {
+            "spell_id": ["A", "B", "C", "D", "E"],
+            "person_id": ["P", "P", "P", "Q", "Q"],
+            "jobcentre": "Vejle",
+            "absence_start": ["2018-01-01", "2018-06-01", "2018-02-01", "2018-01-01", "2019-01-01"],
+            "benefit_end": ["2018-03-01", "2018-07-01", "2018-02-10", "", "2019-02-01"],
+            "exit_state": ["employment", "employment", "employment", "censored", "other"],
+        }
+    )
+    audit = validate_study(spells, invalid="drop").audit.set_index("row_id")["detail"]
+    assert audit.to_dict() == {
+        "A": "person_id 'P': 2018-01-01 to 2018-03-01 overlaps spell_id 'C' (2018-02-01 to "
+        "2018-02-10)",
+        "C": "person_id 'P': 2018-02-01 to 2018-02-10 overlaps spell_id 'A' (2018-01-01 to "
+        "2018-03-01)",
+        "D": "person_id 'Q': 2018-01-01 to ongoing overlaps spell_id 'E' (2019-01-01 to "
+        "2019-02-01)",
+        "E": "person_id 'Q': 2019-01-01 to 2019-02-01 overlaps spell_id 'D' (2018-01-01 to "
+        "ongoing)",
+    }
+
+
+def test_message_groups_rows_by_value_with_counts() -> None:
+    """Twelve distinct unknown exit states on 14 rows: ten values shown, with their ids and
+    row counts, then how many more."""
+    states = ["holiday", "holiday", "holiday", *[f"code{i}" for i in range(11)]]
+    n = len(states)
+    spells = pd.DataFrame(
+        {
+            "spell_id": [f"S{i}" for i in range(n)],
+            "person_id": [f"P{i}" for i in range(n)],
+            "jobcentre": "Herning",
+            "absence_start": "2018-01-01",
+            "benefit_end": "2018-02-01",
+            "exit_state": states,
+        }
+    )
+    with pytest.raises(ContractError) as info:
+        validate_study(spells)
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("spells: rule 'unknown_exit_state' broken by 14 rows.")
+    assert lines[1] == "  spell_id S0, S1, S2: exit_state 'holiday' (3 rows)"
+    assert lines[2] == "  spell_id S3: exit_state 'code0'"
+    assert lines[-1] == "  ... (2 more, 2 rows)"
+    assert len(lines) == 1 + 10 + 1
+
+
+@pytest.mark.parametrize(("audience", "said"), [("python", "RegisterMapping"),
+                                                ("cli", "--mapping FILE.toml")])
+def test_missing_columns_message_speaks_to_its_audience(audience: str, said: str) -> None:
+    tables = clean_tables()
+    tables["spells"] = tables["spells"].rename(columns={"exit_state": "ophoersaa"})
+    with pytest.raises(ContractError, match="exit_state") as info:
+        run(tables, audience=audience)
+    assert said in str(info.value) and "ophoersaa" in str(info.value)
+
+
+@pytest.mark.parametrize(("audience", "said"), [("python", 'invalid="drop" cannot'),
+                                                ("cli", "--invalid drop cannot")])
+def test_all_dropped_message_speaks_to_its_audience(audience: str, said: str) -> None:
+    tables = {"spells": clean_tables()["spells"].assign(exit_state="sick")}
+    with pytest.raises(ContractError, match="all 4 spells were dropped") as info:
+        run(tables, invalid="drop", audience=audience)
+    assert said in str(info.value)
+
+
+def test_audience_option_is_checked() -> None:
+    with pytest.raises(OptionError, match="'python', 'cli'"):
+        run(clean_tables(), audience="shell")
+
+
 def test_as_string_handles_mixed_inputs() -> None:
     s = pd.Series([" a ", "", None, 3.0], dtype=object)
     assert as_string(s).tolist() == ["a", None, None, "3.0"]
@@ -392,7 +464,9 @@ def valid_spells(draw: st.DrawFn) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     last = ~df["person_id"].duplicated(keep="last")
     make_ongoing = np.array(draw(st.lists(st.booleans(), min_size=len(df), max_size=len(df))))
-    df.loc[last.to_numpy() & make_ongoing, "benefit_end"] = pd.NaT
+    ongoing = last.to_numpy() & make_ongoing
+    df.loc[ongoing, "benefit_end"] = pd.NaT
+    df.loc[ongoing, "exit_state"] = "censored"  # an ongoing spell has not exited yet
     perm = draw(st.permutations(range(len(df))))
     return df.iloc[list(perm)].reset_index(drop=True)
 

@@ -179,3 +179,29 @@ from sofeval.data.rules import (  # noqa: E402
 )
 
 __all__ += ["Check", "RuleContext"]
+
+# --- the data profile of sofeval check (sofeval.data.profile) --------------------------------
+from sofeval.data.profile import (  # noqa: E402
+    CHECK_TEMPLATE,
+    ENTRY_WEEK_CAP,
+    PARTIAL_TRUE,
+    PROFILE_TABLES,
+    DataProfile,
+    profile_study,
+    suppress_counts,
+)
+from sofeval.data.validation import AUDIENCES, HINTS, Audience, format_violation  # noqa: E402
+
+__all__ += [
+    "AUDIENCES",
+    "Audience",
+    "CHECK_TEMPLATE",
+    "DataProfile",
+    "ENTRY_WEEK_CAP",
+    "HINTS",
+    "PARTIAL_TRUE",
+    "PROFILE_TABLES",
+    "format_violation",
+    "profile_study",
+    "suppress_counts",
+]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sofeval.data.contract import DATE_COLUMNS, REQUIRED_COLUMNS, TABLES, StudyData
-from sofeval.data.validation import Invalid, as_string, validate_study
+from sofeval.data.validation import Audience, Invalid, as_string, validate_study
 from sofeval.errors import ContractError, OptionError, check_option
 
 #: File suffixes :func:`read_table` understands, and the reader used for each.
@@ -426,6 +426,7 @@ def load_study(
     mapping: RegisterMapping | None = None,
     invalid: Invalid = "error",
     jobcentres: Sequence[str] | None = None,
+    audience: Audience = "python",
 ) -> StudyData:
     """Read every table (:func:`read_table`) and validate the study.
 
@@ -435,7 +436,7 @@ def load_study(
         DataFrames or file paths; only ``spells`` is required.
     mapping
         Register mapping applied to every table.
-    invalid, jobcentres
+    invalid, jobcentres, audience
         Passed to :func:`sofeval.data.validation.validate_study`.
 
     Returns
@@ -455,6 +456,7 @@ def load_study(
         read["monitoring"],
         invalid=invalid,
         jobcentres=jobcentres,
+        audience=audience,
     )
 
 
@@ -527,7 +529,7 @@ def read_study_dir(directory: str | os.PathLike[str], **kwargs: Any) -> StudyDat
         Folder with ``spells.csv`` and optionally ``meetings.csv``, ``interventions.csv``,
         ``programme.csv`` and ``monitoring.csv``.
     **kwargs
-        Passed to :func:`load_study` (``mapping``, ``invalid``, ``jobcentres``).
+        Passed to :func:`load_study` (``mapping``, ``invalid``, ``jobcentres``, ``audience``).
 
     Returns
     -------

@@ -50,7 +50,8 @@ class RuleContext:
     jobcentres: frozenset[str] | None
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     unparseable: dict[str, pd.DataFrame] = field(default_factory=dict)
-    bad_count: pd.Series | None = None
+    #: Per monitoring row and count column: missing or not a whole number.
+    bad_count: pd.DataFrame | None = None
     drop: bool = False
     #: Clean ``spell_id`` text of each table's rows as coerced (before any rule drops rows).
     ids: dict[str, pa.Array] = field(default_factory=dict)
@@ -58,7 +59,7 @@ class RuleContext:
     _n_codes: int = 0
     _in_spells: np.ndarray | None = None
     #: Clean ``person_id`` text of the spells as coerced.
-    persons: pa.Array | None = None
+    persons: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
 
     def _encoded(self) -> dict[str, np.ndarray]:
         """Spell ids of every table as codes of one Arrow dictionary (computed once)."""
@@ -130,8 +131,65 @@ class Rule:
     drop_only: bool = False
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return values.astype(str).map(repr)
+# --- details: the offending values, quoted --------------------------------------------------
+
+
+def quoted(values: pd.Series) -> pd.Series:
+    """Each value as it appears in a message: ``'text'`` quoted, ``empty`` when missing.
+
+    Parameters
+    ----------
+    values
+        Any series.
+
+    Returns
+    -------
+    pandas.Series
+        ``object`` series of message text, same index.
+    """
+    text = values.astype(object).map(lambda v: repr(str(v)))  # flagged rows only: small
+    return text.where(values.notna(), "empty").astype(object)
+
+
+def day(values: pd.Series, missing: str = "empty") -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` text for messages; ``missing`` for ``NaT``.
+
+    Parameters
+    ----------
+    values
+        ``datetime64`` series.
+    missing
+        Text of a missing date (``"ongoing"`` for an end date).
+
+    Returns
+    -------
+    pandas.Series
+        ``object`` series, same index.
+    """
+    text = values.dt.strftime("%Y-%m-%d").astype(object)
+    return text.where(values.notna(), missing)
+
+
+def _number(values: pd.Series) -> pd.Series:
+    """Counts as text (``12``, ``2.5``) for messages."""
+    return values.map(lambda v: f"{v:g}").astype(object)  # flagged rows only: small
+
+
+def _joined(parts: Sequence[tuple[np.ndarray, pd.Series]], index: pd.Index) -> pd.Series:
+    """Join the texts ``text`` of each part where its mask holds, with ``"; "``."""
+    out = pd.Series("", index=index, dtype=object)
+    for mask, text in parts:
+        piece = text.reindex(index).astype(object)
+        sep = pd.Series(np.where(out.to_numpy() == "", "", "; "), index=index, dtype=object)
+        out = out + (sep + piece).where(mask, "")
+    return out
+
+
+def _none(index: pd.Index) -> Flags:
+    return pd.Series(False, index=index), ""
+
+
+# --- the checks -----------------------------------------------------------------------------
 
 
 def _unparseable(name: str) -> Check:
@@ -139,14 +197,14 @@ def _unparseable(name: str) -> Check:
         df = tables[name]
         bad = ctx.unparseable[name].reindex(df.index, fill_value=False)
         if not bad.to_numpy().any():
-            return pd.Series(False, index=df.index), ""
+            return _none(df.index)
         mask = bad.any(axis=1)
         sub = bad.loc[mask]
-        detail = pd.Series("", index=sub.index, dtype=object)
-        for col in sub.columns[sub.any().to_numpy()]:
-            raw = ctx.raw[name][col].reindex(sub.index)
-            detail += (col + "=" + _quoted(raw) + " ").where(sub[col], "")
-        return mask, "not an ISO date: " + detail.str.strip()
+        parts = [
+            (sub[col].to_numpy(), col + " " + quoted(ctx.raw[name][col].reindex(sub.index)))
+            for col in sub.columns[sub.any().to_numpy()]
+        ]
+        return mask, _joined(parts, sub.index) + " is not a date (YYYY-MM-DD)"
 
     return check
 
@@ -171,12 +229,14 @@ def _missing(name: str) -> Check:
 def _date_order(name: str, pairs: Sequence[tuple[str, str]]) -> Check:
     def check(tables: Tables, ctx: RuleContext) -> Flags:
         df = tables[name]
-        bads = [(f"{late} < {early}", (df[late] < df[early]).to_numpy()) for late, early in pairs]
-        mask = pd.Series(np.logical_or.reduce([b for _, b in bads]), index=df.index)
-        detail = pd.Series("", index=df.index[mask.to_numpy(dtype=bool)]).astype(object)
-        for text, bad in bads:
-            detail += np.where(bad[mask.to_numpy()], text + "; ", "")
-        return mask, detail.str.rstrip("; ")
+        bads = [(late, early, (df[late] < df[early]).to_numpy()) for late, early in pairs]
+        flagged = np.logical_or.reduce([b for *_, b in bads])
+        sub = df.loc[flagged]
+        parts = [
+            (b[flagged], late + " " + day(sub[late]) + " < " + early + " " + day(sub[early]))
+            for late, early, b in bads
+        ]
+        return pd.Series(flagged, index=df.index), _joined(parts, sub.index)
 
     return check
 
@@ -186,11 +246,13 @@ def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
 
     Spells of a person are sorted by ``absence_start``; a new non-overlapping block starts when
     a spell starts after the latest end seen so far (ongoing spells are open-ended). Every spell
-    in a block of two or more overlaps at least one other spell.
+    in a block of two or more overlaps at least one other spell; the detail names the person
+    and one such spell: the earlier spell of the block reaching furthest, or for the first
+    spell of a block the next one.
     """
     df = tables["spells"]
     n = len(df)
-    assert ctx.persons is not None  # set by _coerce
+    person = df["person_id"]  # never missing here: rule missing_value ran before
     enc = pc.dictionary_encode(ctx.persons).indices.fill_null(-1)
     codes = np.asarray(enc.to_numpy(zero_copy_only=False), np.int64)[df.index.to_numpy()]
     start = df["absence_start"].to_numpy("datetime64[ns]").view("i8")
@@ -203,12 +265,30 @@ def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     prev[1:] = running[:-1]
     first = np.ones(n, dtype=bool)
     first[1:] = c[1:] != c[:-1]
-    block = np.cumsum(first | (st > prev))
+    new_block = first | (st > prev)
+    block = np.cumsum(new_block)
+    in_group = np.bincount(block)[block] > 1
+    pos = np.arange(n)
+    reach = np.maximum.accumulate(np.where(en == running, pos, -1))  # spell reaching furthest
+    partner = np.empty(n, dtype=np.int64)
+    partner[1:] = reach[:-1]
+    partner[new_block] = np.minimum(pos[new_block] + 1, n - 1)
+    rows, other = order[in_group], order[partner[in_group]]
     flagged = np.zeros(n, dtype=bool)
-    flagged[order] = np.bincount(block)[block] > 1
-    person = df["person_id"].to_numpy()[flagged].astype(str)
-    mask = pd.Series(flagged, index=df.index, dtype=bool)
-    return mask, "overlaps another spell of person_id " + pd.Series(person, index=df.index[flagged])
+    flagged[rows] = True
+
+    def at(values: pd.Series, where: np.ndarray) -> pd.Series:  # the flagged rows only
+        return pd.Series(values.iloc[where].to_numpy(), index=df.index[rows])
+
+    def span(where: np.ndarray) -> pd.Series:
+        first, last = at(df["absence_start"], where), at(df["benefit_end"], where)
+        return day(first) + " to " + day(last, "ongoing")
+
+    detail = (
+        "person_id " + quoted(at(person, rows)) + ": " + span(rows)
+        + " overlaps spell_id " + quoted(at(df["spell_id"], other)) + " (" + span(other) + ")"
+    )  # fmt: skip
+    return pd.Series(flagged, index=df.index, dtype=bool), detail
 
 
 def _value_check(
@@ -218,11 +298,18 @@ def _value_check(
         values = tables[name][col]
         ok = allowed(ctx)
         if ok is None:
-            return pd.Series(False, index=values.index), ""
+            return _none(values.index)
         mask = ~values.isin(ok)
-        return mask, col + " " + _quoted(values.loc[mask])
+        return mask, col + " " + quoted(values.loc[mask])
 
     return check
+
+
+def _check_ongoing(tables: Tables, ctx: RuleContext) -> Flags:
+    df = tables["spells"]
+    mask = df["benefit_end"].isna() & (df["exit_state"] != "censored")
+    state = quoted(df.loc[mask, "exit_state"])
+    return mask, "no benefit_end (ongoing) but exit_state " + state
 
 
 def _parent_dropped(name: str) -> Check:
@@ -237,9 +324,9 @@ def _parent_dropped(name: str) -> Check:
 
 def _unknown_spell(name: str) -> Check:
     def check(tables: Tables, ctx: RuleContext) -> Flags:
-        index = tables[name].index
-        known = ctx.in_original_spells(name, index)
-        return pd.Series(~known, index=index), "spell_id not in spells"
+        df = tables[name]
+        mask = pd.Series(~ctx.in_original_spells(name, df.index), index=df.index)
+        return mask, "spell_id " + quoted(df.loc[mask, "spell_id"]) + " is not in spells"
 
     return check
 
@@ -251,16 +338,19 @@ def _outside_spell(name: str, col: str) -> Check:
         pos_np = ctx.spell_positions(name, df.index, spells)
         known = pos_np >= 0
         if len(spells) == 0:
-            return pd.Series(False, index=df.index), ""
+            return _none(df.index)
         pos_np[~known] = 0
         date = df[col].to_numpy("datetime64[ns]")
         first = spells["absence_start"].to_numpy("datetime64[ns]")[pos_np]
         last = spells["benefit_end"].to_numpy("datetime64[ns]")[pos_np]
         before = known & (date < first)
         after = known & (date > last)
-        mask = pd.Series(before | after, index=df.index)
-        detail = np.where(before[mask], f"{col} before absence_start", f"{col} after benefit_end")
-        return mask, pd.Series(detail, index=df.index[mask.to_numpy()], dtype=object)
+        flagged = before | after
+        index = df.index[flagged]
+        bound = pd.Series(np.where(before, first, last)[flagged], index=index)
+        which = np.where(before[flagged], " before absence_start ", " after benefit_end ")
+        detail = col + " " + day(df.loc[flagged, col]) + which + day(bound)
+        return pd.Series(flagged, index=df.index), detail
 
     return check
 
@@ -276,13 +366,70 @@ def _jc(name: str) -> Check:
 def _check_month(tables: Tables, ctx: RuleContext) -> Flags:
     month = tables["monitoring"]["month"]
     mask = ~(month.astype(str).str.fullmatch(MONTH_PATTERN) & month.notna())
-    return mask, "month " + _quoted(month.loc[mask]) + " is not YYYY-MM"
+    return mask, "month " + quoted(month.loc[mask]) + " is not YYYY-MM"
 
 
 def _check_bad_count(tables: Tables, ctx: RuleContext) -> Flags:
     df = tables["monitoring"]
-    bad = ctx.bad_count if ctx.bad_count is not None else pd.Series(False, index=df.index)
-    return bad.reindex(df.index, fill_value=False), "count missing or not a whole number"
+    if ctx.bad_count is None:
+        return _none(df.index)
+    bad = ctx.bad_count.reindex(df.index, fill_value=False)
+    mask = bad.any(axis=1)
+    sub = bad.loc[mask]
+    parts = [
+        (sub[col].to_numpy(), col + " " + quoted(ctx.raw["monitoring"][col].reindex(sub.index)))
+        for col in COUNT_COLUMNS
+        if sub[col].any()
+    ]
+    return mask, _joined(parts, sub.index) + " is not a whole number"
+
+
+def _check_negative(tables: Tables, ctx: RuleContext) -> Flags:
+    df = tables["monitoring"]
+    neg = df[list(COUNT_COLUMNS)] < 0
+    mask = neg.any(axis=1)
+    sub = df.loc[mask]
+    parts = [(neg.loc[mask, c].to_numpy(), c + " " + _number(sub[c])) for c in COUNT_COLUMNS]
+    return mask, _joined(parts, sub.index)
+
+
+def _check_workplace(tables: Tables, ctx: RuleContext) -> Flags:
+    df = tables["monitoring"]
+    mask = df["workplace_meetings"] > df["first_meetings"]
+    sub = df.loc[mask]
+    share = (sub["workplace_meetings"] / sub["first_meetings"]).map(lambda v: f"{v:.2f}")
+    return mask, (
+        "workplace_meetings " + _number(sub["workplace_meetings"]) + " > first_meetings "
+        + _number(sub["first_meetings"]) + " (share " + share.astype(object) + ")"
+    )  # fmt: skip
+
+
+def _occurrences(counts: np.ndarray) -> pd.Series:
+    return "occurs " + pd.Series(counts, dtype=np.int64).astype(str).astype(object) + " times"
+
+
+def _check_duplicate_spell(tables: Tables, ctx: RuleContext) -> Flags:
+    index = tables["spells"].index
+    codes = ctx.codes("spells", index)
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=ctx.n_codes())
+    per_row = counts[np.where(present, codes, 0)]
+    mask = present & (per_row > 1)
+    detail = _occurrences(per_row[mask])
+    detail.index = index[mask]
+    return pd.Series(mask, index=index), "spell_id " + detail
+
+
+def _duplicates(name: str, keys: list[str], what: str) -> Check:
+    def check(tables: Tables, ctx: RuleContext) -> Flags:
+        df = tables[name]
+        size = df.groupby(keys, dropna=False, sort=False)[keys[0]].transform("size")
+        mask = size > 1
+        detail = _occurrences(size[mask].to_numpy())
+        detail.index = df.index[mask.to_numpy()]
+        return mask, what + " " + detail
+
+    return check
 
 
 # fmt: off
@@ -292,30 +439,6 @@ _ORDER = "An end date may not precede its start date"
 _IN_LIST = "Each jobcentre must be one of the jobcentres given"
 _SPELL_ORDER = [("benefit_start", "absence_start"), ("benefit_end", "absence_start"),
                 ("benefit_end", "benefit_start")]
-
-
-def _simple(name: str, fn: Callable[[pd.DataFrame], pd.Series], detail: str) -> Check:
-    return lambda tables, ctx: (fn(tables[name]), detail)
-
-
-def _check_duplicate_spell(tables: Tables, ctx: RuleContext) -> Flags:
-    index = tables["spells"].index
-    codes = ctx.codes("spells", index)
-    present = codes >= 0
-    counts = np.bincount(codes[present], minlength=ctx.n_codes())
-    mask = present & (counts[np.where(present, codes, 0)] > 1)
-    return pd.Series(mask, index=index), "spell_id occurs more than once"
-
-
-_check_programme_duplicate = _simple(
-    "programme", lambda d: d["jobcentre"].duplicated(keep=False), "more than one window")
-_check_negative = _simple(
-    "monitoring", lambda d: (d[list(COUNT_COLUMNS)] < 0).any(axis=1), "negative count")
-_check_workplace = _simple("monitoring", lambda d: d["workplace_meetings"]
-                           > d["first_meetings"], "workplace_meetings > first_meetings")
-_check_monitoring_duplicate = _simple(
-    "monitoring", lambda d: d.duplicated(["jobcentre", "month"], keep=False),
-    "jobcentre-month occurs more than once")
 
 
 def _child_rules(t: str, col: str) -> tuple[Rule, ...]:
@@ -329,7 +452,8 @@ def _child_rules(t: str, col: str) -> tuple[Rule, ...]:
     )
 
 
-#: The rules, in the order they run.
+#: The rules, in the order they run. ``{mapping}`` in a fix names the register mapping in
+#: the caller's terms (Python or command line).
 RULES: tuple[Rule, ...] = (
     # first: a row dropped for another reason must not hide that its id is ambiguous
     Rule("spells", "duplicate_spell_id", _check_duplicate_spell,
@@ -344,18 +468,23 @@ RULES: tuple[Rule, ...] = (
          "overlap (an ongoing spell is open-ended)", "merge or correct the overlapping spells"),
     Rule("spells", "unknown_exit_state", _check_exit_state,
          f"exit_state must be one of {', '.join(EXIT_STATES)}",
-         "recode the exit states (register codes: see sofeval.data.io.RegisterMapping)"),
+         "recode the exit states (or map the register codes with {mapping})"),
+    Rule("spells", "ongoing_not_censored", _check_ongoing, "A spell without benefit_end is "
+         "ongoing at the data end, so its exit_state must be 'censored'",
+         "fill in the benefit_end of the exit or set exit_state to censored"),
     Rule("spells", "unknown_jobcentre", _jc("spells"), _IN_LIST, _FIX_JC),
     *_child_rules("meetings", "date"),
     Rule("meetings", "unknown_location", _check_location,
-         f"location must be one of {', '.join(MEETING_LOCATIONS)}", "recode the locations"),
+         f"location must be one of {', '.join(MEETING_LOCATIONS)}",
+         "recode the locations (or map the register codes with {mapping})"),
     *_child_rules("interventions", "start"),
     Rule("interventions", "end_before_start", _date_order("interventions", [("end", "start")]),
          _ORDER, _FIX_DATES),
     Rule("programme", "end_before_start", _date_order("programme", [("end", "start")]),
          _ORDER, _FIX_DATES),
-    Rule("programme", "duplicate_jobcentre", _check_programme_duplicate,
-         "Each programme jobcentre has one participation window", "keep one window each"),
+    Rule("programme", "duplicate_jobcentre", _duplicates("programme", ["jobcentre"],
+         "jobcentre"), "Each programme jobcentre has one participation window",
+         "keep one window each"),
     Rule("programme", "unknown_jobcentre", _jc("programme"), _IN_LIST, _FIX_JC),
     Rule("monitoring", "bad_month", _check_month, "month must be YYYY-MM", "reformat the months"),
     Rule("monitoring", "bad_count", _check_bad_count, "Counts must be whole numbers",
@@ -364,8 +493,9 @@ RULES: tuple[Rule, ...] = (
          "correct the counts"),
     Rule("monitoring", "workplace_exceeds_first", _check_workplace, "workplace_meetings may "
          "not exceed first_meetings (shares lie in [0, 1])", "correct the counts"),
-    Rule("monitoring", "duplicate_jobcentre_month", _check_monitoring_duplicate,
-         "Each jobcentre-month must occur once", "aggregate or remove the duplicates"),
+    Rule("monitoring", "duplicate_jobcentre_month", _duplicates("monitoring", ["jobcentre",
+         "month"], "jobcentre-month"), "Each jobcentre-month must occur once",
+         "aggregate or remove the duplicates"),
     Rule("monitoring", "unknown_jobcentre", _jc("monitoring"), _IN_LIST, _FIX_JC),
 )
 # fmt: on

@@ -38,6 +38,10 @@ from sofeval.errors import ContractError, check_option
 Invalid = Literal["error", "drop"]
 INVALID_OPTIONS: tuple[str, ...] = ("error", "drop")
 
+#: Whom messages address: Python callers or command-line users.
+Audience = Literal["python", "cli"]
+AUDIENCES: tuple[str, ...] = ("python", "cli")
+
 #: How many offending ids a message shows at most.
 MAX_IDS_SHOWN = 10
 
@@ -169,16 +173,33 @@ def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
             out["month"] = text.dt.strftime("%Y-%m")
         else:
             out["month"] = as_string(text)
-        bad_count = pd.Series(False, index=out.index)
+        bad_count = {}
         for col in COUNT_COLUMNS:
             num = pd.to_numeric(out[col], errors="coerce").astype("float64")
-            bad_count |= num.isna() | (num != np.floor(num))
+            bad_count[col] = num.isna() | (num != np.floor(num))
+            if bad_count[col].any():
+                ctx.raw[name][col] = out[col]
             out[col] = num
-        ctx.bad_count = bad_count
+        ctx.bad_count = pd.DataFrame(bad_count, index=out.index)
     return out
 
 
 # --- messages and audit --------------------------------------------------------------------
+
+#: How a message tells its reader to drop bad rows and to map register names, per audience:
+#: Python callers read ``invalid="drop"``, command-line users ``--invalid drop``.
+HINTS: dict[str, dict[str, str]] = {
+    "python": {
+        "invalid_drop": 'invalid="drop"',
+        "drop": 'pass invalid="drop" to drop them with an audit (StudyData.audit)',
+        "mapping": "a RegisterMapping of sofeval.data.io",
+    },
+    "cli": {
+        "invalid_drop": "--invalid drop",
+        "drop": "pass --invalid drop to drop them with an audit (data_audit.csv)",
+        "mapping": "--mapping FILE.toml, laid out as sofeval's kmd_mapping.toml",
+    },
+}
 
 
 def _row_ids(name: str, df: pd.DataFrame) -> tuple[str, pd.Series]:
@@ -192,13 +213,50 @@ def _row_ids(name: str, df: pd.DataFrame) -> tuple[str, pd.Series]:
     return col, df[col].astype(object).where(df[col].notna(), row_no).astype(str)
 
 
-def _format(table: str, rule: str, label: str, ids: Sequence[str], n_rows: int, how: str) -> str:
-    """Message for one broken rule: table, rule, count, up to ten ids, how to fix."""
-    shown = ", ".join(str(i) for i in ids[:MAX_IDS_SHOWN])
-    if len(ids) > MAX_IDS_SHOWN:
-        shown += f", ... ({len(ids) - MAX_IDS_SHOWN} more)"
+def _listed(items: Sequence[str], limit: int = MAX_IDS_SHOWN) -> str:
+    shown = ", ".join(str(i) for i in items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def format_violation(
+    table: str, rule: str, label: str, ids: np.ndarray, details: np.ndarray, how: str
+) -> str:
+    """Message for one broken rule: what broke, how to fix it, and the offending values.
+
+    The first line names the table, the rule and the number of rows and says how to fix
+    them; each further line quotes one offending value (the rule's detail) with the ids of
+    its rows and their count, for up to :data:`MAX_IDS_SHOWN` distinct details (ids shown
+    likewise up to :data:`MAX_IDS_SHOWN` per line).
+
+    Parameters
+    ----------
+    table, rule
+        Contract table and rule name.
+    label
+        Name of the row id (``spell_id``, ``jobcentre``, ``jobcentre month``).
+    ids, details
+        Row id and detail of every offending row, in row order.
+    how
+        The requirement and the fix, ending in a full stop.
+
+    Returns
+    -------
+    str
+        The message (several lines).
+    """
+    n_rows = len(ids)
     plural = "row" if n_rows == 1 else "rows"
-    return f"{table}: rule '{rule}' broken by {n_rows} {plural} ({label}: {shown}). {how}"
+    lines = [f"{table}: rule '{rule}' broken by {n_rows} {plural}. {how}"]
+    codes, uniques = pd.factorize(details)
+    counts = np.bincount(codes, minlength=len(uniques))
+    for g in range(min(len(uniques), MAX_IDS_SHOWN)):  # message lines, not data rows
+        of = pd.unique(ids[codes == g]).tolist()
+        rows = f" ({counts[g]} rows)" if counts[g] > 1 else ""
+        lines.append(f"  {label} {_listed(of)}: {uniques[g]}{rows}")
+    if len(uniques) > MAX_IDS_SHOWN:
+        hidden = int(counts[MAX_IDS_SHOWN:].sum())
+        lines.append(f"  ... ({len(uniques) - MAX_IDS_SHOWN} more, {hidden} rows)")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -211,17 +269,19 @@ class _Violation:
 
 
 def _violation(
-    rule: Rule, df: pd.DataFrame, mask: pd.Series, detail: pd.Series | str
+    rule: Rule, df: pd.DataFrame, mask: pd.Series, detail: pd.Series | str, audience: str
 ) -> _Violation:
     label, ids = _row_ids(rule.table, df.loc[mask])
     distinct = tuple(pd.unique(ids.to_numpy()).tolist())
     if isinstance(detail, str):
         detail = pd.Series(detail, index=ids.index, dtype=object)
     detail_s = detail.reindex(ids.index).astype(str)
-    how = f'{rule.requirement}; {rule.fix}, or pass invalid="drop" to drop them with an audit.'
-    how = rule.requirement + "." if rule.drop_only else how
-    msg = _format(rule.table, rule.name, label, distinct, int(mask.sum()), how)
+    hints = HINTS[audience]
+    fix = rule.fix.format(**hints)
+    how = rule.requirement + "." if rule.drop_only else f"{rule.requirement}; {fix}, or "
+    how += "" if rule.drop_only else hints["drop"] + "."
     rows, details = ids.to_numpy(dtype=object), detail_s.to_numpy(dtype=object)
+    msg = format_violation(rule.table, rule.name, label, rows, details, how)
     audit = pd.DataFrame(
         {"table": rule.table, "row_id": rows, "rule": rule.name, "detail": details}
     )
@@ -231,10 +291,15 @@ def _violation(
 # --- entry point ---------------------------------------------------------------------------
 
 
-def _check_columns(tables: dict[str, pd.DataFrame | None]) -> None:
+def _check_inputs(given: dict[str, pd.DataFrame | None], audience: str) -> None:
+    """Every table a DataFrame with its required columns, and at least one spell."""
+    for name, df in given.items():
+        if df is not None and not isinstance(df, pd.DataFrame):
+            msg = f"{name}: expected a DataFrame, got {type(df).__name__}; use sofeval.data.io."
+            raise ContractError(msg, table=name, rule="not_a_dataframe")
     problems = []
     first: tuple[str, tuple[str, ...]] | None = None
-    for name, df in tables.items():
+    for name, df in given.items():
         if df is None:
             continue
         missing = tuple(c for c in REQUIRED_COLUMNS[name] if c not in df.columns)
@@ -243,13 +308,53 @@ def _check_columns(tables: dict[str, pd.DataFrame | None]) -> None:
             problems.append(
                 f"{name}: rule '{_MISSING_COLUMNS_RULE}': required column(s) "
                 f"{', '.join(missing)} not found (columns present: "
-                f"{', '.join(map(str, df.columns[:20]))}). Rename the columns or pass a "
-                "RegisterMapping (sofeval.data.io) that maps your names to the contract."
+                f"{', '.join(map(str, df.columns[:20]))}). Rename the columns, or map your names "
+                f"to the contract with {HINTS[audience]['mapping']}."
             )
     if first is not None:
         raise ContractError(
             "\n".join(problems), table=first[0], rule=_MISSING_COLUMNS_RULE, rows=first[1]
         )
+    spells = given["spells"]
+    if spells is None or len(spells) == 0:
+        raise ContractError(
+            f"spells: rule '{_EMPTY_RULE}' broken: the spells table has no rows. "
+            "Provide at least one spell.",
+            table="spells",
+            rule=_EMPTY_RULE,
+        )
+
+
+def _run_rules(
+    tables: Tables, given: dict[str, pd.DataFrame | None], ctx: RuleContext, audience: str
+) -> list[_Violation]:
+    """Run :data:`RULES` in order, removing flagged rows from ``tables`` as they go."""
+    violations: list[_Violation] = []
+    for rule in RULES:
+        if (rule.drop_only and not ctx.drop) or given[rule.table] is None:
+            continue
+        df = tables[rule.table]
+        if df.empty:
+            continue
+        mask, detail = rule.check(tables, ctx)
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            continue
+        violations.append(_violation(rule, df, mask, detail, audience))
+        # Flagged rows are excluded from later rules in both modes (one message per bad row).
+        tables[rule.table] = df.loc[~mask]
+    return violations
+
+
+def _raise_all(violations: list[_Violation]) -> None:
+    head = violations[0]
+    if len(violations) == 1:
+        message = head.message
+    else:
+        message = f"Input data break {len(violations)} contract rules:\n" + "\n".join(
+            "- " + v.message for v in violations
+        )
+    raise ContractError(message, table=head.table, rule=head.rule, rows=head.ids)
 
 
 def validate_study(
@@ -261,6 +366,7 @@ def validate_study(
     *,
     invalid: Invalid = "error",
     jobcentres: Sequence[str] | None = None,
+    audience: Audience = "python",
 ) -> StudyData:
     """Coerce the contract tables to their dtypes and check every contract rule.
 
@@ -276,6 +382,9 @@ def validate_study(
     jobcentres
         Known jobcentre names; when given, ``jobcentre`` values of ``spells``, ``programme``
         and ``monitoring`` outside it break rule ``unknown_jobcentre``.
+    audience
+        Whom the messages address: ``"python"`` (default; ``invalid="drop"``) or ``"cli"``
+        (the command line; ``--invalid drop``). See :data:`HINTS`.
 
     Returns
     -------
@@ -287,29 +396,19 @@ def validate_study(
     ContractError
         For missing required columns or an empty ``spells`` table (always), and in
         ``"error"`` mode for any broken rule. ``table``, ``rule`` and ``rows`` describe the
-        first broken rule; the message lists all of them.
+        first broken rule; the message lists all of them, each with its offending values.
     OptionError
-        If ``invalid`` is not ``"error"`` or ``"drop"``.
+        If ``invalid`` or ``audience`` is not one of its options.
 
     Notes
     -----
     Duplicate spell ids cannot be resolved safely, so in ``"drop"`` mode every row of a
-    duplicated spell id is dropped. Rules are listed in :data:`RULES`.
+    duplicated spell id is dropped. Rules are listed in :data:`sofeval.data.rules.RULES`.
     """
     check_option("invalid", invalid, INVALID_OPTIONS)
+    check_option("audience", audience, AUDIENCES)
     given = dict(zip(TABLES, (spells, meetings, interventions, programme, monitoring), strict=True))
-    for name, df in given.items():
-        if df is not None and not isinstance(df, pd.DataFrame):
-            msg = f"{name}: expected a DataFrame, got {type(df).__name__}; use sofeval.data.io."
-            raise ContractError(msg, table=name, rule="not_a_dataframe")
-    _check_columns(given)
-    if len(spells) == 0:
-        raise ContractError(
-            f"spells: rule '{_EMPTY_RULE}' broken: the spells table has no rows. "
-            "Provide at least one spell.",
-            table="spells",
-            rule=_EMPTY_RULE,
-        )
+    _check_inputs(given, audience)
     ctx = RuleContext(
         jobcentres=None if jobcentres is None else frozenset(map(str, jobcentres)),
         drop=invalid == "drop",
@@ -317,32 +416,9 @@ def validate_study(
     tables: Tables = {}
     for name, df in given.items():
         tables[name] = _coerce(name, df if df is not None else empty_table(name), ctx)
-
-    violations: list[_Violation] = []
-    for rule in RULES:
-        if (rule.drop_only and not ctx.drop) or given[rule.table] is None:
-            continue
-        df = tables[rule.table]
-        if df.empty:
-            continue
-        mask, detail = rule.check(tables, ctx)
-        mask = mask.fillna(False).astype(bool)
-        if not mask.any():
-            continue
-        violations.append(_violation(rule, df, mask, detail))
-        # Flagged rows are excluded from later rules in both modes (one message per bad row).
-        tables[rule.table] = df.loc[~mask]
-
+    violations = _run_rules(tables, given, ctx, audience)
     if violations and not ctx.drop:
-        head = violations[0]
-        if len(violations) == 1:
-            message = head.message
-        else:
-            message = f"Input data break {len(violations)} contract rules:\n" + "\n".join(
-                "- " + v.message for v in violations
-            )
-        raise ContractError(message, table=head.table, rule=head.rule, rows=head.ids)
-
+        _raise_all(violations)
     audit = (
         pd.concat([v.audit for v in violations], ignore_index=True)
         if violations
@@ -352,7 +428,8 @@ def validate_study(
         counts = audit.loc[audit["table"] == "spells", "rule"].value_counts().to_dict()
         raise ContractError(
             f"spells: rule '{_EMPTY_RULE}' broken: all {len(spells)} spells were dropped "
-            f'(by rule: {counts}). Fix the data; invalid="drop" cannot help here.',
+            f"(by rule: {counts}). Fix the data; {HINTS[audience]['invalid_drop']} cannot "
+            "help here.",
             table="spells",
             rule=_EMPTY_RULE,
         )
