@@ -1,7 +1,21 @@
-"""Analyses of the SOF evaluation, built on :mod:`sofeval.panel` and :mod:`sofeval.models`."""
+"""Analyses of the SOF evaluation, built on :mod:`sofeval.panel` and :mod:`sofeval.models`.
+
+Modules (imports run downwards in this list, never up):
+
+* :mod:`~sofeval.analyses.specification` -- the default SOF specification in one place:
+  cells, model frame, design, fit, estimands, phase counts, efficient-score pieces;
+* :mod:`~sofeval.analyses.randomization` -- randomisation inference for the pooled effects;
+* :mod:`~sofeval.analyses.effects` -- pooled effects (:class:`EffectsResult`);
+* :mod:`~sofeval.analyses.jobcentres` -- per-jobcentre effects and placebo in space;
+* :mod:`~sofeval.analyses.crosscheck` -- the continuous-time Cox cross-check;
+* :mod:`~sofeval.analyses.doseresponse` -- dose-response of a jobcentre-month mediator;
+* :mod:`~sofeval.analyses.monitoring` -- mediators, success criteria and the measure DiD;
+* :mod:`~sofeval.analyses.frailty` -- the SOF model with discrete (mass-point) frailty.
+"""
 
 from __future__ import annotations
 
+from sofeval.analyses.crosscheck import COX_MODEL, cox_crosscheck
 from sofeval.analyses.doseresponse import (
     DEFAULT_WINDOWS,
     DOSE_COLUMNS,
@@ -12,28 +26,13 @@ from sofeval.analyses.doseresponse import (
 )
 from sofeval.analyses.effects import (
     EFFECT_COLUMNS,
-    ESTIMANDS,
     INFERENCE_METHODS,
-    JOBCENTRE_COLUMNS,
-    MAX_SE,
     EffectsResult,
-    Family,
-    JobcentreEffectsResult,
-    SOFCells,
-    coarsen_cells,
-    cox_crosscheck,
-    design_matrix,
     estimate_effects,
-    fit_cells,
-    jobcentre_effects,
-    model_frame,
-    randomization_test,
-    ri_statistics,
-    sof_cells,
+    pooled_forest,
 )
 from sofeval.analyses.frailty import (
     FRAILTY_COLUMNS,
-    INTEREST,
     MAX_POINTS,
     MIN_PROBABILITY,
     VCOV_OPTIONS,
@@ -42,6 +41,13 @@ from sofeval.analyses.frailty import (
     Vcov,
     fit_npmle_frailty,
     frailty_design,
+)
+from sofeval.analyses.jobcentres import (
+    JOBCENTRE_COLUMNS,
+    MAX_SE,
+    PLACEBO_COLUMNS,
+    JobcentreEffectsResult,
+    jobcentre_effects,
 )
 from sofeval.analyses.monitoring import (
     LinkRule,
@@ -55,16 +61,37 @@ from sofeval.analyses.monitoring import (
     meeting_shares,
     success_criteria,
 )
+from sofeval.analyses.randomization import RI_BATCH, randomization_test, ri_statistics
+from sofeval.analyses.specification import (
+    EFFECT_ROW_COLUMNS,
+    ESTIMANDS,
+    INTEREST,
+    SOF_FAMILIES,
+    ScoreParts,
+    SOFCells,
+    as_cells,
+    base_categorical,
+    coarsen_cells,
+    design_matrix,
+    effect_rows,
+    fit_cells,
+    model_arrays,
+    model_frame,
+    phase_counts,
+    score_parts,
+    sof_cells,
+)
 
 __all__ = [
+    "COX_MODEL",
     "DEFAULT_WINDOWS",
     "DOSE_COLUMNS",
     "DoseResponseResult",
     "EFFECT_COLUMNS",
+    "EFFECT_ROW_COLUMNS",
     "ESTIMANDS",
     "EffectsResult",
     "FRAILTY_COLUMNS",
-    "Family",
     "FrailtyDesign",
     "FrailtyResult",
     "INFERENCE_METHODS",
@@ -78,13 +105,20 @@ __all__ = [
     "MIN_PROBABILITY",
     "MeetingSource",
     "MonitoringResult",
+    "PLACEBO_COLUMNS",
+    "RI_BATCH",
     "SOFCells",
+    "SOF_FAMILIES",
+    "ScoreParts",
     "VCOV_OPTIONS",
     "Vcov",
+    "as_cells",
+    "base_categorical",
     "coarsen_cells",
     "cox_crosscheck",
     "design_matrix",
     "dose_response",
+    "effect_rows",
     "estimate_effects",
     "first_meetings",
     "fit_cells",
@@ -96,10 +130,14 @@ __all__ = [
     "measure_did",
     "measure_shares",
     "meeting_shares",
+    "model_arrays",
     "model_frame",
     "pct_per_10pp",
+    "phase_counts",
+    "pooled_forest",
     "randomization_test",
     "ri_statistics",
+    "score_parts",
     "sof_cells",
     "success_criteria",
 ]

@@ -25,8 +25,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sofeval.analyses.effects import SOFCells, design_matrix, fit_cells, model_frame, sof_cells
 from sofeval.analyses.monitoring import measure_shares, meeting_shares
+from sofeval.analyses.specification import (
+    SOFCells,
+    design_matrix,
+    fit_cells,
+    model_frame,
+    sof_cells,
+)
 from sofeval.data import StudyData
 from sofeval.errors import (
     EstimationError,
