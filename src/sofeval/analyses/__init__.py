@@ -4,12 +4,14 @@ Modules (imports run downwards in this list, never up):
 
 * :mod:`~sofeval.analyses.specification` -- the default SOF specification in one place:
   cells, model frame, design, fit, estimands, phase counts, efficient-score pieces;
+* :mod:`~sofeval.analyses.mediators` -- first meetings, jobcentre-month meeting and
+  measure shares, the spell link by week-8 month;
 * :mod:`~sofeval.analyses.randomization` -- randomisation inference for the pooled effects;
 * :mod:`~sofeval.analyses.effects` -- pooled effects (:class:`EffectsResult`);
 * :mod:`~sofeval.analyses.jobcentres` -- per-jobcentre effects and placebo in space;
 * :mod:`~sofeval.analyses.crosscheck` -- the continuous-time Cox cross-check;
 * :mod:`~sofeval.analyses.doseresponse` -- dose-response of a jobcentre-month mediator;
-* :mod:`~sofeval.analyses.monitoring` -- mediators, success criteria and the measure DiD;
+* :mod:`~sofeval.analyses.monitoring` -- success criteria and the measure DiD;
 * :mod:`~sofeval.analyses.frailty` -- the SOF model with discrete (mass-point) frailty.
 """
 
@@ -49,18 +51,20 @@ from sofeval.analyses.jobcentres import (
     JobcentreEffectsResult,
     jobcentre_effects,
 )
-from sofeval.analyses.monitoring import (
+from sofeval.analyses.mediators import (
     LinkRule,
     MeetingSource,
-    MonitoringResult,
+    check_weeks,
     first_meetings,
     half_year_label,
     link_mediator,
-    measure_did,
+    measure_sample,
     measure_shares,
     meeting_shares,
-    success_criteria,
+    safe_share,
+    week8_month,
 )
+from sofeval.analyses.monitoring import MonitoringResult, measure_did, success_criteria
 from sofeval.analyses.randomization import RI_BATCH, randomization_test, ri_statistics
 from sofeval.analyses.specification import (
     EFFECT_ROW_COLUMNS,
@@ -114,6 +118,7 @@ __all__ = [
     "Vcov",
     "as_cells",
     "base_categorical",
+    "check_weeks",
     "coarsen_cells",
     "cox_crosscheck",
     "design_matrix",
@@ -128,6 +133,7 @@ __all__ = [
     "jobcentre_effects",
     "link_mediator",
     "measure_did",
+    "measure_sample",
     "measure_shares",
     "meeting_shares",
     "model_arrays",
@@ -137,7 +143,9 @@ __all__ = [
     "pooled_forest",
     "randomization_test",
     "ri_statistics",
+    "safe_share",
     "score_parts",
     "sof_cells",
     "success_criteria",
+    "week8_month",
 ]

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sofeval.analyses.monitoring import measure_shares, meeting_shares
+from sofeval.analyses.mediators import measure_shares, meeting_shares
 from sofeval.analyses.specification import (
     SOFCells,
     design_matrix,
