@@ -21,8 +21,10 @@ from sofeval.analyses.crosscheck import COX_MODEL, cox_crosscheck
 from sofeval.analyses.doseresponse import (
     DEFAULT_WINDOWS,
     DOSE_COLUMNS,
+    MEASURE_WEEKS,
     MEASURE_WINDOWS,
     DoseResponseResult,
+    OutcomeWindow,
     dose_response,
     pct_per_10pp,
 )
@@ -105,10 +107,12 @@ __all__ = [
     "LinkRule",
     "MAX_POINTS",
     "MAX_SE",
+    "MEASURE_WEEKS",
     "MEASURE_WINDOWS",
     "MIN_PROBABILITY",
     "MeetingSource",
     "MonitoringResult",
+    "OutcomeWindow",
     "PLACEBO_COLUMNS",
     "RI_BATCH",
     "SOFCells",
