@@ -12,12 +12,14 @@ Modules (imports run downwards in this list, never up):
 * :mod:`~sofeval.analyses.crosscheck` -- the continuous-time Cox cross-check;
 * :mod:`~sofeval.analyses.doseresponse` -- dose-response of a jobcentre-month mediator;
 * :mod:`~sofeval.analyses.monitoring` -- success criteria and the measure DiD;
-* :mod:`~sofeval.analyses.frailty` -- the SOF model with discrete (mass-point) frailty.
+* :mod:`~sofeval.analyses.frailty` -- the SOF model with discrete (mass-point) frailty;
+* :mod:`~sofeval.analyses.descriptives` -- Kaplan–Meier and weekly-hazard frames.
 """
 
 from __future__ import annotations
 
 from sofeval.analyses.crosscheck import COX_MODEL, cox_crosscheck
+from sofeval.analyses.descriptives import hazard_frame, km_frame
 from sofeval.analyses.doseresponse import (
     DEFAULT_WINDOWS,
     DOSE_COLUMNS,
@@ -134,7 +136,9 @@ __all__ = [
     "fit_npmle_frailty",
     "frailty_design",
     "half_year_label",
+    "hazard_frame",
     "jobcentre_effects",
+    "km_frame",
     "link_mediator",
     "measure_did",
     "measure_sample",
