@@ -156,6 +156,7 @@ def measure_did(study: StudyData, *, weeks: tuple[int, int] = (1, 13)) -> pd.Dat
 
 def _did_from_sample(s: pd.DataFrame) -> pd.DataFrame:
     """The DiD of :func:`measure_did` on its spell sample (``measure``, ``D``, ...)."""
+    # linearmodels takes seconds to import (statsmodels, formulaic): only on use
     from linearmodels import PanelOLS
     from linearmodels.panel.utility import AbsorbingEffectError
 
