@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sofeval import report
@@ -26,7 +25,9 @@ from sofeval.analyses import (
     cox_crosscheck,
     dose_response,
     estimate_effects,
+    hazard_frame,
     jobcentre_effects,
+    km_frame,
     sof_cells,
     success_criteria,
 )
@@ -54,73 +55,6 @@ class RunResults:
     audit: pd.DataFrame
     notes: tuple[str, ...] = ()
     cox: pd.DataFrame | None = None
-
-
-def km_frame(sc: SOFCells) -> pd.DataFrame:
-    """Spell counts for Kaplan–Meier curves, by programme status and period.
-
-    One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
-    employment) with the number of spells ``n`` (for :func:`sofeval.report.km_curves` with
-    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
-    spell's week-8 date relative to the programme windows (``before``, ``during``,
-    ``after``).
-    """
-    sf = sc.spells
-    cell_jc = sc.cells.frame["jobcentre"].astype(str).to_numpy()
-    programme_jcs = np.unique(cell_jc[sc.jc_window.to_numpy() >= 0])
-    programme = sf["jobcentre"].isin(programme_jcs).to_numpy()
-    if len(sc.windows):
-        start = pd.Timestamp(sc.windows["start"].min())
-        end = pd.Timestamp(sc.windows["end"].max())
-    else:
-        start = end = pd.Timestamp("2262-01-01")
-    w8 = sf["w8_date"].to_numpy("datetime64[ns]")
-    period = np.select([w8 < start.to_datetime64(), w8 <= end.to_datetime64()], [0, 1], 2)
-    counts = (
-        pd.DataFrame(
-            {
-                "status": np.where(programme, 0, 1),
-                "period": period,
-                "entry_week": sf["entry_week"].to_numpy(),
-                "last_week": sf["last_week"].to_numpy(),
-                "event": (sf["event_state"] == sc.design.event_state).to_numpy(int),
-            }
-        )
-        .groupby(["status", "period", "entry_week", "last_week", "event"], sort=True)
-        .size()
-        .rename("n")
-        .reset_index()
-    )
-    status = np.array(["Programme", "Comparison"], dtype=object)[counts["status"].to_numpy()]
-    when = np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()]
-    return pd.DataFrame(
-        {
-            "entry_week": counts["entry_week"].to_numpy(),
-            "last_week": counts["last_week"].to_numpy(),
-            "event": counts["event"].to_numpy(),
-            "group": status + ", " + when,
-            "n": counts["n"].to_numpy(np.int64),
-        }
-    )
-
-
-def hazard_frame(sc: SOFCells) -> pd.DataFrame:
-    """Events and person-weeks by spell week for programme and comparison jobcentres."""
-    f = sc.cells.frame
-    group = np.where(sc.jc_window.to_numpy() >= 0, "Programme", "Comparison")
-    out = (
-        pd.DataFrame(
-            {
-                "week": f["week"].to_numpy(),
-                "group": group,
-                "at_risk": f["at_risk"].to_numpy(),
-                "event": f["event"].to_numpy(),
-            }
-        )
-        .groupby(["week", "group"], as_index=False)
-        .sum()
-    )
-    return out
 
 
 def _dose_and_monitoring(

@@ -130,8 +130,8 @@ def test_perfect_prediction_of_a_covariate_level(small, kind):
     """A covariate level that predicts the outcome perfectly: NaN for that level only.
 
     The separated nuisance level is recorded in ``fit.separated`` and reported as NaN
-    (no warning: nuisance separation is routine, see ``effects.fit_cells``); the programme
-    effects stay finite.
+    (no warning: nuisance separation is routine, see ``sofeval.analyses.fit_cells``); the
+    programme effects stay finite.
     """
     sim, _ = small
     sp = sim.spells.copy()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from matplotlib.figure import Figure
 
 from sofeval.analyses import (
     MonitoringResult,
@@ -318,12 +319,11 @@ def test_success_criteria_aggregation_by_hand(study_mon: StudyData) -> None:
     assert "70%" in text and "pp" in text
     assert "<table" in res._repr_html_()
     fig = res.plot()
+    assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert len(ax.lines) == 2 + 1 + 1  # A, B thin, pooled thick, target
     assert ax.lines[-1].get_linestyle() == "--"
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    assert fig.canvas.manager is None  # drawn without pyplot state
 
 
 # --- difference-in-differences ---------------------------------------------------------------

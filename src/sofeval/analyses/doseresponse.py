@@ -20,14 +20,23 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from sofeval.analyses.effects import SOFCells, design_matrix, fit_cells, model_frame, sof_cells
-from sofeval.analyses.monitoring import measure_shares, meeting_shares
-from sofeval.data import StudyData
+from sofeval.analyses.mediators import MeetingSource, measure_shares, meeting_shares
+from sofeval.analyses.specification import (
+    SOF_FAMILIES,
+    SOFCells,
+    design_matrix,
+    fit_cells,
+    model_frame,
+    sof_cells,
+)
+from sofeval.data import StudyData, parse_month
 from sofeval.errors import (
     EstimationError,
     NotIdentifiedWarning,
@@ -35,16 +44,44 @@ from sofeval.errors import (
     SofevalError,
     check_option,
 )
-from sofeval.models import BootStatistic, GLMFit, vcov, wald_table, wild_score_bootstrap
+from sofeval.models import (
+    BootStatistic,
+    DesignMatrix,
+    Family,
+    GLMFit,
+    ResultsBase,
+    vcov,
+    wald_table,
+    wild_score_bootstrap,
+)
 from sofeval.panel import StudyDesign
+from sofeval.report import Lang, dose_response_plot
+
+__all__ = [
+    "DEFAULT_WINDOWS",
+    "DOSE_COLUMNS",
+    "MEASURE_WINDOWS",
+    "MEASURE_WEEKS",
+    "OutcomeWindow",
+    "DoseResponseResult",
+    "dose_response",
+    "pct_per_10pp",
+]
+
+#: An outcome window: (label, first spell week, last spell week or None for open).
+OutcomeWindow = tuple[str, int, int | None]
 
 #: Outcome windows of the report: weeks 1–7 and week 8 on.
-DEFAULT_WINDOWS: tuple[tuple[str, int, int | None], ...] = (
+DEFAULT_WINDOWS: tuple[OutcomeWindow, ...] = (
     ("weeks_1_7", 1, 7),
     ("weeks_8_plus", 8, None),
 )
 #: The report's second mediator: measures in weeks 8–13 against exits from week 14.
-MEASURE_WINDOWS: tuple[tuple[str, int, int | None], ...] = (("weeks_14_plus", 14, None),)
+MEASURE_WINDOWS: tuple[OutcomeWindow, ...] = (("weeks_14_plus", 14, None),)
+#: Spell weeks of the ``measures`` mediator (a measure starting or active in weeks 8-13).
+MEASURE_WEEKS: tuple[int, int] = (8, 13)
+#: Week standing in for an open end of an outcome window.
+_OPEN_END = 10**6
 
 DOSE_COLUMNS: tuple[str, ...] = (
     "window",
@@ -66,7 +103,7 @@ def pct_per_10pp(coef: np.ndarray | float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DoseResponseResult:
+class DoseResponseResult(ResultsBase):
     """Dose-response estimates (immutable).
 
     Attributes
@@ -86,41 +123,51 @@ class DoseResponseResult:
     fit: GLMFit = field(repr=False)
     n_person_weeks: int = 0
 
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            "Dose-response: % change in the exit rate to employment per +10 pp of the mediator "
+            f"({self.n_person_weeks:,} person-weeks; SEs clustered by jobcentre)"
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """The dose-response table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(
+        self, ax: Axes | Sequence[Axes] | None = None, lang: Lang = "en", **kwargs: Any
+    ) -> Figure:
+        """The % change per +10 pp with its CI per window, and the implied curve.
 
-    def summary(self) -> str:
-        """Text table of λ per window and the % change per +10 pp."""
-        head = (
-            "Dose-response: % change in the exit rate to employment per +10 pp of the mediator "
-            f"({self.n_person_weeks:,} person-weeks; SEs clustered by jobcentre)\n"
-        )
-        return head + self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        Parameters
+        ----------
+        ax
+            Axes (two for the default ``kind="both"``; default: a new figure).
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.dose_response_plot` (``kind``, ``mediator``).
 
-    def __str__(self) -> str:
-        return self.summary()
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        return dose_response_plot(self.table, ax=ax, lang=lang, **kwargs)
 
-    def _repr_html_(self) -> str:
-        return "<p><b>Dose-response</b></p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:.4f}"
-        )
 
-    def plot(self, ax: object | None = None, lang: str = "en") -> object:
-        """The % change per +10 pp with its CI per window."""
-        from sofeval.report import figures as plots
-
-        return plots.dose_response_plot(self.table, ax=ax, lang=lang)  # type: ignore[arg-type]
+# --------------------------------------------------------------------------------------
+# Steps of dose_response
+# --------------------------------------------------------------------------------------
 
 
 def _mediator_frame(
     study: StudyData,
     mediator: str | pd.DataFrame,
     visitation: Sequence[int] | None,
-    source: Literal["auto", "meetings", "monitoring"],
+    source: MeetingSource,
 ) -> tuple[str, pd.DataFrame]:
+    """The mediator's name and its jobcentre-month table (``jobcentre, month, share``)."""
     if isinstance(mediator, pd.DataFrame):
         missing = {"jobcentre", "month", "share"} - set(mediator.columns)
         if missing:
@@ -130,8 +177,6 @@ def _mediator_frame(
             )
         frame = mediator.copy()
         if frame["month"].dtype == object:
-            from sofeval.data import parse_month
-
             frame["month"] = parse_month(frame["month"]).to_numpy()
         bad = frame[(frame["share"] < 0) | (frame["share"] > 1)]
         if len(bad):
@@ -144,7 +189,131 @@ def _mediator_frame(
     check_option("mediator", mediator, ("workplace_meetings", "measures"))
     if mediator == "workplace_meetings":
         return mediator, meeting_shares(study, visitation=visitation, source=source)
-    return mediator, measure_shares(study, weeks=(8, 13))
+    return mediator, measure_shares(study, weeks=MEASURE_WEEKS)
+
+
+def _dose_cells(
+    study: StudyData,
+    design: StudyDesign | None,
+    covariates: Sequence[str],
+    cells: SOFCells | None,
+    progress: bool | None,
+) -> SOFCells:
+    """Cells keyed by ``link_month`` (and the covariates): given, checked, or collapsed."""
+    if cells is None:
+        return sof_cells(study, design, covariates, extra_keys=("link_month",), progress=progress)
+    missing = {"link_month", *covariates} - set(cells.cells.keys)
+    if missing:
+        raise OptionError(
+            f"dose_response: cells= must be keyed by {sorted(missing)} as well; build them "
+            "with sof_cells(study, design, covariates, extra_keys=('link_month',))."
+        )
+    return cells
+
+
+def _window_mask(week: np.ndarray, lo: int, hi: int | None) -> np.ndarray:
+    """Spell weeks inside the outcome window ``lo..hi`` (``hi=None``: open)."""
+    return (week >= lo) & (week <= (hi if hi is not None else _OPEN_END))
+
+
+def _dose_frame(
+    sc: SOFCells,
+    covariates: Sequence[str],
+    shares: pd.DataFrame,
+    windows: Sequence[OutcomeWindow],
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
+    """Model frame with one mediator slope ``S[label]`` per window, on the sample cells.
+
+    The sample is the treated cells inside an outcome window with a mediator value.
+    Returns the frame, events, trials and the slope columns.
+    """
+    frame = sc.cells.frame
+    mf = model_frame(sc, covariates)
+    s_map = shares.set_index(["jobcentre", "month"])["share"]
+    key = pd.MultiIndex.from_arrays([mf["jobcentre"], frame["link_month"].to_numpy()])
+    s = s_map.reindex(key).to_numpy(dtype=float)
+    week = frame["week"].to_numpy()
+    in_window = np.zeros(len(frame), dtype=bool)
+    numeric: list[str] = []
+    for label, lo, hi in windows:
+        m = _window_mask(week, lo, hi)
+        in_window |= m
+        mf[f"S[{label}]"] = np.where(m, s, 0.0)
+        numeric.append(f"S[{label}]")
+    keep = (mf["D"].to_numpy() == 1) & in_window & np.isfinite(s)
+    if not keep.any():
+        raise EstimationError(
+            "dose_response: no person-weeks of programme jobcentres inside their window with a "
+            "mediator value; check the programme table and the mediator's months."
+        )
+    events = frame["event"].to_numpy(float)[keep]
+    trials = frame["at_risk"].to_numpy(float)[keep]
+    return mf[keep].reset_index(drop=True), events, trials, numeric
+
+
+def _sample_spells(sc: SOFCells, shares: pd.DataFrame) -> pd.DataFrame:
+    """Spells in the dose-response sample (treated by week 8, with a mediator value)."""
+    sf = sc.spells
+    sf = sf[sf["D"].astype(int) == 1]
+    have = shares.set_index(["jobcentre", "month"])["share"]
+    key = pd.MultiIndex.from_arrays([sf["jobcentre"].astype(str), sf["link_month"].to_numpy()])
+    return sf[np.isfinite(have.reindex(key).to_numpy(dtype=float))]
+
+
+def _window_row(
+    label: str,
+    mediator: str,
+    coef: float,
+    se: float,
+    p_wild: float,
+    n_spells: int,
+) -> dict[str, Any]:
+    """One row of :data:`DOSE_COLUMNS`: λ with its Wald test and the % change per +10 pp."""
+    wald = wald_table([coef], [se]).iloc[0]
+    return {
+        "window": label,
+        "mediator": mediator,
+        "coef": coef,
+        "se": se,
+        "p_value": float(wald["p_value"]) if se > 0 else np.nan,
+        "p_wild": p_wild,
+        "pct_per_10pp": float(pct_per_10pp(coef)),
+        "ci_low_pct": float(pct_per_10pp(wald["ci_low"])),
+        "ci_high_pct": float(pct_per_10pp(wald["ci_high"])),
+        "n_spells": n_spells,
+    }
+
+
+def _wild_pvalue(
+    dm: DesignMatrix,
+    events: np.ndarray,
+    trials: np.ndarray,
+    family: Family,
+    clusters: np.ndarray,
+    fit: GLMFit,
+    k: int,
+    *,
+    draws: int,
+    weights: Literal["rademacher", "webb"],
+    statistic: BootStatistic,
+    seed: int,
+    progress: bool | None,
+) -> float:
+    """Wild cluster bootstrap p-value of λ_k = 0 (NaN without draws or when aliased)."""
+    if draws <= 0 or np.asarray(fit.aliased)[k]:
+        return np.nan
+    with warnings.catch_warnings():  # nuisance separation: see fit_cells
+        warnings.simplefilter("ignore", NotIdentifiedWarning)
+        return wild_score_bootstrap(
+            dm.X, events, trials, family, clusters, k, B=draws,
+            weights=weights, seed=seed, progress=progress,
+            start=np.asarray(fit.params), statistic=statistic,
+        ).p_value
+
+
+# --------------------------------------------------------------------------------------
+# Dose-response
+# --------------------------------------------------------------------------------------
 
 
 def dose_response(
@@ -152,9 +321,9 @@ def dose_response(
     design: StudyDesign | None = None,
     *,
     mediator: str | pd.DataFrame = "workplace_meetings",
-    windows: Sequence[tuple[str, int, int | None]] = DEFAULT_WINDOWS,
+    windows: Sequence[OutcomeWindow] = DEFAULT_WINDOWS,
     visitation: Sequence[int] | None = None,
-    source: Literal["auto", "meetings", "monitoring"] = "auto",
+    source: MeetingSource = "auto",
     covariates: Sequence[str] = (),
     jobcentre_fe: bool = True,
     month_fe: bool = True,
@@ -194,7 +363,7 @@ def dose_response(
     progress
         Progress bars (default: only in an interactive terminal).
     cells
-        Cells of :func:`sofeval.analyses.effects.sof_cells` keyed by ``link_month`` (and the
+        Cells of :func:`sofeval.analyses.sof_cells` keyed by ``link_month`` (and the
         ``covariates``), to reuse a collapse already done; built from ``study`` when None.
     bootstrap_draws, bootstrap_weights, seed
         Wild cluster score bootstrap of λ = 0 per window (``p_wild``; NaN when 0 draws).
@@ -209,40 +378,10 @@ def dose_response(
     -------
     DoseResponseResult
     """
-    check_option("family", family, ("cloglog", "logit"))
+    check_option("family", family, SOF_FAMILIES)
     name, shares = _mediator_frame(study, mediator, visitation, source)
-    if cells is None:
-        sc = sof_cells(study, design, covariates, extra_keys=("link_month",), progress=progress)
-    else:
-        missing = {"link_month", *covariates} - set(cells.cells.keys)
-        if missing:
-            raise OptionError(
-                f"dose_response: cells= must be keyed by {sorted(missing)} as well; build them "
-                "with sof_cells(study, design, covariates, extra_keys=('link_month',))."
-            )
-        sc = cells
-    frame = sc.cells.frame
-    mf = model_frame(sc, covariates)
-    s_map = shares.set_index(["jobcentre", "month"])["share"]
-    key = pd.MultiIndex.from_arrays([mf["jobcentre"], frame["link_month"].to_numpy()])
-    s = s_map.reindex(key).to_numpy(dtype=float)
-    week = frame["week"].to_numpy()
-    in_window = np.zeros(len(frame), dtype=bool)
-    numeric: list[str] = []
-    for label, lo, hi in windows:
-        m = (week >= lo) & (week <= (hi if hi is not None else np.iinfo(np.int32).max))
-        in_window |= m
-        mf[f"S[{label}]"] = np.where(m, s, 0.0)
-        numeric.append(f"S[{label}]")
-    keep = (mf["D"].to_numpy() == 1) & in_window & np.isfinite(s)
-    if not keep.any():
-        raise EstimationError(
-            "dose_response: no person-weeks of programme jobcentres inside their window with a "
-            "mediator value; check the programme table and the mediator's months."
-        )
-    mf = mf[keep].reset_index(drop=True)
-    events = frame["event"].to_numpy(float)[keep]
-    trials = frame["at_risk"].to_numpy(float)[keep]
+    sc = _dose_cells(study, design, covariates, cells, progress)
+    mf, events, trials, numeric = _dose_frame(sc, covariates, shares, windows)
     categorical = ["week_block", *covariates]
     if jobcentre_fe:
         categorical.append("jobcentre")
@@ -254,46 +393,19 @@ def dose_response(
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters, n_obs=int(trials.sum()))
     se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
     names = list(dm.names)
-    rows = []
     sample = _sample_spells(sc, shares)
+    rows = []
     for i, (label, lo, hi) in enumerate(windows):
         k = names.index(f"S[{label}]")
-        coef, se = float(np.asarray(fit.params)[k]), float(se_all[k])
-        p_wild = np.nan
-        if bootstrap_draws > 0 and not np.asarray(fit.aliased)[k]:
-            with warnings.catch_warnings():  # nuisance separation: see fit_cells
-                warnings.simplefilter("ignore", NotIdentifiedWarning)
-                p_wild = wild_score_bootstrap(
-                    dm.X, events, trials, family, clusters, k, B=bootstrap_draws,
-                    weights=bootstrap_weights, seed=seed + i, progress=progress,
-                    start=np.asarray(fit.params), statistic=bootstrap_statistic,
-                ).p_value
-        wald = wald_table([coef], [se]).iloc[0]
-        hi_w = hi if hi is not None else 10**6
-        n_sp = int(((sample["entry_week"] <= hi_w) & (sample["last_week"] >= lo)).sum())
-        rows.append(
-            {
-                "window": label,
-                "mediator": name,
-                "coef": coef,
-                "se": se,
-                "p_value": float(wald["p_value"]) if se > 0 else np.nan,
-                "p_wild": p_wild,
-                "pct_per_10pp": float(pct_per_10pp(coef)),
-                "ci_low_pct": float(pct_per_10pp(wald["ci_low"])),
-                "ci_high_pct": float(pct_per_10pp(wald["ci_high"])),
-                "n_spells": n_sp,
-            }
+        p_wild = _wild_pvalue(
+            dm, events, trials, family, clusters, fit, k, draws=bootstrap_draws,
+            weights=bootstrap_weights, statistic=bootstrap_statistic, seed=seed + i,
+            progress=progress,
         )
+        hi_w = hi if hi is not None else _OPEN_END
+        n_sp = int(((sample["entry_week"] <= hi_w) & (sample["last_week"] >= lo)).sum())
+        coef, se = float(np.asarray(fit.params)[k]), float(se_all[k])
+        rows.append(_window_row(label, name, coef, se, p_wild, n_sp))
     return DoseResponseResult(
         pd.DataFrame(rows, columns=list(DOSE_COLUMNS)), shares, fit, int(trials.sum())
     )
-
-
-def _sample_spells(sc: SOFCells, shares: pd.DataFrame) -> pd.DataFrame:
-    """Spells in the dose-response sample (treated by week 8, with a mediator value)."""
-    sf = sc.spells
-    sf = sf[sf["D"].astype(int) == 1]
-    have = shares.set_index(["jobcentre", "month"])["share"]
-    key = pd.MultiIndex.from_arrays([sf["jobcentre"].astype(str), sf["link_month"].to_numpy()])
-    return sf[np.isfinite(have.reindex(key).to_numpy(dtype=float))]

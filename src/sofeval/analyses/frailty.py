@@ -16,7 +16,7 @@ multiplicative frailty whose distribution has ``K`` mass points (Heckman and Sin
     \\operatorname{cloglog} P(y_{it}=1 \\mid v_k) = x_{it}'\\beta + a_k, \\qquad
     P(v = v_k) = \\pi_k, \\quad k = 1..K,
 
-with the default regressors :math:`x_{it}` of :mod:`sofeval.analyses.effects` (week blocks,
+with the default regressors :math:`x_{it}` of :mod:`sofeval.analyses.specification` (week blocks,
 jobcentre, calendar month, optional covariates, ``D_early``, ``D_late``) and the
 normalisation :math:`a_1 = 0` (the intercept is the location of the first point). The
 marginal log-likelihood sums over spells
@@ -66,12 +66,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from scipy import sparse
 
+from sofeval.analyses.effects import pooled_forest
+from sofeval.analyses.specification import ESTIMANDS, INTEREST
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, OptionError, check_option
 from sofeval.models import (
@@ -84,20 +88,22 @@ from sofeval.models import (
     wald_table,
 )
 from sofeval.panel import Panel, StudyDesign, build_panel, week_block
+from sofeval.report import Lang
 
 __all__ = [
     "FRAILTY_COLUMNS",
     "MAX_POINTS",
     "MIN_PROBABILITY",
+    "VCOV_OPTIONS",
+    "FrailtyDesign",
     "FrailtyResult",
+    "Vcov",
     "fit_npmle_frailty",
     "frailty_design",
 ]
 
 Vcov = Literal["observed", "cluster"]
 VCOV_OPTIONS: tuple[str, ...] = ("observed", "cluster")
-INTEREST: tuple[str, str] = ("D_early", "D_late")
-ESTIMANDS: tuple[str, str] = ("ex_ante", "programme")
 FRAILTY_COLUMNS: tuple[str, ...] = (
     "estimand",
     "coef",
@@ -294,6 +300,27 @@ class FrailtyResult(ResultsBase):
     def to_frame(self) -> pd.DataFrame:
         """The effects table (a copy)."""
         return self.table.copy()
+
+    def plot(
+        self, ax: Axes | Sequence[Axes] | None = None, lang: Lang = "en", **kwargs: Any
+    ) -> Figure:
+        """Hazard ratios with 95 % CIs of the two estimands (a small forest plot).
+
+        Parameters
+        ----------
+        ax
+            One axes per estimand (default: a new figure).
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.forest`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        label = f"Frailty model, {self.n_points} mass point(s)"
+        return pooled_forest(self.table, label, ax=ax, lang=lang, **kwargs)
 
 
 # --------------------------------------------------------------------------------------
