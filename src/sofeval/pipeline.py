@@ -61,9 +61,9 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
 
     One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
     employment) with the number of spells ``n`` (for :func:`sofeval.report.km_curves` with
-    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
-    spell's week-8 date relative to the programme windows (``before``, ``during``,
-    ``after``).
+    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and ``period`` the
+    period of the spell's week-8 date relative to the programme windows (``before``,
+    ``during``, ``after``; the small multiples of the report).
     """
     sf = sc.spells
     cell_jc = sc.cells.frame["jobcentre"].astype(str).to_numpy()
@@ -92,13 +92,17 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
         .reset_index()
     )
     status = np.array(["Programme", "Comparison"], dtype=object)[counts["status"].to_numpy()]
-    when = np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()]
+    when = pd.Categorical(
+        np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()],
+        categories=["before", "during", "after"],
+    )
     return pd.DataFrame(
         {
             "entry_week": counts["entry_week"].to_numpy(),
             "last_week": counts["last_week"].to_numpy(),
             "event": counts["event"].to_numpy(),
-            "group": status + ", " + when,
+            "group": pd.Categorical(status, categories=["Programme", "Comparison"]),
+            "period": when,
             "n": counts["n"].to_numpy(np.int64),
         }
     )
@@ -266,6 +270,8 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         jobcentre_effects=res.jobcentres.table,
         dose_response=res.dose.table if res.dose is not None else None,
         success_criteria=res.monitoring.by_month if res.monitoring is not None else None,
+        success_half_year=res.monitoring.by_half_year if res.monitoring is not None else None,
+        success_overall=res.monitoring.overall if res.monitoring is not None else None,
         audit=res.audit,
         panel_summary=res.cells.audit,
         km_frame=km_frame(res.cells),

@@ -6,10 +6,13 @@ without pyplot state, in the style of :mod:`sofeval.report.figures`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
@@ -28,14 +31,55 @@ def _groups(frame: pd.DataFrame, column: str) -> list[object]:
     return sorted(col.dropna().unique(), key=str)
 
 
+def _km_panel(
+    ax: Axes,
+    spells: pd.DataFrame,
+    group: str,
+    levels: list[object],
+    weight: str | None,
+    ci: bool,
+    lang: Lang,
+) -> None:
+    """Draw ``1 - S(t)`` per group into one axes (colours fixed by the group's position)."""
+    from lifelines import KaplanMeierFitter
+
+    for i, g in enumerate(levels):
+        sub = spells.loc[spells[group] == g]
+        if len(sub) == 0:
+            continue
+        kmf = KaplanMeierFitter(label=str(g))
+        kmf.fit(
+            durations=sub["last_week"].to_numpy(float),
+            event_observed=sub["event"].to_numpy(int),
+            entry=sub["entry_week"].to_numpy(float) - 1.0,
+            weights=None if weight is None else sub[weight].to_numpy(float),
+        )
+        sf = kmf.survival_function_.iloc[:, 0]
+        t = sf.index.to_numpy(float)
+        colour = PALETTE[i % len(PALETTE)]
+        ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
+        if ci:
+            band = kmf.confidence_interval_survival_function_
+            ax.fill_between(
+                t,
+                1.0 - band.iloc[:, 0].to_numpy(),
+                1.0 - band.iloc[:, 1].to_numpy(),
+                step="post",
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+
+
 def km_curves(
     spells: pd.DataFrame,
     *,
     group: str = "group",
+    panel: str | None = None,
     weight: str | None = None,
     ci: bool = True,
     max_week: int | None = None,
-    ax: Axes | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
     lang: Lang = "en",
 ) -> Figure:
     """Kaplan–Meier curves of the cumulative share exited to employment, by group.
@@ -51,7 +95,10 @@ def km_curves(
         One row per spell: ``entry_week``, ``last_week``, ``event`` (0/1) and ``group``;
         or one row per distinct such pattern with its number of spells in ``weight``.
     group
-        Name of the group column.
+        Name of the group column (one curve per group).
+    panel
+        Column of small multiples: one panel per level (in categorical order), side by
+        side with a shared y axis and one legend below the panels (default: one panel).
     weight
         Column of whole-number spell counts (``None``: every row is one spell). Counted
         rows give the same curves and bands as the spells they count.
@@ -60,53 +107,48 @@ def km_curves(
     max_week
         Last week shown (default: the largest ``last_week``).
     ax
-        Axes to draw into (default: a new figure).
+        Axes to draw into, one per panel (default: a new figure).
     lang
         Label language.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One line per group.
+        One line per group in each panel.
     """
-    from lifelines import KaplanMeierFitter
-
     check_option("lang", lang, LANGS)
-    require_columns(spells, "km_curves", ("entry_week", "last_week", "event", group))
-    if weight is not None:
-        require_columns(spells, "km_curves", (weight,))
+    need = ["entry_week", "last_week", "event", group]
+    need += [c for c in (weight, panel) if c is not None]
+    require_columns(spells, "km_curves", need)
+    levels = _groups(spells, group)
+    panels = _groups(spells, panel) if panel is not None else [None]
     with style():
-        fig, (ax,) = figure_axes(ax, height_cm=8.5, name="km_curves")
-        for i, g in enumerate(_groups(spells, group)):
-            sub = spells.loc[spells[group] == g]
-            kmf = KaplanMeierFitter(label=str(g))
-            kmf.fit(
-                durations=sub["last_week"].to_numpy(float),
-                event_observed=sub["event"].to_numpy(int),
-                entry=sub["entry_week"].to_numpy(float) - 1.0,
-                weights=None if weight is None else sub[weight].to_numpy(float),
-            )
-            sf = kmf.survival_function_.iloc[:, 0]
-            t = sf.index.to_numpy(float)
-            colour = PALETTE[i % len(PALETTE)]
-            ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
-            if ci:
-                band = kmf.confidence_interval_survival_function_
-                ax.fill_between(
-                    t,
-                    1.0 - band.iloc[:, 0].to_numpy(),
-                    1.0 - band.iloc[:, 1].to_numpy(),
-                    step="post",
-                    color=colour,
-                    alpha=0.15,
-                    linewidth=0,
-                )
-        ax.set_xlim(0, max_week if max_week is not None else float(spells["last_week"].max()))
-        ax.set_ylim(0, 1)
-        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-        ax.set_xlabel(label("spell_week", lang))
-        ax.set_ylabel(label("cum_exit", lang))
-        ax.legend(loc="upper left")
+        fig, axes = figure_axes(
+            ax,
+            height_cm=8.5 if panel is None else 7.0,
+            ncols=len(panels),
+            sharey=True,
+            name="km_curves",
+            panels=[str(p) for p in panels],
+        )
+        for a, p in zip(axes, panels, strict=True):
+            sub = spells if p is None else spells.loc[spells[panel] == p]
+            _km_panel(a, sub, group, levels, weight, ci, lang)
+            a.set_xlim(0, max_week if max_week is not None else float(spells["last_week"].max()))
+            a.set_ylim(0, 1)
+            a.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+            a.set_xlabel(label("spell_week", lang))
+            if p is not None:
+                a.set_title(label(str(p), lang))
+        axes[0].set_ylabel(label("cum_exit", lang))
+        if panel is None:
+            axes[0].legend(loc="upper left")
+        else:
+            seen: dict[str, Artist] = {}
+            for a in axes:
+                for h, t in zip(*a.get_legend_handles_labels(), strict=True):
+                    seen.setdefault(t, h)
+            fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=len(seen))
     return fig
 
 

@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sofeval.report.disclosure import is_count_column, suppressed_mask, suppression_marker
+from sofeval.report.disclosure import (
+    SECONDARY_MARKER,
+    is_count_column,
+    secondary_mask,
+    suppressed_mask,
+    suppression_marker,
+)
 
 _P_COLUMNS = frozenset({"p_value", "p_wild", "p_ri", "p_holm", "q_bh", "p_placebo"})
 _SHARE_COLUMNS = frozenset({"share", "share_v23"})
@@ -110,7 +116,8 @@ class FormattedCell:
     Attributes
     ----------
     text
-        The text shown (the suppression marker for a suppressed cell).
+        The text shown (``"<5"`` for a small count and the statistics of its row,
+        ``".."`` for a cell suppressed to protect a small cell elsewhere).
     numeric
         Whether the column is numeric (right-aligned).
     """
@@ -137,6 +144,7 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
         One list per row, one cell per column.
     """
     mask = suppressed_mask(frame)
+    second = secondary_mask(frame)
     marker = suppression_marker(frame, threshold)
     kinds = [column_kind(str(c), frame[c]) for c in frame.columns]
     rows: list[list[FormattedCell]] = []
@@ -144,7 +152,12 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
         row = []
         for j, v in enumerate(values):
             numeric = kinds[j] not in ("text", "bool")
-            text = marker if mask[i, j] else format_value(v, kinds[j], lang)
+            if second[i, j]:
+                text = SECONDARY_MARKER
+            elif mask[i, j]:
+                text = marker
+            else:
+                text = format_value(v, kinds[j], lang)
             row.append(FormattedCell(text, numeric))
         rows.append(row)
     return rows

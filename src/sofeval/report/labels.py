@@ -68,6 +68,15 @@ LABELS: dict[str, dict[str, str]] = {
         "Programme, during": "Programme, during",
         "Comparison, before": "Comparison, before",
         "Comparison, during": "Comparison, during",
+        "Programme": "Programme jobcentres",
+        "Comparison": "Comparison jobcentres",
+        "before": "Before the programme windows",
+        "during": "During the programme windows",
+        "after": "After the programme windows",
+        "cap_overall": "Success criteria of the programme jobcentres, pooled over their "
+        "months in the programme window, by half-year and overall",
+        "secondary_note": "Cells marked .. are suppressed so that a small cell cannot be "
+        "recovered from a total.",
     },
     "da": {
         "exit_rate": "Afgangsrate til beskæftigelse",
@@ -120,6 +129,15 @@ LABELS: dict[str, dict[str, str]] = {
         "Programme, during": "Programkommuner, under",
         "Comparison, before": "Sammenligning, før",
         "Comparison, during": "Sammenligning, under",
+        "Programme": "Programjobcentre",
+        "Comparison": "Sammenligningsjobcentre",
+        "before": "Før programperioden",
+        "during": "Under programperioden",
+        "after": "Efter programperioden",
+        "cap_overall": "Succeskriterier for programjobcentrene, samlet over deres måneder i "
+        "programperioden, pr. halvår og i alt",
+        "secondary_note": "Celler markeret med .. er diskretioneret, så en lille celle ikke "
+        "kan udledes af en total.",
     },
 }
 
