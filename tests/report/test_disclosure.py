@@ -212,6 +212,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFram
                                 na_values=[""]) for name in
               ("success_criteria", "success_criteria_half_year", "success_criteria_overall")}
     sheet = pd.read_excel(out / "sofeval_results.xlsx", sheet_name="panel_summary")
+    sheet.columns = ["item", "value"]  # the workbook shows headers for readers
     tables["panel_summary"] = sheet.assign(value=pd.to_numeric(sheet["value"], errors="coerce"))
     tables["raw_month"] = mon.by_month
     return tables

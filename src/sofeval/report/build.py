@@ -285,7 +285,7 @@ def _sections(
     design_tables = [
         (t(cap), shown[name])
         for name, cap in (("panel_summary", "cap_panel"), ("data_audit", "cap_audit"))
-        if name in shown
+        if name in shown and len(shown[name])
     ]
     if design_text or design_tables:
         sections.append(ReportSection(t("sec_design"), design_text, design_tables))

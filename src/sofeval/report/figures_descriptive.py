@@ -21,6 +21,9 @@ from sofeval.errors import check_option
 from sofeval.report.figures import PALETTE, figure_axes, require_columns, style
 from sofeval.report.labels import LANGS, Lang, label
 
+#: Colour of the single-jobcentre lines of the monitoring figure: muted, behind the pooled line.
+_MUTED = "#B8C7D6"
+
 
 def _groups(frame: pd.DataFrame, column: str) -> list[object]:
     """Group levels in categorical order if categorical, else sorted."""
@@ -248,15 +251,17 @@ def monitoring_plot(
     *,
     share: str = "share",
     in_window_only: bool = True,
+    programme_only: bool = True,
     min_count: int = 0,
     ax: Axes | None = None,
     lang: Lang = "en",
 ) -> Figure:
     """Monthly share of first meetings at the workplace per jobcentre, pooled, and target.
 
-    Single jobcentres are thin grey lines; the pooled share (sum of workplace
+    Single jobcentres are thin muted lines; the pooled share (sum of workplace
     meetings / sum of first meetings per month, over the jobcentres shown) is a bold
-    line; the target is a dashed horizontal line.
+    line on top; the target is a dashed horizontal line labelled at its right end. The
+    legend sits below the axes, clear of the lines.
 
     Parameters
     ----------
@@ -269,6 +274,8 @@ def monitoring_plot(
         Share column plotted per jobcentre (``share`` or ``share_v23``).
     in_window_only
         Keep only jobcentre-months inside the programme window (``in_window``).
+    programme_only
+        Keep only the programme jobcentres (``programme``, when the column is there).
     min_count
         Hide single-jobcentre points based on fewer than ``min_count`` first meetings
         (disclosure control; the pooled line keeps all meetings).
@@ -291,6 +298,8 @@ def monitoring_plot(
     df = success_criteria
     if in_window_only and "in_window" in df.columns:
         df = df.loc[df["in_window"].fillna(False).astype(bool)]
+    if programme_only and "programme" in df.columns:
+        df = df.loc[df["programme"].fillna(False).astype(bool)]
     df = df.assign(_date=pd.to_datetime(df["month_label"].astype(str) + "-01", format="%Y-%m-%d"))
     with style():
         fig, (ax,) = figure_axes(ax, height_cm=8.5, name="monitoring_plot")
@@ -300,8 +309,9 @@ def monitoring_plot(
             ax.plot(
                 sub["_date"],
                 y,
-                color="#AAAAAA",
-                linewidth=0.8,
+                color=_MUTED,
+                linewidth=0.7,
+                zorder=1,
                 label=label("jobcentre_lines", lang) if k == 0 else "_nolegend_",
             )
         pooled = df.groupby("_date", sort=True)[["workplace_meetings", "first_meetings"]].sum()
@@ -312,24 +322,33 @@ def monitoring_plot(
             pooled.index,
             rate,
             color=PALETTE[0],
-            linewidth=2.2,
+            linewidth=2.6,
             marker="o",
-            markersize=3,
+            markersize=3.5,
+            zorder=3,
             label=label("pooled", lang),
         )
-        ax.axhline(
-            target,
-            color=PALETTE[1],
-            linestyle="--",
-            linewidth=1.2,
-            label=label("target", lang)
+        ax.axhline(target, color=PALETTE[1], linestyle="--", linewidth=1.3, zorder=2)
+        target_text = (
+            label("target", lang)
             if abs(target - 0.70) < 1e-12
-            else f"{label('target', lang).split()[0]} {100 * target:g} %",
+            else f"{label('target', lang).split()[0]} {100 * target:g} %"
+        )
+        ax.annotate(
+            target_text,
+            xy=(1.0, target),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            color=PALETTE[1],
+            fontweight="bold",
         )
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         ax.set_xlabel(label("month", lang))
         ax.set_ylabel(label("share_workplace", lang))
-        ax.legend(loc="upper left", ncols=3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return fig

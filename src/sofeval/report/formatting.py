@@ -8,6 +8,7 @@ every minus sign is the typographic minus. Suppressed cells (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import pandas as pd
 from sofeval.report.disclosure import (
     SECONDARY_MARKER,
     is_count_column,
+    is_key_column,
     secondary_mask,
     suppressed_mask,
     suppression_marker,
@@ -126,7 +128,12 @@ class FormattedCell:
     numeric: bool
 
 
-def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[FormattedCell]]:
+def format_rows(
+    frame: pd.DataFrame,
+    lang: str,
+    threshold: int,
+    translate: Callable[[str], str] | None = None,
+) -> list[list[FormattedCell]]:
     """Format a (disclosed) frame into text cells with suppression markers.
 
     Parameters
@@ -137,6 +144,9 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
         ``"en"`` or ``"da"``.
     threshold
         Threshold quoted in the marker when the frame records none.
+    translate
+        Applied to the text values of key columns (estimand, window, item, ...), for
+        example :func:`sofeval.report.labels.label` in the report's language.
 
     Returns
     -------
@@ -147,6 +157,7 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
     second = secondary_mask(frame)
     marker = suppression_marker(frame, threshold)
     kinds = [column_kind(str(c), frame[c]) for c in frame.columns]
+    keys = [is_key_column(str(c)) and translate is not None for c in frame.columns]
     rows: list[list[FormattedCell]] = []
     for i, values in enumerate(frame.itertuples(index=False, name=None)):
         row = []
@@ -158,6 +169,8 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
                 text = marker
             else:
                 text = format_value(v, kinds[j], lang)
+                if keys[j] and isinstance(v, str) and translate is not None:
+                    text = translate(text)
             row.append(FormattedCell(text, numeric))
         rows.append(row)
     return rows

@@ -129,7 +129,7 @@ def render_html(
                     "numeric": [
                         column_kind(str(c), frame[c]) not in ("text", "bool") for c in frame.columns
                     ],
-                    "rows": format_rows(frame, lang, threshold),
+                    "rows": format_rows(frame, lang, threshold, lambda v: label(v, lang)),
                 }
             )
         figures = [{"caption": cap, "png": figure_png_base64(fig)} for cap, fig in sec.figures]
