@@ -116,12 +116,12 @@ def hazard_frame(sc: SOFCells) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "week": f["week"].to_numpy(),
-                "group": group,
+                "group": pd.Categorical(group, categories=["Programme", "Comparison"]),
                 "at_risk": f["at_risk"].to_numpy(),
                 "event": f["event"].to_numpy(),
             }
         )
-        .groupby(["week", "group"], as_index=False)
+        .groupby(["week", "group"], as_index=False, observed=True)
         .sum()
     )
     return out
@@ -267,10 +267,11 @@ def design_text(res: RunResults, lang: str = "en") -> str:
             "permutationer af programstatus på tværs af jobcentre."
         )
     covs = ", ".join(cfg.covariates) or "none"
+    treat = {"week8": "week-8"}.get(d.treatment, d.treatment)
     return (
         f"Discrete-time cause-specific hazard of exit to employment ({cfg.family} link), "
         "one dummy per spell week 1–26 then 4-week blocks, jobcentre and calendar-month fixed "
-        f"effects, covariates: {covs}. Treatment: the spell's {d.treatment} reference date in "
+        f"effects, covariates: {covs}. Treatment: the spell's {treat} reference date in "
         f"its jobcentre's programme window ({windows}). Phases: ex ante weeks 1–{d.phase_cut - 1}, "
         f"programme week {d.phase_cut} on. Follow-up capped at {d.max_weeks} weeks; delayed "
         f"entry at the {d.entry.replace('_', ' ')}. Standard errors clustered by jobcentre; "

@@ -128,7 +128,7 @@ def km_curves(
     with style():
         fig, axes = figure_axes(
             ax,
-            height_cm=8.5 if panel is None else 7.0,
+            height_cm=8.5 if panel is None else 7.5,
             ncols=len(panels),
             sharey=True,
             name="km_curves",
@@ -143,7 +143,7 @@ def km_curves(
             a.set_xlabel(label("spell_week", lang))
             if p is not None:
                 a.set_title(label(str(p), lang))
-        axes[0].set_ylabel(label("cum_exit", lang))
+        axes[0].set_ylabel(label("cum_exit" if panel is None else "cum_exit_short", lang))
         if panel is None:
             axes[0].legend(loc="upper left")
         else:

@@ -22,6 +22,7 @@ LABELS: dict[str, dict[str, str]] = {
         "exit_rate": "Exit rate to employment",
         "weekly_hazard": "Weekly exit rate to employment",
         "cum_exit": "Cumulative share exited to employment",
+        "cum_exit_short": "Share exited to employment",
         "spell_week": "Week of sickness absence",
         "ex_ante": "Ex ante (weeks 1–7)",
         "programme": "Programme (week 8+)",
@@ -52,8 +53,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sec_monitoring": "Monitoring against the 70 % target",
         "cap_panel": "Panel summary",
         "cap_audit": "Rows dropped in validation, by table and rule",
-        "cap_km": "Cumulative share exited to employment by spell week (Kaplan–Meier with delayed "
-        "entry, 95 % CI)",
+        "cap_km": "Cumulative share exited to employment by spell week, programme and comparison "
+        "jobcentres, by when the spell reached week 8: before, during or after the programme "
+        "windows (Kaplan–Meier with delayed entry, 95 % CI)",
         "cap_hazard": "Weekly exit rate to employment by group (95 % binomial CI)",
         "cap_effects": "Pooled effects (hazard ratios with 95 % CI)",
         "cap_forest": "Hazard ratios per programme jobcentre (95 % CI)",
@@ -70,9 +72,9 @@ LABELS: dict[str, dict[str, str]] = {
         "Comparison, during": "Comparison, during",
         "Programme": "Programme jobcentres",
         "Comparison": "Comparison jobcentres",
-        "before": "Before the programme windows",
-        "during": "During the programme windows",
-        "after": "After the programme windows",
+        "before": "Before the programme",
+        "during": "During the programme",
+        "after": "After the programme",
         "cap_overall": "Success criteria of the programme jobcentres, pooled over their "
         "months in the programme window, by half-year and overall",
         "secondary_note": "Cells marked .. are suppressed so that a small cell cannot be "
@@ -125,6 +127,7 @@ LABELS: dict[str, dict[str, str]] = {
         "exit_rate": "Afgangsrate til beskæftigelse",
         "weekly_hazard": "Ugentlig afgangsrate til beskæftigelse",
         "cum_exit": "Kumuleret andel afgået til beskæftigelse",
+        "cum_exit_short": "Andel afgået til beskæftigelse",
         "spell_week": "Sygefraværsuge",
         "ex_ante": "Ex ante-effekt (uge 1–7)",
         "programme": "Programeffekt (uge 8+)",
@@ -154,8 +157,9 @@ LABELS: dict[str, dict[str, str]] = {
         "sec_monitoring": "Monitorering i forhold til målet på 70 %",
         "cap_panel": "Datagrundlag: sygedagpengeforløb i analysen",
         "cap_audit": "Datakontrol: rækker frasorteret, pr. tabel og regel",
-        "cap_km": "Kumuleret andel afgået til beskæftigelse pr. sygefraværsuge (Kaplan–Meier med "
-        "forsinket indgang, 95 %-KI)",
+        "cap_km": "Kumuleret andel afgået til beskæftigelse pr. sygefraværsuge for program- og "
+        "sammenligningsjobcentre, efter hvornår forløbet nåede uge 8: før, under eller efter "
+        "programperioden (Kaplan–Meier med forsinket indgang, 95 %-KI)",
         "cap_hazard": "Ugentlig afgangsrate til beskæftigelse pr. gruppe (95 %-KI, binomial)",
         "cap_effects": "Samlede effekter (hazard ratios med 95 %-KI)",
         "cap_forest": "Hazard ratios pr. programjobcenter (95 %-KI)",
@@ -174,9 +178,9 @@ LABELS: dict[str, dict[str, str]] = {
         "Comparison, during": "Sammenligning, under",
         "Programme": "Programjobcentre",
         "Comparison": "Sammenligningsjobcentre",
-        "before": "Før programperioden",
-        "during": "Under programperioden",
-        "after": "Efter programperioden",
+        "before": "Før programmet",
+        "during": "Under programmet",
+        "after": "Efter programmet",
         "cap_overall": "Succeskriterier for programjobcentrene, samlet over deres måneder i "
         "programperioden, pr. halvår og i alt",
         "secondary_note": "Celler markeret med .. er diskretioneret, så en lille celle ikke "
