@@ -148,3 +148,14 @@ def test_extra_sections_are_published_and_protected(tmp_path: Path) -> None:
     assert shown["coef"].isna().tolist() == [False, True, False]
     page = paths["html"].read_text(encoding="utf-8")
     assert "Effekter pr. afgangsårsag" in page and "Ledighed" in page and ">..<" in page
+
+
+def test_every_label_and_header_exists_in_both_languages() -> None:
+    assert set(report.LABELS["en"]) == set(report.LABELS["da"])
+    assert set(report.COLUMN_HEADERS["en"]) == set(report.COLUMN_HEADERS["da"])
+    for lang in report.LANGS:
+        assert all(v.strip() for v in report.LABELS[lang].values())
+    # the tables announced by issues 15 and 16 have their headers already
+    for column in ("destination", "weeks_saved", "kroner_total", "recurrence_with",
+                   "event_quarter", "band_low", "n_leads", "window_start", "level"):
+        assert report.column_header(column, "da") != column

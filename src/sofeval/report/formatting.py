@@ -23,6 +23,7 @@ from sofeval.report.disclosure import (
     suppressed_mask,
     suppression_marker,
 )
+from sofeval.report.labels import label
 
 _P_COLUMNS = frozenset({"p_value", "p_wild", "p_ri", "p_holm", "q_bh", "p_placebo"})
 _SHARE_COLUMNS = frozenset({"share", "share_v23"})
@@ -91,8 +92,7 @@ def format_value(value: Any, kind: str, lang: str) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if kind == "bool" or isinstance(value, (bool, np.bool_)):
-        yes, no = ("ja", "nej") if lang == "da" else ("yes", "no")
-        return yes if bool(value) else no
+        return label("yes" if bool(value) else "no", lang)
     if kind == "text" or isinstance(value, str):
         return str(value)
     x = float(value)
