@@ -97,7 +97,7 @@ def test_km_small_multiples_have_one_panel_per_period_and_a_legend_below() -> No
     frame["last_week"] = frame["entry_week"] + rng.integers(0, 30, n)
     fig = report.km_curves(frame, panel="period", lang="da")
     assert [a.get_title() for a in fig.axes] == [
-        "Før programperioden", "Under programperioden", "Efter programperioden"]
+        "Før programmet", "Under programmet", "Efter programmet"]
     assert all(a.get_legend() is None for a in fig.axes)  # no legend over the curves
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == [
