@@ -65,7 +65,8 @@ LABELS: dict[str, dict[str, str]] = {
         "cap_dose": "Dose-response: change in the exit rate per +10 pp workplace share",
         "cap_dose_table": "Dose-response estimates",
         "cap_monitoring": "Monthly share of first meetings at the workplace",
-        "cap_monitoring_table": "Success criteria by jobcentre and month",
+        "cap_monitoring_table": "Success criteria by programme jobcentre and month in the "
+        "programme window (all jobcentres and months: success_criteria.csv and the workbook)",
         "suppressed_note": "Cells based on fewer than {t} persons are suppressed (shown as <{t}).",
         "generated": "Report metadata",
         "Programme, before": "Programme, before",
@@ -172,7 +173,8 @@ LABELS: dict[str, dict[str, str]] = {
         "arbejdspladsen",
         "cap_dose_table": "Dosis-respons-estimater",
         "cap_monitoring": "Månedlig andel første samtaler på arbejdspladsen",
-        "cap_monitoring_table": "Succeskriterier pr. jobcenter og måned",
+        "cap_monitoring_table": "Succeskriterier pr. programjobcenter og måned i "
+        "programperioden (alle jobcentre og måneder: success_criteria.csv og regnearket)",
         "suppressed_note": "Celler baseret på færre end {t} personer er diskretioneret "
         "(vist som <{t}).",
         "generated": "Metadata for rapporten",

@@ -387,7 +387,7 @@ def _apply(
     for name, cells in by_table.items():
         frame = tables[name].copy()
         hidden = {(c.row, c.column) for c in cells}
-        rows = sorted({c.row for c in cells}, key=list(frame.index).index)
+        rows = {c.row for c in cells}
         for col in dependents.get(name, ()):
             if col in frame.columns:
                 hidden.update((r, col) for r in rows)
