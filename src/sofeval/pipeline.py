@@ -33,7 +33,7 @@ from sofeval.analyses import (
 )
 from sofeval.config import RunConfig
 from sofeval.data import StudyData
-from sofeval.errors import EstimationError
+from sofeval.errors import EstimationError, check_option
 from sofeval.panel import StudyDesign
 from sofeval.runtime import Background, fork_available
 
@@ -69,11 +69,15 @@ def _dose_and_monitoring(
     dose: DoseResponseResult | None
     try:
         dose = dose_response(
-            study, design, covariates=config.covariates,
+            study,
+            design,
+            covariates=config.covariates,
             family=config.family,  # type: ignore[arg-type]
-            cells=sc_dose, bootstrap_draws=config.bootstrap_draws,
+            cells=sc_dose,
+            bootstrap_draws=config.bootstrap_draws,
             bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
-            seed=config.seed, progress=progress,
+            seed=config.seed,
+            progress=progress,
         )
     except EstimationError as exc:
         dose = None
@@ -151,24 +155,59 @@ def run_analysis(
     return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes), cox)
 
 
-def design_text(res: RunResults) -> str:
-    """A short plain-text description of the study design for the report."""
+def design_text(res: RunResults, lang: str = "en") -> str:
+    """A short plain-text description of the study design for the report.
+
+    Parameters
+    ----------
+    res
+        Results of :func:`run_analysis`.
+    lang
+        ``"en"`` or ``"da"`` (the terms of Danish evaluation reports).
+
+    Returns
+    -------
+    str
+        One paragraph.
+    """
+    check_option("lang", lang, report.LANGS)
     d = res.design
+    cfg = res.config
+    link = " til " if lang == "da" else " to "
     windows = "; ".join(
-        f"{pd.Timestamp(str(a)).date()} to {pd.Timestamp(str(b)).date()}"
+        f"{pd.Timestamp(str(a)).date()}{link}{pd.Timestamp(str(b)).date()}"
         for a, b in zip(res.cells.windows["start"], res.cells.windows["end"], strict=True)
     )
-    covs = ", ".join(res.config.covariates) or "none"
+    if lang == "da":
+        covs = ", ".join(cfg.covariates) or "ingen"
+        entry = {"benefit_start": "ved sygedagpengeforløbets start"}.get(d.entry, d.entry)
+        treat = {"week8": "datoen for uge 8", "benefit_start": "forløbets startdato"}.get(
+            d.treatment, d.treatment
+        )
+        return (
+            "Diskret-tids årsagsspecifik hazardmodel for afgang til beskæftigelse "
+            f"({cfg.family}-link) med én dummy pr. sygefraværsuge 1–26 og derefter blokke "
+            "af 4 uger, faste effekter for jobcenter og kalendermåned, kovariater: "
+            f"{covs}. Behandling: forløbets referencedato ({treat}) ligger i "
+            f"jobcentrets programperiode ({windows}). Faser: ex ante-effekt i uge "
+            f"1–{d.phase_cut - 1}, programeffekt fra uge {d.phase_cut}. Opfølgning i højst "
+            f"{d.max_weeks} uger; forsinket indgang {entry}. Standardfejl klyngekorrigeret "
+            f"på jobcenter; wild cluster score bootstrap med {cfg.bootstrap_draws} "
+            f"{cfg.bootstrap_weights}-træk; randomiseringsinferens med {cfg.ri_draws} "
+            "permutationer af programstatus på tværs af jobcentre."
+        )
+    covs = ", ".join(cfg.covariates) or "none"
+    treat = {"week8": "week-8"}.get(d.treatment, d.treatment)
     return (
-        f"Discrete-time cause-specific hazard of exit to employment ({res.config.family} link), "
+        f"Discrete-time cause-specific hazard of exit to employment ({cfg.family} link), "
         "one dummy per spell week 1–26 then 4-week blocks, jobcentre and calendar-month fixed "
-        f"effects, covariates: {covs}. Treatment: the spell's {d.treatment} reference date in "
+        f"effects, covariates: {covs}. Treatment: the spell's {treat} reference date in "
         f"its jobcentre's programme window ({windows}). Phases: ex ante weeks 1–{d.phase_cut - 1}, "
         f"programme week {d.phase_cut} on. Follow-up capped at {d.max_weeks} weeks; delayed "
         f"entry at the {d.entry.replace('_', ' ')}. Standard errors clustered by jobcentre; "
-        f"wild cluster score bootstrap with {res.config.bootstrap_draws} "
-        f"{res.config.bootstrap_weights} draws; randomisation inference with "
-        f"{res.config.ri_draws} permutations of programme status across jobcentres."
+        f"wild cluster score bootstrap with {cfg.bootstrap_draws} "
+        f"{cfg.bootstrap_weights} draws; randomisation inference with "
+        f"{cfg.ri_draws} permutations of programme status across jobcentres."
     )
 
 
@@ -192,19 +231,23 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
     extra: dict[str, Path] = {}
     if res.cox is not None:
         extra["cox_crosscheck"] = out / "cox_crosscheck.csv"
-        res.cox.to_csv(extra["cox_crosscheck"], index=False, float_format="%.10g",
-                       lineterminator="\n")
+        res.cox.to_csv(
+            extra["cox_crosscheck"], index=False, float_format="%.10g", lineterminator="\n"
+        )
     return extra | report.build_report(
         out,
         effects=res.effects.table,
         jobcentre_effects=res.jobcentres.table,
         dose_response=res.dose.table if res.dose is not None else None,
         success_criteria=res.monitoring.by_month if res.monitoring is not None else None,
+        success_half_year=res.monitoring.by_half_year if res.monitoring is not None else None,
+        success_overall=res.monitoring.overall if res.monitoring is not None else None,
         audit=res.audit,
         panel_summary=res.cells.audit,
         km_frame=km_frame(res.cells),
         hazard_frame=hazard_frame(res.cells),
-        design_text=design_text(res) + (" " + " ".join(res.notes) if res.notes else ""),
+        design_text=design_text(res, res.config.lang)
+        + (" " + " ".join(res.notes) if res.notes else ""),
         lang=res.config.lang,  # type: ignore[arg-type]
         threshold=res.config.threshold,
     )

@@ -16,14 +16,15 @@ __all__ = ["hazard_frame", "km_frame"]
 #: Start and end of the programme period when there is no window: after every date.
 _NO_WINDOW = pd.Timestamp("2262-01-01")
 
+
 def km_frame(sc: SOFCells) -> pd.DataFrame:
     """Spell counts for Kaplan–Meier curves, by programme status and period.
 
     One row per distinct ``group``, ``entry_week``, ``last_week`` and ``event`` (exit to
     employment) with the number of spells ``n`` (for :func:`sofeval.report.km_curves` with
-    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and the period of the
-    spell's week-8 date relative to the programme windows (``before``, ``during``,
-    ``after``).
+    ``weight="n"``). ``group`` is ``"Programme"`` or ``"Comparison"`` and ``period`` the
+    period of the spell's week-8 date relative to the programme windows (``before``,
+    ``during``, ``after``; the small multiples of the report).
 
     Parameters
     ----------
@@ -33,7 +34,7 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``entry_week``, ``last_week``, ``event``, ``group``, ``n``.
+        ``entry_week``, ``last_week``, ``event``, ``group``, ``period``, ``n``.
     """
     sf = sc.spells
     cell_jc = sc.cells.frame["jobcentre"].astype(str).to_numpy()
@@ -62,13 +63,17 @@ def km_frame(sc: SOFCells) -> pd.DataFrame:
         .reset_index()
     )
     status = np.array(["Programme", "Comparison"], dtype=object)[counts["status"].to_numpy()]
-    when = np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()]
+    when = pd.Categorical(
+        np.array(["before", "during", "after"], dtype=object)[counts["period"].to_numpy()],
+        categories=["before", "during", "after"],
+    )
     return pd.DataFrame(
         {
             "entry_week": counts["entry_week"].to_numpy(),
             "last_week": counts["last_week"].to_numpy(),
             "event": counts["event"].to_numpy(),
-            "group": status + ", " + when,
+            "group": pd.Categorical(status, categories=["Programme", "Comparison"]),
+            "period": when,
             "n": counts["n"].to_numpy(np.int64),
         }
     )
@@ -93,12 +98,12 @@ def hazard_frame(sc: SOFCells) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "week": f["week"].to_numpy(),
-                "group": group,
+                "group": pd.Categorical(group, categories=["Programme", "Comparison"]),
                 "at_risk": f["at_risk"].to_numpy(),
                 "event": f["event"].to_numpy(),
             }
         )
-        .groupby(["week", "group"], as_index=False)
+        .groupby(["week", "group"], as_index=False, observed=True)
         .sum()
     )
     return out

@@ -6,6 +6,7 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.figures` (house style, axes helper, effect figures),
 :mod:`~sofeval.report.figures_descriptive` (Kaplan–Meier, weekly exit rates, monitoring),
 :mod:`~sofeval.report.disclosure` (suppression of small counts),
+:mod:`~sofeval.report.secondary` (complementary suppression against subtraction),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering) and
 :mod:`~sofeval.report.build` (:func:`build_report`).
@@ -13,15 +14,21 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 
 from __future__ import annotations
 
-from sofeval.report.build import audit_summary, build_report
+from sofeval.report.build import ExtraSection, PublishedTable, audit_summary, build_report
 from sofeval.report.disclosure import (
     COUNT_COLUMNS,
+    KEY_COLUMNS,
+    SECONDARY_ATTR,
+    SECONDARY_MARKER,
     SUPPRESSED_ATTR,
     THRESHOLD_ATTR,
+    CellSet,
     auto_disclose,
     check_threshold,
     disclose,
     is_count_column,
+    is_key_column,
+    secondary_mask,
     suppressed_mask,
     suppression_marker,
 )
@@ -49,21 +56,36 @@ from sofeval.report.formatting import (
 )
 from sofeval.report.html import ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
+from sofeval.report.secondary import (
+    CellRef,
+    SumRelation,
+    determined_cells,
+    protect_tables,
+    sum_relations,
+)
 from sofeval.report.tables import FIXED_TIMESTAMP, write_csv_tables, write_workbook
 
 __all__ = [
     "COLUMN_HEADERS",
     "COUNT_COLUMNS",
+    "CellRef",
+    "CellSet",
     "EXCEL_FORMATS",
+    "ExtraSection",
     "FIG_WIDTH_IN",
     "FIXED_TIMESTAMP",
     "FormattedCell",
+    "KEY_COLUMNS",
     "LABELS",
     "LANGS",
     "Lang",
     "PALETTE",
+    "PublishedTable",
     "ReportSection",
+    "SECONDARY_ATTR",
+    "SECONDARY_MARKER",
     "SUPPRESSED_ATTR",
+    "SumRelation",
     "THRESHOLD_ATTR",
     "audit_summary",
     "auto_disclose",
@@ -72,6 +94,7 @@ __all__ = [
     "check_threshold",
     "column_header",
     "column_kind",
+    "determined_cells",
     "disclose",
     "dose_response_plot",
     "figure_axes",
@@ -80,12 +103,16 @@ __all__ = [
     "format_rows",
     "format_value",
     "is_count_column",
+    "is_key_column",
     "km_curves",
     "label",
     "monitoring_plot",
+    "protect_tables",
     "render_html",
     "require_columns",
+    "secondary_mask",
     "style",
+    "sum_relations",
     "suppressed_mask",
     "suppression_marker",
     "weekly_hazard",

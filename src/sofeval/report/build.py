@@ -7,17 +7,20 @@ and tables per analysis) and render the HTML (:func:`sofeval.report.html.render_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from sofeval.errors import check_option
+from sofeval.errors import SofevalError, check_option
 from sofeval.report.disclosure import auto_disclose, check_threshold
 from sofeval.report.figures import dose_response_plot, forest
 from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekly_hazard
 from sofeval.report.html import ReportSection, render_html
 from sofeval.report.labels import LANGS, Lang, label
+from sofeval.report.secondary import SumRelation, protect_tables, sum_relations
 from sofeval.report.tables import write_csv_tables, write_workbook
 from sofeval.runtime import Background
 
@@ -48,18 +51,162 @@ def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
     return out.astype({"n_rows": "int64"})
 
 
+#: Meeting counts of the success-criteria tables (each sums over months and jobcentres).
+MEETING_COUNTS: tuple[str, ...] = (
+    "first_meetings",
+    "workplace_meetings",
+    "first_meetings_v23",
+    "workplace_meetings_v23",
+)
+
+#: Statistics of a success-criteria row computed from its counts: hidden with them.
+SHARE_DEPENDENTS: tuple[str, ...] = ("share", "share_v23", "meets_target")
+
+#: Panel-summary items that are sums of other items (``total: parts``).
+PANEL_SUMS: dict[str, tuple[str, ...]] = {
+    "spells_in": ("spells_excluded", "spells_used"),
+    "spells_excluded": (
+        "excluded_outside_cohort",
+        "excluded_entry_after_data_end",
+        "excluded_entry_after_max_weeks",
+        "excluded_no_weeks_at_risk",
+    ),
+    "spells_used": (
+        "exits_employment",
+        "exits_unemployment",
+        "exits_job_clarification",
+        "exits_flexjob",
+        "exits_disability_pension",
+        "exits_education",
+        "exits_other",
+        "censored",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A table to publish: a CSV, a workbook sheet and (with a caption) an HTML table.
+
+    Attributes
+    ----------
+    name
+        File and sheet name (``<name>.csv``).
+    frame
+        The table before disclosure control.
+    caption
+        Label key (see :data:`sofeval.report.labels.LABELS`) or text of the HTML
+        caption; ``""`` publishes the table in the CSV and the workbook only.
+    count_columns
+        Count columns (default: by name, see
+        :func:`sofeval.report.disclosure.auto_disclose`).
+    dependents
+        Statistics hidden in a row where secondary suppression hid a count.
+    csv
+        Write ``<name>.csv`` (``False``: the workbook and the HTML only).
+    """
+
+    name: str
+    frame: pd.DataFrame
+    caption: str = ""
+    count_columns: Sequence[str] | None = None
+    dependents: Sequence[str] = ()
+    csv: bool = True
+
+
+@dataclass(frozen=True)
+class ExtraSection:
+    """A further report section (for example an analysis added after the core report).
+
+    Attributes
+    ----------
+    title
+        Label key or text of the section title.
+    text
+        Plain text; blank lines separate paragraphs.
+    tables
+        Tables published with the section (CSV, sheet, HTML when captioned).
+    figures
+        ``(caption label key or text, figure)`` pairs; draw them from disclosed or
+        aggregated data.
+    relations
+        Additive structure of the tables (:func:`sofeval.report.secondary.sum_relations`,
+        on the tables' names), for secondary suppression.
+    """
+
+    title: str
+    text: str = ""
+    tables: Sequence[PublishedTable] = ()
+    figures: Sequence[tuple[str, Figure]] = ()
+    relations: Sequence[SumRelation] = field(default=())
+
+
+def _core_relations(raw: Mapping[str, pd.DataFrame]) -> list[SumRelation]:
+    """The additive structure of the core tables (relations that do not hold are skipped)."""
+    rel: list[SumRelation] = []
+    jce, eff = raw.get("jobcentre_effects"), raw.get("effects")
+    if jce is not None and eff is not None and "estimand" in jce.columns:
+        cols = [c for c in ("n_spells", "n_events") if c in jce.columns and c in eff.columns]
+        rel += sum_relations(
+            "jobcentre_effects", jce, "effects", eff,
+            columns=cols, on={"estimand": "estimand"}, check="skip",
+        )  # fmt: skip
+    month = raw.get("success_criteria")
+    half = raw.get("success_criteria_half_year")
+    overall = raw.get("success_criteria_overall")
+    counts = [c for c in MEETING_COUNTS if month is not None and c in month.columns]
+    if month is not None and half is not None:
+        rel += sum_relations(
+            "success_criteria", month, "success_criteria_half_year", half,
+            columns=counts, on={"jobcentre": "jobcentre", "half_year": "half_year"},
+            check="skip",
+        )  # fmt: skip
+    if month is not None and overall is not None and {"programme", "in_window"} <= set(month):
+        periods = overall["period"].astype(str) != "overall"
+        in_window = (month["programme"] & month["in_window"]).to_numpy(bool)
+        rel += sum_relations(
+            "success_criteria", month, "success_criteria_overall", overall,
+            columns=counts, on={"half_year": "period"},
+            parts_where=in_window, total_where=periods, check="skip",
+        )  # fmt: skip
+        rel += sum_relations(
+            "success_criteria_overall", overall, "success_criteria_overall", overall,
+            columns=counts, parts_where=periods, total_where=~periods, check="skip",
+        )  # fmt: skip
+    panel = raw.get("panel_summary")
+    if panel is not None:
+        items = panel["item"].astype(str)
+        for total, parts in PANEL_SUMS.items():
+            if (items == total).sum() == 1 and items.isin(parts).any():
+                rel += sum_relations(
+                    "panel_summary", panel, "panel_summary", panel,
+                    columns=["value"], parts_where=items.isin(parts),
+                    total_where=items == total, check="skip",
+                )  # fmt: skip
+    return rel
+
+
 def _disclosed_tables(
-    raw: Mapping[str, pd.DataFrame | None], threshold: int
+    tables: Sequence[PublishedTable], relations: Sequence[SumRelation], threshold: int
 ) -> dict[str, pd.DataFrame]:
-    """Step 1: the published tables after disclosure control (``None`` inputs skipped)."""
-    return {k: auto_disclose(v, threshold) for k, v in raw.items() if v is not None}
+    """Step 1: primary suppression of every table, then secondary suppression across them."""
+    shown = {
+        t.name: auto_disclose(t.frame, threshold, count_columns=t.count_columns) for t in tables
+    }
+    dependents = {t.name: list(t.dependents) for t in tables}
+    return protect_tables(shown, relations, threshold, dependents=dependents)
 
 
 def _write_files(
-    folder: Path, shown: Mapping[str, pd.DataFrame], audit: pd.DataFrame | None, threshold: int
+    folder: Path,
+    tables: Sequence[PublishedTable],
+    shown: Mapping[str, pd.DataFrame],
+    audit: pd.DataFrame | None,
+    threshold: int,
 ) -> dict[str, Path]:
     """Step 2: the CSVs of the disclosed tables and the analyst's row-level audit."""
-    paths = write_csv_tables(folder, shown, threshold)
+    csv = {t.name: shown[t.name] for t in tables if t.csv}
+    paths = write_csv_tables(folder, csv, threshold)
     if audit is not None:
         # data_audit.csv is the analyst's row-level record of every dropped row (table,
         # row id, rule, detail), not a published table; the report and the workbook
@@ -71,14 +218,61 @@ def _write_files(
     return paths
 
 
+def _in_html(frame: pd.DataFrame) -> pd.DataFrame:
+    """The success criteria shown in the HTML: programme jobcentres in their windows."""
+    if {"programme", "in_window"} <= set(frame.columns):
+        keep = frame["programme"].fillna(False).astype(bool) & frame["in_window"].fillna(
+            False
+        ).astype(bool)
+        out = frame.loc[keep.to_numpy()]
+        drop = [c for c in ("programme", "in_window", "month", "source") if c in out.columns]
+        return out.drop(columns=drop)
+    return frame
+
+
+def _core_tables(
+    raw: Mapping[str, pd.DataFrame | None], panel_summary: pd.DataFrame | None
+) -> list[PublishedTable]:
+    """The core tables in publication order (``None`` inputs skipped)."""
+    spec = [
+        PublishedTable("effects", pd.DataFrame(), "cap_effects"),
+        PublishedTable("jobcentre_effects", pd.DataFrame(), "cap_jc_table"),
+        PublishedTable("dose_response", pd.DataFrame(), "cap_dose_table"),
+        PublishedTable("success_criteria", pd.DataFrame(), "", dependents=SHARE_DEPENDENTS),
+        PublishedTable(
+            "success_criteria_half_year", pd.DataFrame(), "", dependents=SHARE_DEPENDENTS
+        ),
+        PublishedTable(
+            "success_criteria_overall", pd.DataFrame(), "cap_overall", dependents=SHARE_DEPENDENTS
+        ),
+        PublishedTable("data_audit", pd.DataFrame(), "cap_audit", csv=False),
+    ]
+    out = [
+        PublishedTable(t.name, frame.reset_index(drop=True), t.caption, None, t.dependents, t.csv)
+        for t in spec
+        if (frame := raw.get(t.name)) is not None
+    ]
+    if panel_summary is not None:
+        out.append(
+            PublishedTable(
+                "panel_summary",
+                panel_summary.reset_index(drop=True),
+                "cap_panel",
+                count_columns=["value"] if "value" in panel_summary.columns else None,
+                csv=False,
+            )
+        )
+    return out
+
+
 def _sections(
     shown: Mapping[str, pd.DataFrame],
     *,
-    panel_summary: pd.DataFrame | None,
     km_frame: pd.DataFrame | None,
     hazard_frame: pd.DataFrame | None,
     success_criteria: pd.DataFrame | None,
     design_text: str,
+    extra: Sequence[ExtraSection],
     lang: Lang,
     threshold: int,
 ) -> list[ReportSection]:
@@ -88,16 +282,17 @@ def _sections(
         return label(key, lang)
 
     sections: list[ReportSection] = []
-    design_tables = []
-    if panel_summary is not None:
-        design_tables.append((t("cap_panel"), panel_summary))
-    if "data_audit" in shown:
-        design_tables.append((t("cap_audit"), shown["data_audit"]))
+    design_tables = [
+        (t(cap), shown[name])
+        for name, cap in (("panel_summary", "cap_panel"), ("data_audit", "cap_audit"))
+        if name in shown and len(shown[name])
+    ]
     if design_text or design_tables:
         sections.append(ReportSection(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
         weight = "n" if "n" in km_frame.columns else None
-        fig = km_curves(km_frame, weight=weight, lang=lang)
+        panel = "period" if "period" in km_frame.columns else None
+        fig = km_curves(km_frame, weight=weight, panel=panel, lang=lang)
         sections.append(ReportSection(t("sec_km"), figures=[(t("cap_km"), fig)]))
     if hazard_frame is not None:
         fig = weekly_hazard(hazard_frame, min_count=threshold, lang=lang)
@@ -126,14 +321,26 @@ def _sections(
         )
     if success_criteria is not None:
         fig = monitoring_plot(success_criteria, min_count=threshold, lang=lang)
-        sections.append(
-            ReportSection(
-                t("sec_monitoring"),
-                figures=[(t("cap_monitoring"), fig)],
-                tables=[(t("cap_monitoring_table"), shown["success_criteria"])],
+        tables = [
+            (t(cap), view(shown[name]))
+            for name, cap, view in (
+                ("success_criteria_overall", "cap_overall", _identity),
+                ("success_criteria", "cap_monitoring_table", _in_html),
             )
+            if name in shown
+        ]
+        sections.append(
+            ReportSection(t("sec_monitoring"), figures=[(t("cap_monitoring"), fig)], tables=tables)
         )
+    for sec in extra:
+        tables = [(t(tab.caption), shown[tab.name]) for tab in sec.tables if tab.caption]
+        figures = [(t(cap), fig) for cap, fig in sec.figures]
+        sections.append(ReportSection(t(sec.title), sec.text, tables, figures))
     return sections
+
+
+def _identity(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
 
 
 def build_report(
@@ -143,11 +350,14 @@ def build_report(
     jobcentre_effects: pd.DataFrame | None = None,
     dose_response: pd.DataFrame | None = None,
     success_criteria: pd.DataFrame | None = None,
+    success_half_year: pd.DataFrame | None = None,
+    success_overall: pd.DataFrame | None = None,
     audit: pd.DataFrame | None = None,
     panel_summary: pd.DataFrame | None = None,
     km_frame: pd.DataFrame | None = None,
     hazard_frame: pd.DataFrame | None = None,
     design_text: str = "",
+    extra_sections: Sequence[ExtraSection] = (),
     lang: Lang = "en",
     threshold: int = 5,
     title: str | None = None,
@@ -164,6 +374,11 @@ def build_report(
         Output folder (created if needed).
     effects, jobcentre_effects, dose_response, success_criteria
         Tidy result tables (schemas in the module's issues; see :mod:`sofeval.report.figures`).
+        The full monthly ``success_criteria`` is published in the CSV and the workbook; the
+        HTML shows the programme jobcentres in their windows.
+    success_half_year, success_overall
+        The success criteria by jobcentre and half-year, and pooled over the programme
+        jobcentres' in-window months by half-year and ``overall`` (``period``).
     audit
         Rows dropped in validation (``table, row_id, rule, detail``); published only as
         counts by table and rule (``data_audit.csv``).
@@ -176,6 +391,9 @@ def build_report(
         Cells-like frame for :func:`sofeval.report.figures_descriptive.weekly_hazard`.
     design_text
         Text of the study-design section (blank lines separate paragraphs).
+    extra_sections
+        Further sections after the core ones, each with its tables (published as CSVs and
+        sheets too), figures and the additive relations of its tables.
     lang
         ``"en"`` or ``"da"``: section titles, captions, headers, number format.
     threshold
@@ -203,13 +421,20 @@ def build_report(
         "jobcentre_effects": jobcentre_effects,
         "dose_response": dose_response,
         "success_criteria": success_criteria,
+        "success_criteria_half_year": success_half_year,
+        "success_criteria_overall": success_overall,
         "data_audit": audit_summary(audit) if audit is not None else None,
     }
-    shown = _disclosed_tables(raw, threshold)
-    paths = _write_files(folder, shown, audit, threshold)
-    sheets = dict(shown)
-    if panel_summary is not None:
-        sheets["panel_summary"] = auto_disclose(panel_summary, threshold)
+    tables = _core_tables(raw, panel_summary)
+    tables += [tab for sec in extra_sections for tab in sec.tables]
+    names = [tab.name for tab in tables]
+    if len(set(names)) != len(names):
+        raise SofevalError(f"build_report: table names must be unique; got {names}.")
+    relations = _core_relations({tab.name: tab.frame for tab in tables})
+    relations += [r for sec in extra_sections for r in sec.relations]
+    shown = _disclosed_tables(tables, relations, threshold)
+    paths = _write_files(folder, tables, shown, audit, threshold)
+    sheets = {name: shown[name] for name in names}
     # the workbook (openpyxl, cell by cell) is written in a forked process beside the figures
     workbook = Background(
         lambda: write_workbook(
@@ -219,11 +444,11 @@ def build_report(
     )
     sections = _sections(
         shown,
-        panel_summary=sheets.get("panel_summary"),
         km_frame=km_frame,
         hazard_frame=hazard_frame,
         success_criteria=success_criteria,
         design_text=design_text,
+        extra=extra_sections,
         lang=lang,
         threshold=threshold,
     )

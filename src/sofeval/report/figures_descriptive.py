@@ -6,10 +6,13 @@ without pyplot state, in the style of :mod:`sofeval.report.figures`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.dates as mdates
 import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import stats
@@ -17,6 +20,9 @@ from scipy import stats
 from sofeval.errors import check_option
 from sofeval.report.figures import PALETTE, figure_axes, require_columns, style
 from sofeval.report.labels import LANGS, Lang, label
+
+#: Colour of the single-jobcentre lines of the monitoring figure: muted, behind the pooled line.
+_MUTED = "#B8C7D6"
 
 
 def _groups(frame: pd.DataFrame, column: str) -> list[object]:
@@ -28,14 +34,55 @@ def _groups(frame: pd.DataFrame, column: str) -> list[object]:
     return sorted(col.dropna().unique(), key=str)
 
 
+def _km_panel(
+    ax: Axes,
+    spells: pd.DataFrame,
+    group: str,
+    levels: list[object],
+    weight: str | None,
+    ci: bool,
+    lang: Lang,
+) -> None:
+    """Draw ``1 - S(t)`` per group into one axes (colours fixed by the group's position)."""
+    from lifelines import KaplanMeierFitter
+
+    for i, g in enumerate(levels):
+        sub = spells.loc[spells[group] == g]
+        if len(sub) == 0:
+            continue
+        kmf = KaplanMeierFitter(label=str(g))
+        kmf.fit(
+            durations=sub["last_week"].to_numpy(float),
+            event_observed=sub["event"].to_numpy(int),
+            entry=sub["entry_week"].to_numpy(float) - 1.0,
+            weights=None if weight is None else sub[weight].to_numpy(float),
+        )
+        sf = kmf.survival_function_.iloc[:, 0]
+        t = sf.index.to_numpy(float)
+        colour = PALETTE[i % len(PALETTE)]
+        ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
+        if ci:
+            band = kmf.confidence_interval_survival_function_
+            ax.fill_between(
+                t,
+                1.0 - band.iloc[:, 0].to_numpy(),
+                1.0 - band.iloc[:, 1].to_numpy(),
+                step="post",
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
+
+
 def km_curves(
     spells: pd.DataFrame,
     *,
     group: str = "group",
+    panel: str | None = None,
     weight: str | None = None,
     ci: bool = True,
     max_week: int | None = None,
-    ax: Axes | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
     lang: Lang = "en",
 ) -> Figure:
     """Kaplan–Meier curves of the cumulative share exited to employment, by group.
@@ -51,7 +98,10 @@ def km_curves(
         One row per spell: ``entry_week``, ``last_week``, ``event`` (0/1) and ``group``;
         or one row per distinct such pattern with its number of spells in ``weight``.
     group
-        Name of the group column.
+        Name of the group column (one curve per group).
+    panel
+        Column of small multiples: one panel per level (in categorical order), side by
+        side with a shared y axis and one legend below the panels (default: one panel).
     weight
         Column of whole-number spell counts (``None``: every row is one spell). Counted
         rows give the same curves and bands as the spells they count.
@@ -60,53 +110,48 @@ def km_curves(
     max_week
         Last week shown (default: the largest ``last_week``).
     ax
-        Axes to draw into (default: a new figure).
+        Axes to draw into, one per panel (default: a new figure).
     lang
         Label language.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One line per group.
+        One line per group in each panel.
     """
-    from lifelines import KaplanMeierFitter
-
     check_option("lang", lang, LANGS)
-    require_columns(spells, "km_curves", ("entry_week", "last_week", "event", group))
-    if weight is not None:
-        require_columns(spells, "km_curves", (weight,))
+    need = ["entry_week", "last_week", "event", group]
+    need += [c for c in (weight, panel) if c is not None]
+    require_columns(spells, "km_curves", need)
+    levels = _groups(spells, group)
+    panels = _groups(spells, panel) if panel is not None else [None]
     with style():
-        fig, (ax,) = figure_axes(ax, height_cm=8.5, name="km_curves")
-        for i, g in enumerate(_groups(spells, group)):
-            sub = spells.loc[spells[group] == g]
-            kmf = KaplanMeierFitter(label=str(g))
-            kmf.fit(
-                durations=sub["last_week"].to_numpy(float),
-                event_observed=sub["event"].to_numpy(int),
-                entry=sub["entry_week"].to_numpy(float) - 1.0,
-                weights=None if weight is None else sub[weight].to_numpy(float),
-            )
-            sf = kmf.survival_function_.iloc[:, 0]
-            t = sf.index.to_numpy(float)
-            colour = PALETTE[i % len(PALETTE)]
-            ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
-            if ci:
-                band = kmf.confidence_interval_survival_function_
-                ax.fill_between(
-                    t,
-                    1.0 - band.iloc[:, 0].to_numpy(),
-                    1.0 - band.iloc[:, 1].to_numpy(),
-                    step="post",
-                    color=colour,
-                    alpha=0.15,
-                    linewidth=0,
-                )
-        ax.set_xlim(0, max_week if max_week is not None else float(spells["last_week"].max()))
-        ax.set_ylim(0, 1)
-        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-        ax.set_xlabel(label("spell_week", lang))
-        ax.set_ylabel(label("cum_exit", lang))
-        ax.legend(loc="upper left")
+        fig, axes = figure_axes(
+            ax,
+            height_cm=8.5 if panel is None else 7.5,
+            ncols=len(panels),
+            sharey=True,
+            name="km_curves",
+            panels=[str(p) for p in panels],
+        )
+        for a, p in zip(axes, panels, strict=True):
+            sub = spells if p is None else spells.loc[spells[panel] == p]
+            _km_panel(a, sub, group, levels, weight, ci, lang)
+            a.set_xlim(0, max_week if max_week is not None else float(spells["last_week"].max()))
+            a.set_ylim(0, 1)
+            a.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+            a.set_xlabel(label("spell_week", lang))
+            if p is not None:
+                a.set_title(label(str(p), lang))
+        axes[0].set_ylabel(label("cum_exit" if panel is None else "cum_exit_short", lang))
+        if panel is None:
+            axes[0].legend(loc="upper left")
+        else:
+            seen: dict[str, Artist] = {}
+            for a in axes:
+                for h, t in zip(*a.get_legend_handles_labels(), strict=True):
+                    seen.setdefault(t, h)
+            fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=len(seen))
     return fig
 
 
@@ -206,15 +251,17 @@ def monitoring_plot(
     *,
     share: str = "share",
     in_window_only: bool = True,
+    programme_only: bool = True,
     min_count: int = 0,
     ax: Axes | None = None,
     lang: Lang = "en",
 ) -> Figure:
     """Monthly share of first meetings at the workplace per jobcentre, pooled, and target.
 
-    Single jobcentres are thin grey lines; the pooled share (sum of workplace
+    Single jobcentres are thin muted lines; the pooled share (sum of workplace
     meetings / sum of first meetings per month, over the jobcentres shown) is a bold
-    line; the target is a dashed horizontal line.
+    line on top; the target is a dashed horizontal line labelled at its right end. The
+    legend sits below the axes, clear of the lines.
 
     Parameters
     ----------
@@ -227,6 +274,8 @@ def monitoring_plot(
         Share column plotted per jobcentre (``share`` or ``share_v23``).
     in_window_only
         Keep only jobcentre-months inside the programme window (``in_window``).
+    programme_only
+        Keep only the programme jobcentres (``programme``, when the column is there).
     min_count
         Hide single-jobcentre points based on fewer than ``min_count`` first meetings
         (disclosure control; the pooled line keeps all meetings).
@@ -249,6 +298,8 @@ def monitoring_plot(
     df = success_criteria
     if in_window_only and "in_window" in df.columns:
         df = df.loc[df["in_window"].fillna(False).astype(bool)]
+    if programme_only and "programme" in df.columns:
+        df = df.loc[df["programme"].fillna(False).astype(bool)]
     df = df.assign(_date=pd.to_datetime(df["month_label"].astype(str) + "-01", format="%Y-%m-%d"))
     with style():
         fig, (ax,) = figure_axes(ax, height_cm=8.5, name="monitoring_plot")
@@ -258,8 +309,9 @@ def monitoring_plot(
             ax.plot(
                 sub["_date"],
                 y,
-                color="#AAAAAA",
-                linewidth=0.8,
+                color=_MUTED,
+                linewidth=0.7,
+                zorder=1,
                 label=label("jobcentre_lines", lang) if k == 0 else "_nolegend_",
             )
         pooled = df.groupby("_date", sort=True)[["workplace_meetings", "first_meetings"]].sum()
@@ -270,24 +322,33 @@ def monitoring_plot(
             pooled.index,
             rate,
             color=PALETTE[0],
-            linewidth=2.2,
+            linewidth=2.6,
             marker="o",
-            markersize=3,
+            markersize=3.5,
+            zorder=3,
             label=label("pooled", lang),
         )
-        ax.axhline(
-            target,
-            color=PALETTE[1],
-            linestyle="--",
-            linewidth=1.2,
-            label=label("target", lang)
+        ax.axhline(target, color=PALETTE[1], linestyle="--", linewidth=1.3, zorder=2)
+        target_text = (
+            label("target", lang)
             if abs(target - 0.70) < 1e-12
-            else f"{label('target', lang).split()[0]} {100 * target:g} %",
+            else f"{label('target', lang).split()[0]} {100 * target:g} %"
+        )
+        ax.annotate(
+            target_text,
+            xy=(1.0, target),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            color=PALETTE[1],
+            fontweight="bold",
         )
         ax.set_ylim(0, 1)
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         ax.set_xlabel(label("month", lang))
         ax.set_ylabel(label("share_workplace", lang))
-        ax.legend(loc="upper left", ncols=3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return fig

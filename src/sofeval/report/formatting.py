@@ -8,13 +8,22 @@ every minus sign is the typographic minus. Suppressed cells (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sofeval.report.disclosure import is_count_column, suppressed_mask, suppression_marker
+from sofeval.report.disclosure import (
+    SECONDARY_MARKER,
+    is_count_column,
+    is_key_column,
+    secondary_mask,
+    suppressed_mask,
+    suppression_marker,
+)
+from sofeval.report.labels import label
 
 _P_COLUMNS = frozenset({"p_value", "p_wild", "p_ri", "p_holm", "q_bh", "p_placebo"})
 _SHARE_COLUMNS = frozenset({"share", "share_v23"})
@@ -83,8 +92,7 @@ def format_value(value: Any, kind: str, lang: str) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if kind == "bool" or isinstance(value, (bool, np.bool_)):
-        yes, no = ("ja", "nej") if lang == "da" else ("yes", "no")
-        return yes if bool(value) else no
+        return label("yes" if bool(value) else "no", lang)
     if kind == "text" or isinstance(value, str):
         return str(value)
     x = float(value)
@@ -110,7 +118,8 @@ class FormattedCell:
     Attributes
     ----------
     text
-        The text shown (the suppression marker for a suppressed cell).
+        The text shown (``"<5"`` for a small count and the statistics of its row,
+        ``".."`` for a cell suppressed to protect a small cell elsewhere).
     numeric
         Whether the column is numeric (right-aligned).
     """
@@ -119,7 +128,12 @@ class FormattedCell:
     numeric: bool
 
 
-def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[FormattedCell]]:
+def format_rows(
+    frame: pd.DataFrame,
+    lang: str,
+    threshold: int,
+    translate: Callable[[str], str] | None = None,
+) -> list[list[FormattedCell]]:
     """Format a (disclosed) frame into text cells with suppression markers.
 
     Parameters
@@ -130,6 +144,9 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
         ``"en"`` or ``"da"``.
     threshold
         Threshold quoted in the marker when the frame records none.
+    translate
+        Applied to the text values of key columns (estimand, window, item, ...), for
+        example :func:`sofeval.report.labels.label` in the report's language.
 
     Returns
     -------
@@ -137,14 +154,23 @@ def format_rows(frame: pd.DataFrame, lang: str, threshold: int) -> list[list[For
         One list per row, one cell per column.
     """
     mask = suppressed_mask(frame)
+    second = secondary_mask(frame)
     marker = suppression_marker(frame, threshold)
     kinds = [column_kind(str(c), frame[c]) for c in frame.columns]
+    keys = [is_key_column(str(c)) and translate is not None for c in frame.columns]
     rows: list[list[FormattedCell]] = []
     for i, values in enumerate(frame.itertuples(index=False, name=None)):
         row = []
         for j, v in enumerate(values):
             numeric = kinds[j] not in ("text", "bool")
-            text = marker if mask[i, j] else format_value(v, kinds[j], lang)
+            if second[i, j]:
+                text = SECONDARY_MARKER
+            elif mask[i, j]:
+                text = marker
+            else:
+                text = format_value(v, kinds[j], lang)
+                if keys[j] and isinstance(v, str) and translate is not None:
+                    text = translate(text)
             row.append(FormattedCell(text, numeric))
         rows.append(row)
     return rows

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sofeval.errors import check_option
-from sofeval.report.disclosure import suppressed_mask
+from sofeval.report.disclosure import secondary_mask, suppressed_mask
 from sofeval.report.formatting import column_kind, format_rows
 from sofeval.report.labels import LANGS, Lang, column_header, label
 
@@ -115,12 +115,13 @@ def render_html(
     check_option("lang", lang, LANGS)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    any_suppressed = False
+    any_suppressed = any_secondary = False
     ctx_sections = []
     for k, sec in enumerate(sections, start=1):
         tables = []
         for caption, frame in sec.tables:
             any_suppressed |= bool(suppressed_mask(frame).any())
+            any_secondary |= bool(secondary_mask(frame).any())
             tables.append(
                 {
                     "caption": caption,
@@ -128,7 +129,7 @@ def render_html(
                     "numeric": [
                         column_kind(str(c), frame[c]) not in ("text", "bool") for c in frame.columns
                     ],
-                    "rows": format_rows(frame, lang, threshold),
+                    "rows": format_rows(frame, lang, threshold, lambda v: label(v, lang)),
                 }
             )
         figures = [{"caption": cap, "png": figure_png_base64(fig)} for cap, fig in sec.figures]
@@ -148,7 +149,10 @@ def render_html(
         lang=lang,
         contents=label("contents", lang),
         sections=ctx_sections,
-        note=label("suppressed_note", lang).format(t=threshold) if any_suppressed else "",
+        note=" ".join(
+            [label("suppressed_note", lang).format(t=threshold)] * any_suppressed
+            + [label("secondary_note", lang)] * any_secondary
+        ),
         metadata_title=label("generated", lang),
         metadata=list((metadata or {}).items()),
     )

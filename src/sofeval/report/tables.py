@@ -21,7 +21,6 @@ from sofeval.report.disclosure import (
     auto_disclose,
     check_threshold,
     suppressed_mask,
-    suppression_marker,
 )
 from sofeval.report.formatting import EXCEL_FORMATS, column_kind, format_rows
 from sofeval.report.labels import LANGS, Lang, column_header
@@ -138,7 +137,6 @@ def write_workbook(
             sheet_name = name[:31]
             shown = auto_disclose(frame, threshold)
             mask = suppressed_mask(shown)
-            marker = suppression_marker(shown, threshold)
             kinds = [column_kind(str(c), shown[c]) for c in shown.columns]
             texts = format_rows(shown, lang, threshold)
             export = shown.copy()
@@ -157,7 +155,7 @@ def write_workbook(
                 for i in range(len(shown)):
                     cell = ws.cell(row=i + 2, column=j + 1)
                     if mask[i, j]:
-                        cell.value = marker
+                        cell.value = texts[i][j].text
                         cell.alignment = Alignment(horizontal="right")
                     elif fmt is not None:
                         cell.number_format = fmt
