@@ -43,6 +43,7 @@ from scipy import stats
 
 from sofeval.analyses.effects import (
     ESTIMANDS,
+    EffectsResult,
     Family,
     SOFCells,
     design_matrix,
@@ -61,6 +62,7 @@ from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import CORRECTIONS, DesignMatrix, GLMFit, build_design, wild_score_bootstrap
 from sofeval.panel import StudyDesign
+from sofeval.runtime import Background, fork_available
 
 __all__ = [
     "DESTINATION_COLUMNS",
@@ -276,6 +278,82 @@ def _wild_pvalues(
     return out
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """One destination model: fit, cluster influence, separation signs and table rows."""
+
+    fit: GLMFit
+    influence: np.ndarray
+    signs: np.ndarray
+    rows: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every destination fit of one design needs."""
+
+    dm: DesignMatrix
+    trials: np.ndarray
+    codes: np.ndarray
+    n_clusters: int
+    family: str
+    correction: str
+    draws: int
+    weights: str
+    seed: int
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _fit_destination(
+    job: _Job, state: str, events: np.ndarray, reuse: EffectsResult | None, progress: bool | None
+) -> _Fitted:
+    """Fit one destination model and its table rows (``reuse``: the employment fit)."""
+    names = list(job.dm.names)
+    idx = [names.index(c) for c in _INTEREST]
+    if reuse is not None:
+        fit = reuse.fit
+    else:
+        fit = fit_cells(job.dm, events, job.trials, job.family, _INTEREST)
+    z = cluster_influence(fit, job.dm.X, job.codes, job.n_clusters, job.correction,
+                          float(job.trials.sum()))
+    se = np.full(len(names), np.nan)
+    se[~np.asarray(fit.aliased)] = np.sqrt(np.einsum("ij,ij->i", z, z))
+    rows = _effect_rows(np.asarray(fit.params)[idx], se[idx])
+    rows.insert(0, "estimand", list(ESTIMANDS))
+    rows.insert(0, "destination", state)
+    if reuse is not None:
+        rows["p_wild"] = reuse.table["p_wild"].to_numpy(float)
+    else:
+        rows["p_wild"] = _wild_pvalues(
+            job.dm.X, events, job.trials, job.family, job.codes, fit, idx, job.draws,
+            job.weights, job.seed, progress,
+        )
+    early_s, late_s, early_c, late_c = job.masks
+    rows["n_spells"] = [int(early_s.sum()), int(late_s.sum())]
+    rows["n_events"] = [int(events[early_c].sum()), int(events[late_c].sum())]
+    return _Fitted(fit, z, separation_signs(fit, job.dm.X, events, job.trials), rows)
+
+
+def _fit_all(
+    job: _Job,
+    states: list[str],
+    events: Mapping[str, np.ndarray],
+    reuse: Mapping[str, EffectsResult],
+    parallel: bool,
+    progress: bool | None,
+) -> dict[str, _Fitted]:
+    """Fit the destinations sharing one design; every second one in a forked process."""
+    mine, theirs = states[0::2], states[1::2]
+    forked = parallel and len(theirs) > 0 and fork_available()
+    side = Background(
+        lambda: {s: _fit_destination(job, s, events[s], reuse.get(s), False) for s in theirs},
+        enabled=forked,
+    )
+    out = {s: _fit_destination(job, s, events[s], reuse.get(s), progress) for s in mine}
+    out.update(side.result())
+    return out
+
+
 def destination_effects(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -288,6 +366,8 @@ def destination_effects(
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
     progress: bool | None = None,
+    effects: EffectsResult | None = None,
+    parallel: bool = True,
 ) -> DestinationsResult:
     """Fit the default SOF model to every competing exit state, with a joint covariance.
 
@@ -314,6 +394,13 @@ def destination_effects(
         Small-sample factor of the clustered covariance (``stata``: G/(G-1)).
     progress
         Progress bars (default: only in an interactive terminal).
+    effects
+        The pooled effects of :func:`~sofeval.analyses.estimate_effects` on the same cells:
+        when its design and family match, its fit is the employment model and its
+        ``p_wild`` the employment rows' (no refit, no second bootstrap).
+    parallel
+        Fit every second destination in a forked process (:mod:`sofeval.runtime`); the
+        results are identical either way.
 
     Returns
     -------
@@ -348,47 +435,43 @@ def destination_effects(
             f"spells: no exit to any of {', '.join(wanted)} in the estimation sample."
         )
     common = reference_levels(mf, categorical, trials, np.ones_like(trials))
-    early_s, late_s, early_c, late_c = _phase_masks(sc)
-    built: dict[tuple[object, ...], tuple[DesignMatrix, FittedDesign]] = {}
-    fits: dict[str, GLMFit] = {}
-    designs: dict[str, FittedDesign] = {}
-    signs: dict[str, np.ndarray] = {}
-    influence: dict[str, np.ndarray] = {}
-    tables = []
+    groups: dict[tuple[object, ...], list[str]] = {}
+    refs_of: dict[tuple[object, ...], dict[str, object]] = {}
     for s in fitted:
         refs = reference_levels(mf, categorical, trials, events[s])
         key = tuple(refs[c] for c in categorical)
-        if key not in built:
-            dk = dm if refs == common else build_design(
-                mf, categorical=categorical, numeric=_INTEREST, reference=refs
-            )
-            built[key] = (dk, fitted_design(dk, mf, categorical, _INTEREST))
-        dk, fd = built[key]
-        names = list(dk.names)
-        idx = [names.index(c) for c in _INTEREST]
-        fit = fit_cells(dk, events[s], trials, family, _INTEREST)
-        z = cluster_influence(fit, dk.X, codes, len(jc_names), correction, float(trials.sum()))
-        se = np.full(len(names), np.nan)
-        se[~np.asarray(fit.aliased)] = np.sqrt(np.einsum("ij,ij->i", z, z))
-        rows = _effect_rows(np.asarray(fit.params)[idx], se[idx])
-        rows.insert(0, "estimand", list(ESTIMANDS))
-        rows.insert(0, "destination", s)
-        rows["p_wild"] = _wild_pvalues(
-            dk.X, events[s], trials, family, codes, fit, idx, bootstrap_draws,
-            bootstrap_weights, seed, progress,
+        groups.setdefault(key, []).append(s)
+        refs_of[key] = refs
+    masks = _phase_masks(sc)
+    done: dict[str, _Fitted] = {}
+    designs: dict[str, FittedDesign] = {}
+    for key, states in groups.items():  # one design matrix alive at a time
+        refs = refs_of[key]
+        dk = dm if refs == common else build_design(
+            mf, categorical=categorical, numeric=_INTEREST, reference=refs
         )
-        rows["n_spells"] = [int(early_s.sum()), int(late_s.sum())]
-        rows["n_events"] = [int(events[s][early_c].sum()), int(events[s][late_c].sum())]
-        tables.append(rows)
-        fits[s], influence[s], designs[s] = fit, z, fd
-        signs[s] = separation_signs(fit, dk.X, events[s], trials)
+        fd = fitted_design(dk, mf, categorical, _INTEREST)
+        job = _Job(dk, trials, codes, len(jc_names), family, correction, bootstrap_draws,
+                   bootstrap_weights, seed, masks)
+        reuse = {}
+        if (
+            effects is not None
+            and effects.family == family
+            and tuple(effects.fit.names) == tuple(dk.names)
+            and effects.fit.n_trials == float(trials.sum())
+        ):
+            reuse = {s: effects for s in states if ev_col[s] == "event"}
+        done.update(_fit_all(job, states, events, reuse, parallel, progress))
+        designs.update({s: fd for s in states})
+        del dk, job
+    tables = [done[s].rows for s in fitted]
     table = pd.concat(tables, ignore_index=True)[list(DESTINATION_COLUMNS)]
     return DestinationsResult(
         table=table,
-        fits=fits,
-        designs=designs,
-        signs=signs,
-        influence=influence,
+        fits={s: done[s].fit for s in fitted},
+        designs={s: designs[s] for s in fitted},
+        signs={s: done[s].signs for s in fitted},
+        influence={s: done[s].influence for s in fitted},
         clusters=tuple(str(j) for j in jc_names),
         cells=sc,
         covariates=covs,

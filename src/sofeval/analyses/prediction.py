@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import sparse
 
 from sofeval.errors import EstimationError, check_option
-from sofeval.models import CORRECTIONS, DesignMatrix, GLMFit, cluster_scores, subset_matrix
+from sofeval.models import CORRECTIONS, DesignMatrix, GLMFit, cluster_scores, sparse_view
 from sofeval.panel import group_codes
 
 __all__ = [
@@ -175,9 +175,10 @@ def separation_signs(
     out = np.zeros(len(fit.names), dtype=np.int8)
     sep = np.asarray([fit.names.index(s) for s in fit.separated], dtype=np.int64)
     if sep.size:
-        sub = subset_matrix(np.asarray(X), cols=np.isin(np.arange(len(fit.names)), sep))
-        ev = np.asarray(sub.T @ np.asarray(events, dtype=np.float64))
-        tr = np.asarray(sub.T @ np.asarray(trials, dtype=np.float64))
+        xs = sparse_view(np.asarray(X))
+        xt = np.asarray(X).T if xs is None else xs.T
+        both = np.column_stack([np.asarray(events, np.float64), np.asarray(trials, np.float64)])
+        ev, tr = np.asarray(xt @ both)[sep].T
         out[sep] = np.where((tr > 0) & (ev >= tr), 1, -1)
     return out
 
@@ -279,8 +280,9 @@ def cluster_influence(
     check_option("correction", correction, CORRECTIONS)
     keep = ~np.asarray(fit.aliased)
     bread = np.asarray(fit.cov)[np.ix_(keep, keep)]
-    s = cluster_scores(subset_matrix(np.asarray(X), cols=keep), np.asarray(fit.score_factor),
-                       codes, n_groups)
+    # scores of every column through the design's cached sparse copy, then the kept ones
+    # (cutting the columns out of a large dense design would copy it)
+    s = cluster_scores(np.asarray(X), np.asarray(fit.score_factor), codes, n_groups)[:, keep]
     c = 1.0
     if correction in ("stata", "hc1"):
         c = n_groups / (n_groups - 1.0)
