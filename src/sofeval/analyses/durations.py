@@ -11,7 +11,12 @@ month of that week, once *with* the programme (``D`` as observed, i.e. 1) and on
 * cumulative incidence of destination ``k`` by week ``w``:
   ``F_ik(w) = sum_{t=e_i..w} S_i(t-1) h_ik(t)``, with - without;
 
-as means over ``P``, pooled (scope ``all``) and per programme jobcentre. Standard errors are
+as means over ``P``, pooled (scope ``all``) and per programme jobcentre. The destination
+models have one (pooled) effect per phase, so a jobcentre's row applies the pooled effects to
+that jobcentre's programme spells (its baseline hazards, calendar months and entry weeks):
+rows differ by composition, not by effect heterogeneity, which is the subject of
+:func:`~sofeval.analyses.jobcentre_effects` (a clustered covariance cannot serve effects
+identified by a single jobcentre). Standard errors are
 delta-method from the joint clustered covariance of the destination models: the gradient of
 each mean with respect to every model's parameters is computed analytically, and its
 variance is ``sum_g (grad' Z)_g^2`` with the stacked cluster influence ``Z``
