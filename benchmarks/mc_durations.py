@@ -12,7 +12,8 @@ within 52 weeks with and without the programme
 cumulative-incidence differences is 0 for every scope in the ``null`` scenario; for the
 other scenarios it is read from ``sim.truth.durations`` / ``sim.truth.incidence`` when the
 generator provides them (otherwise only the estimates are summarised). Writes
-``<scenario>_draws.csv`` (one row per replication and scope), ``<scenario>_summary.csv``
+``<scenario>_draws.csv`` (per replication: weeks saved of every scope, pooled incidences),
+``<scenario>_summary.csv``
 (per scope: truth, mean estimate, bias, SD of the estimates, mean SE, coverage of the 95 %
 CI) and ``<scenario>_summary.md``.
 """
@@ -111,9 +112,14 @@ def main() -> None:
     draws = pd.concat(parts, ignore_index=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    draws.to_csv(out / f"{args.scenario}_draws.csv", index=False, float_format="%.8g",
-                 lineterminator="\n")
     summary = summarise(draws)
+    # the draws file keeps weeks saved of every scope and the pooled incidences (the summary
+    # covers every scope and quantity)
+    keep = (draws["quantity"] == "weeks_saved") | (draws["scope"] == "all")
+    if "error" in draws:
+        keep |= draws["error"].notna()
+    draws[keep].to_csv(out / f"{args.scenario}_draws.csv", index=False, float_format="%.8g",
+                       lineterminator="\n")
     summary.to_csv(out / f"{args.scenario}_summary.csv", index=False, float_format="%.6g",
                    lineterminator="\n")
     failed = int(draws["error"].notna().sum()) if "error" in draws else 0

@@ -334,6 +334,22 @@ def _fit_destination(
     return _Fitted(fit, z, separation_signs(fit, job.dm.X, events, job.trials), rows)
 
 
+def _design_groups(
+    mf: pd.DataFrame,
+    categorical: Sequence[str],
+    trials: np.ndarray,
+    events: Mapping[str, np.ndarray],
+    states: Sequence[str],
+) -> list[tuple[dict[str, object], list[str]]]:
+    """The destinations grouped by the reference levels of their design."""
+    groups: dict[tuple[object, ...], tuple[dict[str, object], list[str]]] = {}
+    for s in states:
+        refs = reference_levels(mf, categorical, trials, events[s])
+        key = tuple(refs[c] for c in categorical)
+        groups.setdefault(key, (refs, []))[1].append(s)
+    return list(groups.values())
+
+
 def _fit_all(
     job: _Job,
     states: list[str],
@@ -435,18 +451,11 @@ def destination_effects(
             f"spells: no exit to any of {', '.join(wanted)} in the estimation sample."
         )
     common = reference_levels(mf, categorical, trials, np.ones_like(trials))
-    groups: dict[tuple[object, ...], list[str]] = {}
-    refs_of: dict[tuple[object, ...], dict[str, object]] = {}
-    for s in fitted:
-        refs = reference_levels(mf, categorical, trials, events[s])
-        key = tuple(refs[c] for c in categorical)
-        groups.setdefault(key, []).append(s)
-        refs_of[key] = refs
     masks = _phase_masks(sc)
     done: dict[str, _Fitted] = {}
     designs: dict[str, FittedDesign] = {}
-    for key, states in groups.items():  # one design matrix alive at a time
-        refs = refs_of[key]
+    for refs, states in _design_groups(mf, categorical, trials, events, fitted):
+        # one design matrix alive at a time
         dk = dm if refs == common else build_design(
             mf, categorical=categorical, numeric=_INTEREST, reference=refs
         )
