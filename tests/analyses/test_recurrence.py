@@ -12,6 +12,7 @@ from sofeval.analyses import (
     RECURRENCE_COLUMNS,
     recurrence_effects,
     return_spells,
+    sof_cells,
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import EstimationError, OptionError
@@ -151,7 +152,13 @@ def test_gcomputation_equals_a_per_return_loop(small):
 def test_table_layout_margins_and_plots(small):
     from matplotlib.figure import Figure
 
-    _, res = small
+    study, res = small
+    # the cells' spell frame gives the same returns as recomputing it, and the same table
+    sc = sof_cells(study, progress=False)
+    pd.testing.assert_frame_equal(return_spells(study, cells=sc, horizon=16),
+                                  return_spells(study, horizon=16))
+    again = recurrence_effects(study, horizons=(8, 16), cells=sc)
+    pd.testing.assert_frame_equal(again.table, res.table, check_exact=True)
     t = res.to_frame()
     assert tuple(t.columns) == RECURRENCE_COLUMNS
     assert sorted(t["horizon_weeks"].unique()) == [8, 16]

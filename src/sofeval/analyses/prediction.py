@@ -297,8 +297,13 @@ def month_of_days(days: np.ndarray) -> np.ndarray:
 
     The numbering of :func:`sofeval.data.month_index` and of the panel's ``month`` column.
     """
-    d = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
-    return np.asarray(d.astype("datetime64[M]").astype(np.int64) + 1970 * 12)
+    d = np.asarray(days, dtype=np.int64)
+    if d.size == 0:
+        return d.copy()
+    lo = int(d.min())
+    span = np.arange(lo, int(d.max()) + 1, dtype=np.int64).astype("datetime64[D]")
+    table = span.astype("datetime64[M]").astype(np.int64) + 1970 * 12  # one entry per day
+    return np.asarray(table[d - lo])
 
 
 def nearest_level(values: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sofeval.analyses.effects import fit_cells
+from sofeval.analyses.effects import SOFCells, fit_cells
 from sofeval.analyses.gcomputation import Patterns, gcomp_gradients, gcomp_means
 from sofeval.analyses.prediction import (
     FittedDesign,
@@ -48,6 +48,7 @@ from sofeval.analyses.prediction import (
     fitted_design,
     hazard_slope,
     linear_predictor,
+    month_of_days,
     prediction_rows,
     reference_levels,
     scope_influence,
@@ -157,7 +158,11 @@ class RecurrenceResult:
 
 
 def return_spells(
-    study: StudyData, design: StudyDesign | None = None, horizon: int = 52
+    study: StudyData,
+    design: StudyDesign | None = None,
+    horizon: int = 52,
+    *,
+    cells: SOFCells | None = None,
 ) -> pd.DataFrame:
     """Every return to work of the panel sample with its follow-up.
 
@@ -166,9 +171,12 @@ def return_spells(
     study
         Validated study tables.
     design
-        Panel rules (sample, treatment ``D``, data end).
+        Panel rules (sample, treatment ``D``, data end); ignored when ``cells`` is given.
     horizon
         Weeks since return followed at most.
+    cells
+        Cells of the same study (:func:`sofeval.analyses.sof_cells`): their spell frame
+        gives the sample and ``D`` without recomputing it.
 
     Returns
     -------
@@ -178,29 +186,30 @@ def return_spells(
         ``benefit_end``), ``last_week`` (last complete week followed, 0 when none) and
         ``recurred`` (1 when the next spell of the person starts in ``last_week``).
     """
-    design = design or StudyDesign()
     spells = study.spells
+    if cells is not None:
+        design, used = cells.design, cells.spells
+    else:
+        design = design or StudyDesign()
+        sf = spell_frame(spells, study.programme, design, design.resolve_data_end(study))
+        used = sf[sf["reason"].isna().to_numpy()]
     data_end = design.resolve_data_end(study)
-    sf = spell_frame(spells, study.programme, design, data_end)
     end_day = int(np.datetime64(pd.Timestamp(data_end).normalize(), "D").astype(np.int64))
-    be = pd.to_datetime(spells["benefit_end"]).to_numpy("datetime64[D]")
+    pos = spells.index.get_indexer(used.index)
+    be = pd.to_datetime(spells["benefit_end"]).to_numpy("datetime64[D]")[pos]
     closed = ~np.isnat(be)
     be_day = np.where(closed, be.astype(np.int64), 0)
-    is_return = (
-        sf["reason"].isna().to_numpy()
-        & (spells["exit_state"].astype(str).to_numpy() == "employment")
-        & closed
-        & (be_day <= end_day)
-    )
-    # the next spell of the same person (spells of a person do not overlap)
-    person = spells["person_id"].astype(str).to_numpy()
+    employment = (spells["exit_state"] == "employment").to_numpy()[pos]
+    keep = employment & closed & (be_day <= end_day)
+    # the next spell of every person (any spell of the study; a person's spells do not overlap)
+    person, _ = pd.factorize(spells["person_id"])
     start = pd.to_datetime(spells["absence_start"]).to_numpy("datetime64[D]").astype(np.int64)
     order = np.lexsort((start, person))
     same = np.r_[person[order][1:] == person[order][:-1], False]
     nxt = np.full(len(spells), -1, dtype=np.int64)
     nxt[order] = np.where(same, np.r_[start[order][1:], 0], -1)
-    ret = np.flatnonzero(is_return)
-    return_day = be_day[ret] + 1
+    ret = pos[keep]
+    return_day = be_day[keep] + 1
     follow = np.minimum((end_day - return_day + 1) // 7, horizon)
     has_next = nxt[ret] >= 0
     u_next = np.maximum(nxt[ret] - return_day, 0) // 7 + 1
@@ -208,10 +217,10 @@ def return_spells(
     last = np.where(recurred, u_next, np.maximum(follow, 0))
     return pd.DataFrame(
         {
-            "spell_id": sf["spell_id"].to_numpy()[ret],
-            "person_id": person[ret],
-            "jobcentre": sf["jobcentre"].to_numpy()[ret],
-            "D": sf["D"].to_numpy()[ret].astype(np.int8),
+            "spell_id": used["spell_id"].to_numpy()[keep],
+            "person_id": spells["person_id"].astype(str).to_numpy()[ret],
+            "jobcentre": used["jobcentre"].astype(str).to_numpy()[keep],
+            "D": used["D"].to_numpy()[keep].astype(np.int8),
             "return_day": return_day,
             "last_week": last.astype(np.int64),
             "recurred": recurred.astype(np.int8),
@@ -250,12 +259,7 @@ def _recurrence_cells(
     events = np.bincount(path[rec] * (horizon + 1) + last[rec], minlength=n_path * (horizon + 1))
     events = events.reshape(n_path, horizon + 1)[:, 1:]
     p_idx, w_idx = np.nonzero(at_risk)
-    month = np.asarray(
-        (uniq[2][p_idx] + 7 * w_idx).astype("datetime64[D]").astype("datetime64[M]").astype(
-            np.int64
-        )
-        + 1970 * 12
-    )
+    month = month_of_days(uniq[2][p_idx] + 7 * w_idx)
     # the model's regressors are the week's block, not the week: cells sum over the weeks
     # of a block (exact for the likelihood, and ~4 times fewer cells)
     block = w_idx // RECURRENCE_BLOCK_WEEKS
@@ -289,6 +293,7 @@ def recurrence_effects(
     family: Literal["cloglog", "logit"] = "cloglog",
     correction: Literal["stata", "hc1", "none"] = "stata",
     level: float = 0.95,
+    cells: SOFCells | None = None,
 ) -> RecurrenceResult:
     """Probability of a new spell within h weeks of a return to work, with and without.
 
@@ -310,6 +315,9 @@ def recurrence_effects(
         Small-sample factor of the clustered covariance.
     level
         Confidence level.
+    cells
+        Cells of the same study and design (:func:`sofeval.analyses.sof_cells`): their
+        spell frame gives the sample and ``D`` without recomputing it.
 
     Returns
     -------
@@ -329,9 +337,8 @@ def recurrence_effects(
         raise OptionError(f"horizons={list(horizons)!r} must be weeks in 1..104.")
     if not 0 < level < 1:
         raise OptionError(f"level={level!r} must lie strictly between 0 and 1.")
-    design = design or StudyDesign()
     horizon = hs[-1]
-    ret = return_spells(study, design, horizon)
+    ret = return_spells(study, design, horizon, cells=cells)
     if ret.empty:
         raise EstimationError("spells: no spell ends in employment; there is no return to follow.")
     covs = list(covariates)
@@ -340,19 +347,19 @@ def recurrence_effects(
     )
     cov = [binned[c].astype(str).rename(c) for c in covs]
     followed = ret["last_week"].to_numpy() >= 1
-    cells = _recurrence_cells(ret[followed], [c[followed] for c in cov], horizon)
-    events, trials = cells["event"].to_numpy(float), cells["at_risk"].to_numpy(float)
+    rc = _recurrence_cells(ret[followed], [c[followed] for c in cov], horizon)
+    events, trials = rc["event"].to_numpy(float), rc["at_risk"].to_numpy(float)
     if events.sum() == 0:
         raise EstimationError(
             f"spells: no return to work is followed by a new spell within {horizon} weeks; "
             "the recurrence hazard cannot be estimated."
         )
     categorical = ["week_block", "jobcentre", "month", *covs]
-    cells_str = cells.assign(**{c: cells[c].astype(str) for c in categorical if c != "month"})
+    cells_str = rc.assign(**{c: rc[c].astype(str) for c in categorical if c != "month"})
     refs = reference_levels(cells_str, categorical, trials, events)
     dm = build_design(cells_str, categorical=categorical, numeric=["D"], reference=refs)
     fit = fit_cells(dm, events, trials, family, ("D",))
-    codes, jc_names = pd.factorize(cells["jobcentre"], sort=True)
+    codes, jc_names = pd.factorize(rc["jobcentre"], sort=True)
     z = cluster_influence(fit, dm.X, codes, len(jc_names), correction, float(trials.sum()))
     fd = fitted_design(dm, cells_str, categorical, ["D"])
     effect = _effect_row(fit, z, level)
@@ -372,7 +379,7 @@ def recurrence_effects(
         n_returns=int(followed.sum()),
         n_recurrences=int(events.sum()),
         n_person_weeks=int(trials.sum()),
-        n_cells=len(cells),
+        n_cells=len(rc),
     )
 
 
