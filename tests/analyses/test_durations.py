@@ -31,9 +31,10 @@ from sofeval.analyses.prediction import (
     separation_signs,
 )
 from sofeval.data import simulate, validate_study
-from sofeval.errors import EstimationError, NotIdentifiedWarning, OptionError
+from sofeval.errors import EstimationError, NotIdentifiedWarning, OptionError, SofevalError
 from sofeval.models import build_design, fit_glm_cells
 from sofeval.panel import Cells, StudyDesign, bin_covariates, cells_from_spells, week_block
+from sofeval.report import weeks_saved_forest
 
 #: Recovery and null checks: estimates within this many standard errors.
 N_SE = 3.0
@@ -384,6 +385,9 @@ def test_options_and_determinism(small):
         counterfactual_durations(dest, horizon=60)
     with pytest.raises(OptionError, match="benefit_per_week"):
         counterfactual_durations(dest, benefit_per_week=-1.0)
+    calendar = replace(dest, cells=replace(dest.cells, design=StudyDesign(treatment="calendar")))
+    with pytest.raises(OptionError, match="calendar"):
+        counterfactual_durations(calendar)
     one = destination_effects(dest.cells, destinations=["employment"], bootstrap_draws=0)
     with pytest.raises(OptionError, match="no model"):
         counterfactual_durations(one)
@@ -406,6 +410,8 @@ def test_plots_and_reprs(small):
     assert "<table" in res._repr_html_() and "<table" in dest._repr_html_()
     with pytest.raises(OptionError, match="scope"):
         res.plot("incidence", scope="Atlantis")
+    with pytest.raises(SofevalError, match="missing column"):
+        weeks_saved_forest(res.incidence)
 
 
 # --------------------------------------------------------------------------------------

@@ -379,10 +379,16 @@ def counterfactual_durations(
     Raises
     ------
     OptionError
-        If the horizon is outside ``1..max_weeks`` or a state with exits has no model.
+        If the horizon is outside ``1..max_weeks``, a state with exits has no model, or the
+        design's treatment is ``calendar`` (``D`` not a property of the spell).
     EstimationError
         If there is no programme spell, or the predicted hazards of a week sum to 1 or more.
     """
+    if dest.cells.design.treatment == "calendar":
+        raise OptionError(
+            "counterfactual_durations: treatment='calendar' lets D change within a spell; the "
+            "g-computation needs a spell-level D (treatment 'week8' or 'spell_start')."
+        )
     max_weeks = dest.cells.design.max_weeks
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or not (
         1 <= horizon <= max_weeks
