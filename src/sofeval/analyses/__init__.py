@@ -157,3 +157,60 @@ __all__ = [
     "success_criteria",
     "week8_month",
 ]
+
+# --- destinations, counterfactual durations and recurrence (issue 15) -------------------
+from sofeval.analyses.destinations import (
+    DESTINATION_COLUMNS,
+    DestinationsResult,
+    destination_effects,
+    destination_event_column,
+)
+from sofeval.analyses.durations import (
+    BENEFIT_PER_WEEK,
+    DURATION_COLUMNS,
+    INCIDENCE_COLUMNS,
+    REPORT_WEEKS,
+    DurationsResult,
+    counterfactual_durations,
+)
+from sofeval.analyses.gcomputation import (
+    GCompGradients,
+    GCompMeans,
+    Patterns,
+    gcomp_gradients,
+    gcomp_means,
+    survival_paths,
+)
+from sofeval.analyses.recurrence import (
+    RECURRENCE_BLOCK_WEEKS,
+    RECURRENCE_COLUMNS,
+    RECURRENCE_HORIZONS,
+    RecurrenceResult,
+    recurrence_effects,
+    return_spells,
+)
+
+__all__ += [
+    "BENEFIT_PER_WEEK",
+    "DESTINATION_COLUMNS",
+    "DURATION_COLUMNS",
+    "DestinationsResult",
+    "DurationsResult",
+    "GCompGradients",
+    "GCompMeans",
+    "INCIDENCE_COLUMNS",
+    "Patterns",
+    "RECURRENCE_BLOCK_WEEKS",
+    "RECURRENCE_COLUMNS",
+    "RECURRENCE_HORIZONS",
+    "REPORT_WEEKS",
+    "RecurrenceResult",
+    "counterfactual_durations",
+    "destination_effects",
+    "destination_event_column",
+    "gcomp_gradients",
+    "gcomp_means",
+    "recurrence_effects",
+    "return_spells",
+    "survival_paths",
+]

@@ -119,3 +119,28 @@ __all__ = [
     "write_csv_tables",
     "write_workbook",
 ]
+
+# --- outcome figures: destinations, weeks saved, recurrence (issue 15) ------------------
+from sofeval.report.outcome_figures import (  # noqa: E402
+    DESTINATION_ORDER,
+    OUTCOME_LABELS,
+    destination_forest,
+    destinations_stacked,
+    incidence_curves,
+    outcome_label,
+    recurrence_curves,
+    survival_curves,
+    weeks_saved_forest,
+)
+
+__all__ += [
+    "DESTINATION_ORDER",
+    "OUTCOME_LABELS",
+    "destination_forest",
+    "destinations_stacked",
+    "incidence_curves",
+    "outcome_label",
+    "recurrence_curves",
+    "survival_curves",
+    "weeks_saved_forest",
+]

@@ -1,0 +1,466 @@
+"""Does the return last? Recurrence of sickness absence after a return to work.
+
+DESIGN.md §4b. A *return* is a spell of the panel sample that ends in ``employment`` with its
+``benefit_end`` on or before the data end. It *recurs* in week ``u = 1, 2, ...`` after the
+return when the same person's next spell starts in that week, counted from the day after
+``benefit_end``:
+
+.. math:: u = \\lfloor (\\text{next absence\\_start} - \\text{benefit\\_end} - 1) / 7 \\rfloor + 1.
+
+A return is followed while its weeks are complete by the data end (censored there) and for
+at most ``max(horizons)`` weeks. The discrete-time hazard of recurrence by week since return,
+
+.. math::
+
+    g\\{r_i(u)\\} = \\alpha_{b(u)} + \\gamma_j + \\delta_{month(u)} + x_i'\\beta
+        + \\theta_R D_i,
+
+has 4-week baseline blocks :math:`b(u)` (:data:`RECURRENCE_BLOCK_WEEKS`; recurrences are
+rarer than exits), jobcentre and calendar-month fixed effects and the spell's programme
+indicator :math:`D_i`; it is fitted on cells (jobcentre x week x month x D x covariates)
+built without expanding returns into person-weeks: returns that share jobcentre, ``D``, return
+day and covariates share their calendar, so at-risk counts are reverse cumulative sums of
+their last weeks.
+
+G-computation over the programme returns (``D = 1``) predicts the probability of a recurrence
+within ``h`` weeks, :math:`R_i(h) = 1 - \\prod_{u=1}^{h} (1 - r_i(u))`, with the programme
+(``D = 1``) and without (``D = 0``), pooled and per programme jobcentre. It is the cumulative
+incidence of a single destination, so it reuses :func:`sofeval.analyses.gcomputation.gcomp_means`;
+standard errors are delta-method from the model's covariance clustered by jobcentre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sofeval.analyses.effects import SOFCells, fit_cells
+from sofeval.analyses.gcomputation import Patterns, gcomp_gradients, gcomp_means
+from sofeval.analyses.prediction import (
+    FittedDesign,
+    cluster_influence,
+    design_rows,
+    fitted_design,
+    hazard_slope,
+    linear_predictor,
+    month_of_days,
+    prediction_rows,
+    reference_levels,
+    scope_influence,
+    separation_signs,
+)
+from sofeval.data import StudyData
+from sofeval.errors import EstimationError, OptionError, check_option
+from sofeval.models import CORRECTIONS, GLMFit, build_design
+from sofeval.panel import StudyDesign, bin_covariates, group_codes, spell_frame
+
+__all__ = [
+    "RECURRENCE_BLOCK_WEEKS",
+    "RECURRENCE_COLUMNS",
+    "RECURRENCE_HORIZONS",
+    "RecurrenceResult",
+    "recurrence_effects",
+    "return_spells",
+]
+
+#: Weeks since return per baseline block of the recurrence hazard.
+RECURRENCE_BLOCK_WEEKS = 4
+#: Default horizons (weeks since return) of the recurrence table.
+RECURRENCE_HORIZONS: tuple[int, ...] = (26, 52)
+RECURRENCE_COLUMNS: tuple[str, ...] = (
+    "scope",
+    "horizon_weeks",
+    "n_returns",
+    "recurrence_with",
+    "recurrence_without",
+    "difference",
+    "se",
+    "ci_low",
+    "ci_high",
+)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}"
+
+
+@dataclass(frozen=True)
+class RecurrenceResult:
+    """Recurrence after a return to work, with and without the programme (immutable).
+
+    Attributes
+    ----------
+    table
+        One row per scope (``all``, then every programme jobcentre) and horizon, columns
+        :data:`RECURRENCE_COLUMNS`; ``difference`` = with - without, ``se`` and the CI refer
+        to it.
+    curves
+        The same for every week ``1..max(horizons)`` (columns as ``table``, ``horizon_weeks``
+        running over all weeks).
+    effect
+        The programme's log hazard ratio of recurrence ``theta_R``: ``term, coef, se,
+        hazard_ratio, ci_low, ci_high, p_value``.
+    fit
+        The recurrence model on cells.
+    n_returns, n_recurrences, n_person_weeks, n_cells
+        Returns followed, recurrences observed within the horizon, person-weeks at risk and
+        cells of the model.
+    """
+
+    table: pd.DataFrame
+    curves: pd.DataFrame = field(repr=False)
+    effect: pd.DataFrame
+    fit: GLMFit = field(repr=False)
+    n_returns: int = 0
+    n_recurrences: int = 0
+    n_person_weeks: int = 0
+    n_cells: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """The recurrence table (a copy; columns :data:`RECURRENCE_COLUMNS`)."""
+        return self.table.copy()
+
+    tidy = to_frame
+
+    def summary(self) -> str:
+        """Text summary: the hazard ratio of recurrence and the g-computed probabilities."""
+        return (
+            "Recurrence of sickness absence after a return to work: discrete-time hazard "
+            f"by week since return ({self.n_returns:,} returns, {self.n_recurrences:,} "
+            f"recurrences, {self.n_person_weeks:,} person-weeks in {self.n_cells:,} cells)\n"
+            + self.effect.to_string(index=False, float_format=_fmt)
+            + "\n\nProbability of a new spell within h weeks, programme returns with and "
+            "without the programme (g-computation; CI of the difference, clustered by "
+            "jobcentre)\n"
+            + self.table.to_string(index=False, float_format=_fmt)
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return (
+            "<p><b>Recurrence after a return to work</b> (probability of a new spell within "
+            "h weeks; g-computation over the programme returns)</p>"
+            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+        )
+
+    def plot(self, *, scope: str = "all", lang: Literal["en", "da"] = "en") -> object:
+        """Probability of recurrence by week since return, with and without the programme."""
+        from sofeval.report import recurrence_curves
+
+        return recurrence_curves(self.curves, scope=scope, lang=lang)
+
+
+def return_spells(
+    study: StudyData,
+    design: StudyDesign | None = None,
+    horizon: int = 52,
+    *,
+    cells: SOFCells | None = None,
+) -> pd.DataFrame:
+    """Every return to work of the panel sample with its follow-up.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules (sample, treatment ``D``, data end); ignored when ``cells`` is given.
+    horizon
+        Weeks since return followed at most.
+    cells
+        Cells of the same study (:func:`sofeval.analyses.sof_cells`): their spell frame
+        gives the sample and ``D`` without recomputing it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per return (index as ``study.spells``): ``spell_id``, ``person_id``,
+        ``jobcentre``, ``D``, ``return_day`` (days since 1970-01-01 of the day after
+        ``benefit_end``), ``last_week`` (last complete week followed, 0 when none) and
+        ``recurred`` (1 when the next spell of the person starts in ``last_week``).
+    """
+    spells = study.spells
+    if cells is not None:
+        design, used = cells.design, cells.spells
+    else:
+        design = design or StudyDesign()
+        sf = spell_frame(spells, study.programme, design, design.resolve_data_end(study))
+        used = sf[sf["reason"].isna().to_numpy()]
+    data_end = design.resolve_data_end(study)
+    end_day = int(np.datetime64(pd.Timestamp(data_end).normalize(), "D").astype(np.int64))
+    pos = spells.index.get_indexer(used.index)
+    be = pd.to_datetime(spells["benefit_end"]).to_numpy("datetime64[D]")[pos]
+    closed = ~np.isnat(be)
+    be_day = np.where(closed, be.astype(np.int64), 0)
+    employment = (spells["exit_state"] == "employment").to_numpy()[pos]
+    keep = employment & closed & (be_day <= end_day)
+    # the next spell of every person (any spell of the study; a person's spells do not overlap)
+    person, _ = pd.factorize(spells["person_id"])
+    start = pd.to_datetime(spells["absence_start"]).to_numpy("datetime64[D]").astype(np.int64)
+    order = np.lexsort((start, person))
+    same = np.r_[person[order][1:] == person[order][:-1], False]
+    nxt = np.full(len(spells), -1, dtype=np.int64)
+    nxt[order] = np.where(same, np.r_[start[order][1:], 0], -1)
+    ret = pos[keep]
+    return_day = be_day[keep] + 1
+    follow = np.minimum((end_day - return_day + 1) // 7, horizon)
+    has_next = nxt[ret] >= 0
+    u_next = np.maximum(nxt[ret] - return_day, 0) // 7 + 1
+    recurred = has_next & (u_next <= follow)
+    last = np.where(recurred, u_next, np.maximum(follow, 0))
+    return pd.DataFrame(
+        {
+            "spell_id": used["spell_id"].to_numpy()[keep],
+            "person_id": spells["person_id"].astype(str).to_numpy()[ret],
+            "jobcentre": used["jobcentre"].astype(str).to_numpy()[keep],
+            "D": used["D"].to_numpy()[keep].astype(np.int8),
+            "return_day": return_day,
+            "last_week": last.astype(np.int64),
+            "recurred": recurred.astype(np.int8),
+        },
+        index=spells.index[ret],
+    )
+
+
+def _block(week: np.ndarray) -> np.ndarray:
+    """Label of the 4-week baseline block of each week since return (``01-04``, ...)."""
+    a = (np.asarray(week) - 1) // RECURRENCE_BLOCK_WEEKS * RECURRENCE_BLOCK_WEEKS + 1
+    top = int(a.max()) if a.size else 1
+    labels = np.array(
+        [f"{s:02d}-{s + RECURRENCE_BLOCK_WEEKS - 1:02d}" for s in range(1, top + 1)], dtype=object
+    )
+    return np.asarray(labels[a - 1])
+
+
+def _recurrence_cells(
+    ret: pd.DataFrame, cov: list[pd.Series], horizon: int
+) -> pd.DataFrame:
+    """Events and returns at risk per jobcentre, week block, calendar month, D, covariates.
+
+    ``week`` is the first week of the cell's 4-week block.
+    """
+    jc_codes, jcs = pd.factorize(ret["jobcentre"], sort=True)
+    cov_levels = [pd.factorize(c, sort=True) for c in cov]
+    keys = [jc_codes.astype(np.int64), ret["D"].to_numpy(np.int64),
+            ret["return_day"].to_numpy(np.int64), *(c[0].astype(np.int64) for c in cov_levels)]
+    path, uniq = group_codes(keys)
+    n_path = len(uniq[0])
+    last = ret["last_week"].to_numpy(np.int64)
+    ends = np.bincount(path * (horizon + 1) + last, minlength=n_path * (horizon + 1))
+    at_risk = np.cumsum(ends.reshape(n_path, horizon + 1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    rec = ret["recurred"].to_numpy() == 1
+    events = np.bincount(path[rec] * (horizon + 1) + last[rec], minlength=n_path * (horizon + 1))
+    events = events.reshape(n_path, horizon + 1)[:, 1:]
+    p_idx, w_idx = np.nonzero(at_risk)
+    month = month_of_days(uniq[2][p_idx] + 7 * w_idx)
+    # the model's regressors are the week's block, not the week: cells sum over the weeks
+    # of a block (exact for the likelihood, and ~4 times fewer cells)
+    block = w_idx // RECURRENCE_BLOCK_WEEKS
+    cell_keys = [uniq[0][p_idx], block, month, uniq[1][p_idx], *(c[p_idx] for c in uniq[3:])]
+    cell, cuniq = group_codes(cell_keys)
+    n_cells = len(cuniq[0])
+    frame = pd.DataFrame(
+        {
+            "jobcentre": np.asarray(jcs)[cuniq[0]],
+            "week": cuniq[1] * RECURRENCE_BLOCK_WEEKS + 1,  # first week of the block
+            "month": cuniq[2],
+            "D": cuniq[3].astype(float),
+        }
+    )
+    for (_, lv), name, codes in zip(cov_levels, [c.name for c in cov], cuniq[4:], strict=True):
+        frame[str(name)] = np.asarray(lv)[codes]
+    frame["at_risk"] = np.bincount(cell, weights=at_risk[p_idx, w_idx], minlength=n_cells)
+    frame["event"] = np.bincount(cell, weights=events[p_idx, w_idx], minlength=n_cells)
+    frame["week_block"] = _block(frame["week"].to_numpy())
+    return frame.sort_values(["jobcentre", "week", "month", "D"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def recurrence_effects(
+    study: StudyData,
+    design: StudyDesign | None = None,
+    *,
+    horizons: Sequence[int] = RECURRENCE_HORIZONS,
+    covariates: Sequence[str] = (),
+    family: Literal["cloglog", "logit"] = "cloglog",
+    correction: Literal["stata", "hc1", "none"] = "stata",
+    level: float = 0.95,
+    cells: SOFCells | None = None,
+) -> RecurrenceResult:
+    """Probability of a new spell within h weeks of a return to work, with and without.
+
+    Parameters
+    ----------
+    study
+        Validated study tables (all spells: a recurrence may be any later spell of the
+        person).
+    design
+        Panel rules (default :class:`~sofeval.panel.StudyDesign`): the sample of returns,
+        ``D`` and the data end.
+    horizons
+        Weeks since return at which the recurrence probability is reported.
+    covariates
+        Spell covariates of the recurrence model (binned as in the panel).
+    family
+        ``cloglog`` (default) or ``logit``.
+    correction
+        Small-sample factor of the clustered covariance.
+    level
+        Confidence level.
+    cells
+        Cells of the same study and design (:func:`sofeval.analyses.sof_cells`): their
+        spell frame gives the sample and ``D`` without recomputing it.
+
+    Returns
+    -------
+    RecurrenceResult
+
+    Raises
+    ------
+    OptionError
+        For a horizon outside 1..104 weeks or a bad option.
+    EstimationError
+        Without returns, recurrences or programme returns.
+    """
+    check_option("family", family, ("cloglog", "logit"))
+    check_option("correction", correction, CORRECTIONS)
+    hs = sorted({int(h) for h in horizons})
+    if not hs or hs[0] < 1 or hs[-1] > 104:
+        raise OptionError(f"horizons={list(horizons)!r} must be weeks in 1..104.")
+    if not 0 < level < 1:
+        raise OptionError(f"level={level!r} must lie strictly between 0 and 1.")
+    horizon = hs[-1]
+    ret = return_spells(study, design, horizon, cells=cells)
+    if ret.empty:
+        raise EstimationError("spells: no spell ends in employment; there is no return to follow.")
+    covs = list(covariates)
+    binned = (
+        bin_covariates(study.spells.loc[ret.index], covs) if covs else pd.DataFrame(index=ret.index)
+    )
+    cov = [binned[c].astype(str).rename(c) for c in covs]
+    followed = ret["last_week"].to_numpy() >= 1
+    rc = _recurrence_cells(ret[followed], [c[followed] for c in cov], horizon)
+    events, trials = rc["event"].to_numpy(float), rc["at_risk"].to_numpy(float)
+    if events.sum() == 0:
+        raise EstimationError(
+            f"spells: no return to work is followed by a new spell within {horizon} weeks; "
+            "the recurrence hazard cannot be estimated."
+        )
+    categorical = ["week_block", "jobcentre", "month", *covs]
+    cells_str = rc.assign(**{c: rc[c].astype(str) for c in categorical if c != "month"})
+    refs = reference_levels(cells_str, categorical, trials, events)
+    dm = build_design(cells_str, categorical=categorical, numeric=["D"], reference=refs)
+    fit = fit_cells(dm, events, trials, family, ("D",))
+    codes, jc_names = pd.factorize(rc["jobcentre"], sort=True)
+    z = cluster_influence(fit, dm.X, codes, len(jc_names), correction, float(trials.sum()))
+    fd = fitted_design(dm, cells_str, categorical, ["D"])
+    effect = _effect_row(fit, z, level)
+    prog = ret["D"].to_numpy() == 1
+    if not prog.any():
+        raise EstimationError("spells: no programme return (D = 1) to predict for.")
+    curves = _gcomputation(
+        ret[prog], [c[prog] for c in cov], fit, z, fd, separation_signs(fit, dm.X, events, trials),
+        family, horizon, level,
+    )
+    table = curves[curves["horizon_weeks"].isin(hs)].reset_index(drop=True)
+    return RecurrenceResult(
+        table=table,
+        curves=curves,
+        effect=effect,
+        fit=fit,
+        n_returns=int(followed.sum()),
+        n_recurrences=int(events.sum()),
+        n_person_weeks=int(trials.sum()),
+        n_cells=len(rc),
+    )
+
+
+def _effect_row(fit: GLMFit, z: np.ndarray, level: float) -> pd.DataFrame:
+    """The log hazard ratio of recurrence of the programme (``D``)."""
+    keep = ~np.asarray(fit.aliased)
+    k = list(fit.names).index("D")
+    coef = float(np.asarray(fit.params)[k])
+    se = float(np.sqrt(z[int(keep[:k].sum())] @ z[int(keep[:k].sum())])) if keep[k] else np.nan
+    q = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return pd.DataFrame(
+            {
+                "term": ["D"],
+                "coef": [coef],
+                "se": [se],
+                "hazard_ratio": [np.exp(coef)],
+                "ci_low": [np.exp(coef - q * se)],
+                "ci_high": [np.exp(coef + q * se)],
+                "p_value": [2 * stats.norm.sf(abs(coef / se))],
+            }
+        )
+
+
+def _gcomputation(
+    ret: pd.DataFrame,
+    cov: list[pd.Series],
+    fit: GLMFit,
+    z: np.ndarray,
+    fd: FittedDesign,
+    signs: np.ndarray,
+    family: str,
+    horizon: int,
+    level: float,
+) -> pd.DataFrame:
+    """Recurrence curves of the programme returns with and without, pooled and per jobcentre."""
+    jc_codes, scopes = pd.factorize(ret["jobcentre"], sort=True)
+    cov_levels = [pd.factorize(c, sort=True) for c in cov]
+    inverse, uniq = group_codes(
+        [jc_codes.astype(np.int64), ret["return_day"].to_numpy(np.int64),
+         *(c[0].astype(np.int64) for c in cov_levels)]
+    )
+    known = np.asarray([int(m) for m in fd.levels["month"]], dtype=np.int64)
+    pr = prediction_rows([uniq[0], *uniq[2:]], uniq[1], np.ones(len(uniq[0]), np.int64),
+                         horizon, known)
+    pats = Patterns(rows=pr.rows, count=np.bincount(inverse).astype(float),
+                    scope=uniq[0].astype(np.int64), n_scopes=len(scopes))
+    frame = pd.DataFrame({"jobcentre": np.asarray(scopes)[pr.keys[0]],
+                          "week_block": _block(pr.week), "month": pr.month})
+    for c, (_, lv), codes in zip(cov, cov_levels, pr.keys[1:], strict=True):
+        frame[str(c.name)] = np.asarray(lv)[codes]
+    n = pats.n_spells()
+    shares = n / n.sum()
+    keep = np.flatnonzero(~np.asarray(fit.aliased))
+    est, psi = {}, {}
+    for arm, d in (("with", 1.0), ("without", 0.0)):
+        x = design_rows(fd, frame.assign(D=d))
+        h, slope = hazard_slope(linear_predictor(np.asarray(fit.params), signs, x), family)
+        r = gcomp_means(h[None], pats).incidence[:, 0, :] / n[:, None]  # (scopes, H)
+        grads = gcomp_gradients(h[None], pats)
+        dsum = grads.incidence(0)[:, 0, :] * slope[:, None]
+        ps = scope_influence(x[:, keep].tocsr(), dsum, grads.scope, pats.n_scopes, z)
+        ps /= n[:, None, None]
+        est[arm] = np.vstack([shares @ r, r])
+        psi[arm] = np.concatenate([np.einsum("j,jqg->qg", shares, ps)[None], ps])
+    diff = est["with"] - est["without"]
+    d_psi = psi["with"] - psi["without"]
+    se = np.sqrt(np.einsum("sqg,sqg->sq", d_psi, d_psi))
+    q = stats.norm.ppf(0.5 + level / 2)
+    labels = ["all", *(str(s) for s in scopes)]
+    counts = np.r_[n.sum(), n].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "scope": np.repeat(labels, horizon),
+            "horizon_weeks": np.tile(np.arange(1, horizon + 1), len(labels)),
+            "n_returns": np.repeat(counts, horizon),
+            "recurrence_with": est["with"].ravel(),
+            "recurrence_without": est["without"].ravel(),
+            "difference": diff.ravel(),
+            "se": se.ravel(),
+            "ci_low": (diff - q * se).ravel(),
+            "ci_high": (diff + q * se).ravel(),
+        }
+    )[list(RECURRENCE_COLUMNS)]
