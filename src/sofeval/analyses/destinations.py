@@ -39,18 +39,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from sofeval.analyses.effects import (
-    ESTIMANDS,
-    EffectsResult,
-    Family,
-    SOFCells,
-    design_matrix,
-    fit_cells,
-    model_frame,
-    sof_cells,
-)
+from sofeval.analyses.effects import EffectsResult
 from sofeval.analyses.prediction import (
     FittedDesign,
     cluster_influence,
@@ -58,9 +48,25 @@ from sofeval.analyses.prediction import (
     reference_levels,
     separation_signs,
 )
+from sofeval.analyses.specification import (
+    ESTIMANDS,
+    SOFCells,
+    design_matrix,
+    effect_rows,
+    fit_cells,
+    model_frame,
+    sof_cells,
+)
 from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
-from sofeval.models import CORRECTIONS, DesignMatrix, GLMFit, build_design, wild_score_bootstrap
+from sofeval.models import (
+    CORRECTIONS,
+    DesignMatrix,
+    Family,
+    GLMFit,
+    build_design,
+    wild_score_bootstrap,
+)
 from sofeval.panel import StudyDesign, group_codes
 from sofeval.runtime import Background, fork_available
 
@@ -218,22 +224,6 @@ class DestinationsResult:
         return destination_forest(self.table, lang=lang)
 
 
-def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """coef, se, hazard ratio, its CI and the Wald p-value."""
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return pd.DataFrame(
-            {
-                "coef": coef,
-                "se": se,
-                "hazard_ratio": np.exp(coef),
-                "ci_low": np.exp(coef - z * se),
-                "ci_high": np.exp(coef + z * se),
-                "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
-            }
-        )
-
-
 def _phase_counts(
     sc: SOFCells, columns: Mapping[str, str]
 ) -> dict[str, tuple[list[int], list[int]]]:
@@ -324,7 +314,7 @@ def _fit_destination(
                           float(job.trials.sum()))
     se = np.full(len(names), np.nan)
     se[~np.asarray(fit.aliased)] = np.sqrt(np.einsum("ij,ij->i", z, z))
-    rows = _effect_rows(np.asarray(fit.params)[idx], se[idx])
+    rows = effect_rows(np.asarray(fit.params)[idx], se[idx])
     if reuse is not None:
         rows = reuse.table[list(rows.columns) + ["p_wild"]].reset_index(drop=True)
     else:

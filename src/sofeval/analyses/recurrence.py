@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sofeval.analyses.effects import SOFCells, fit_cells
 from sofeval.analyses.gcomputation import Patterns, gcomp_gradients, gcomp_means
 from sofeval.analyses.prediction import (
     FittedDesign,
@@ -54,6 +53,7 @@ from sofeval.analyses.prediction import (
     scope_influence,
     separation_signs,
 )
+from sofeval.analyses.specification import SOFCells, fit_cells
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import CORRECTIONS, GLMFit, build_design

@@ -153,6 +153,8 @@ def sum_relations(
             (k if isinstance(k, tuple) else (k,), np.asarray(rows)) for k, rows in groups.items()
         ]
     else:
+        if len(t) == 0 and len(p) == 0:
+            return []  # nothing published on either side (e.g. no first meetings at all)
         if len(t) != 1:
             raise SofevalError(
                 f"{name}: without keys the total must be one row; {total_table} has {len(t)}."
