@@ -63,11 +63,18 @@ from sofeval.report.secondary import (
     protect_tables,
     sum_relations,
 )
-from sofeval.report.tables import FIXED_TIMESTAMP, write_csv_tables, write_workbook
+from sofeval.report.tables import (
+    CSV_FLOAT_FORMAT,
+    FIXED_TIMESTAMP,
+    round_floats,
+    write_csv_tables,
+    write_workbook,
+)
 
 __all__ = [
     "COLUMN_HEADERS",
     "COUNT_COLUMNS",
+    "CSV_FLOAT_FORMAT",
     "CellRef",
     "CellSet",
     "EXCEL_FORMATS",
@@ -110,6 +117,7 @@ __all__ = [
     "protect_tables",
     "render_html",
     "require_columns",
+    "round_floats",
     "secondary_mask",
     "style",
     "sum_relations",

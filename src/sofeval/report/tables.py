@@ -1,8 +1,10 @@
 """Published tables as files: CSVs and the formatted Excel workbook.
 
-Determinism: equal inputs give byte-identical files. CSVs use a fixed float format and
-LF line endings; the workbook gets fixed document timestamps and its zip archive is
-rewritten with fixed entry timestamps (:data:`FIXED_TIMESTAMP`).
+Determinism: equal inputs give byte-identical files. CSVs use a fixed float format
+(:data:`CSV_FLOAT_FORMAT`, 10 significant digits) and LF line endings; the workbook holds the
+same numbers (floats rounded to the CSVs' digits by :func:`round_floats`, so the last
+digits of a BLAS-dependent sum do not reach it), fixed document timestamps, and its zip
+archive is rewritten with fixed entry timestamps (:data:`FIXED_TIMESTAMP`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sofeval.errors import check_option
@@ -28,6 +31,38 @@ from sofeval.report.labels import LANGS, Lang, column_header
 #: Fixed timestamp written into the workbook (document properties and zip entries).
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+#: Float format of every published CSV: 10 significant digits. Floats computed with
+#: multithreaded BLAS can differ in their last bits between thread counts; 10 digits keep
+#: the files identical while losing nothing a reader needs.
+CSV_FLOAT_FORMAT = "%.10g"
+
+
+def round_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose float columns hold the values the CSVs show.
+
+    Each float ``x`` becomes ``float(CSV_FLOAT_FORMAT % x)``: the number a reader of the CSV
+    gets back, so the workbook and the CSVs agree digit for digit.
+
+    Parameters
+    ----------
+    frame
+        A table (its ``attrs``, e.g. the suppressed cells, are kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_float_dtype(values.dtype):
+            arr = values.to_numpy(dtype=float, na_value=np.nan)
+            finite = np.isfinite(arr)
+            text = np.char.mod(CSV_FLOAT_FORMAT, arr[finite])
+            arr[finite] = text.astype(float)
+            out[col] = pd.Series(arr, index=out.index).astype(values.dtype)
+    return out
 
 
 def write_csv_tables(
@@ -48,7 +83,7 @@ def write_csv_tables(
     -------
     dict of str to pathlib.Path
         Table name → written file. UTF-8, LF line endings, no index,
-        ``float_format="%.10g"``: equal inputs give byte-identical files.
+        ``float_format=CSV_FLOAT_FORMAT``: equal inputs give byte-identical files.
     """
     check_threshold(threshold)
     folder = Path(out_dir)
@@ -57,7 +92,11 @@ def write_csv_tables(
     for name, frame in tables.items():
         path = folder / f"{name}.csv"
         auto_disclose(frame, threshold).to_csv(
-            path, index=False, float_format="%.10g", lineterminator="\n", encoding="utf-8"
+            path,
+            index=False,
+            float_format=CSV_FLOAT_FORMAT,
+            lineterminator="\n",
+            encoding="utf-8",
         )
         written[name] = path
     return written
@@ -102,7 +141,8 @@ def write_workbook(
     Each sheet has a bold, frozen header row (Danish column names for ``lang="da"``),
     column widths fitted to the content and number formats per column kind (counts
     ``#,##0``, coefficients ``0.000``, p-values ``0.000``, shares ``0.0%``, percent
-    changes ``0.00``). Suppressed cells (see :func:`auto_disclose`) hold ``"<5"``.
+    changes ``0.00``). Suppressed cells (see :func:`auto_disclose`) hold ``"<5"``. Floats
+    are stored as the CSVs write them (:func:`round_floats`, 10 significant digits).
 
     Parameters
     ----------
@@ -135,7 +175,7 @@ def write_workbook(
         book.properties.creator = "sofeval"
         for name, frame in tables.items():
             sheet_name = name[:31]
-            shown = auto_disclose(frame, threshold)
+            shown = round_floats(auto_disclose(frame, threshold))
             mask = suppressed_mask(shown)
             kinds = [column_kind(str(c), shown[c]) for c in shown.columns]
             texts = format_rows(shown, lang, threshold)
