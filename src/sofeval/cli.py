@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from sofeval import __version__
-from sofeval.analyses import first_meetings
+from sofeval.analyses import BENEFIT_PER_WEEK, first_meetings
 from sofeval.config import RunConfig
 from sofeval.data import (
     AUDIT_COLUMNS,
@@ -193,6 +193,8 @@ def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
         ri_draws=args.ri_draws,
         seed=args.seed,
         threshold=args.threshold,
+        horizon=args.horizon,
+        benefit_per_week=args.benefit_per_week,
     )
     study, _source = _load(args)
     if len(study.audit):
@@ -348,6 +350,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bootstrap-draws", type=int, default=None)
     r.add_argument("--ri-draws", type=int, default=None)
     r.add_argument("--seed", type=int, default=None)
+    r.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        help="weeks on benefit are counted up to this spell week (default 52)",
+    )
+    r.add_argument(
+        "--benefit-per-week",
+        type=float,
+        default=None,
+        help="kroner per week on sickness benefit, for the kroner saved (default "
+        f"{BENEFIT_PER_WEEK:g}: the maximum weekly benefit of 2018)",
+    )
     _threshold_arg(r, None)
     r.add_argument("--out", required=True, help="output folder")
     r.set_defaults(func=_cmd_run)

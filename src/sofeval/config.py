@@ -1,6 +1,6 @@
 """Run configuration: the settings of ``sofeval run``, from a ``study.toml`` and the command line.
 
-A ``study.toml`` has up to four tables, each optional::
+A ``study.toml`` has up to six tables, each optional::
 
     [design]            # panel rules (DESIGN.md §3), see sofeval.panel.build.StudyDesign
     data_end = "2019-12-31"
@@ -18,6 +18,10 @@ A ``study.toml`` has up to four tables, each optional::
     bootstrap_weights = "rademacher"   # or "webb"
     ri_draws = 999
     seed = 20171001
+
+    [outcomes]          # weeks and kroner (DESIGN.md §4b)
+    horizon = 52                 # weeks on benefit counted up to this spell week
+    benefit_per_week = 4300      # kroner per week on benefit (default: the 2018 maximum)
 
     [report]
     lang = "en"                  # or "da"
@@ -37,6 +41,7 @@ them are in :class:`CheckSettings`.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,6 +49,7 @@ from typing import Any
 
 import pandas as pd
 
+from sofeval.analyses import BENEFIT_PER_WEEK
 from sofeval.errors import OptionError, check_option
 
 _ALLOWED: dict[str, tuple[str, ...]] = {
@@ -59,6 +65,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     ),
     "model": ("covariates", "family"),
     "inference": ("bootstrap_draws", "bootstrap_weights", "ri_draws", "seed"),
+    "outcomes": ("horizon", "benefit_per_week"),
     "report": ("lang", "threshold"),
     "check": (
         "reps",
@@ -149,6 +156,13 @@ class RunConfig:
         Link of the discrete-time hazard (``cloglog`` default, or ``logit``).
     bootstrap_draws, bootstrap_weights, ri_draws, seed
         Inference settings (wild cluster score bootstrap and randomisation inference).
+    horizon
+        Weeks on benefit and cumulative incidences are counted up to this spell week
+        (``1 .. max_weeks`` of the design; default 52).
+    benefit_per_week
+        Kroner per week on benefit for the kroner saved (default
+        :data:`sofeval.analyses.BENEFIT_PER_WEEK`, the maximum weekly sickness benefit of
+        2018; its source is in ``docs/outcomes.md``).
     lang
         Report language, ``en`` or ``da``.
     threshold
@@ -164,6 +178,8 @@ class RunConfig:
     bootstrap_weights: str = "rademacher"
     ri_draws: int = 999
     seed: int = 20171001
+    horizon: int = 52
+    benefit_per_week: float = BENEFIT_PER_WEEK
     lang: str = "en"
     threshold: int = 5
     check: CheckSettings = field(default_factory=CheckSettings)
@@ -176,6 +192,24 @@ class RunConfig:
             raise OptionError(f"threshold={self.threshold} must be a positive count.")
         if self.bootstrap_draws < 0 or self.ri_draws < 0:
             raise OptionError("bootstrap_draws and ri_draws must be >= 0 (0 switches them off).")
+        max_weeks = self.design.get("max_weeks", 52)
+        if (
+            isinstance(self.horizon, bool)
+            or not isinstance(self.horizon, int)
+            or not 1 <= self.horizon <= max_weeks
+        ):
+            raise OptionError(
+                f"horizon={self.horizon!r} must be a whole number of weeks in 1..{max_weeks} "
+                "(the design's max_weeks: no spell week beyond it is modelled)."
+            )
+        benefit = self.benefit_per_week
+        if isinstance(benefit, bool) or not isinstance(benefit, (int, float)) or not (
+            math.isfinite(benefit) and benefit >= 0
+        ):
+            raise OptionError(
+                f"benefit_per_week={benefit!r} must be a number of kroner >= 0 "
+                f"(default {BENEFIT_PER_WEEK:g}, the maximum weekly sickness benefit of 2018)."
+            )
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
@@ -207,6 +241,7 @@ class RunConfig:
         if "family" in model:
             kwargs["family"] = model["family"]
         kwargs.update(raw.get("inference", {}))
+        kwargs.update(raw.get("outcomes", {}))
         kwargs.update(raw.get("report", {}))
         if "check" in raw:
             gate = dict(raw["check"])
