@@ -1,23 +1,37 @@
 """The whole publication of one analysis: :func:`build_report`.
 
-Named steps: disclose the tables (:func:`sofeval.report.disclosure.auto_disclose`), write
-the files (CSVs; the workbook in a forked process), assemble the report sections (figures
-and tables per analysis) and render the HTML (:func:`sofeval.report.html.render_html`).
+Named steps: disclose the tables (:func:`sofeval.report.disclosure.auto_disclose`, then
+secondary suppression across the declared sums and the rows that rest on another table's
+count, :class:`RowLink`), write the files (CSVs; the workbook in a forked process),
+assemble the report sections (the key findings first, then figures and tables per
+analysis, every figure of an added section drawn from the disclosed tables) and render the
+HTML (:func:`sofeval.report.html.render_html`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from sofeval.errors import SofevalError, check_option
-from sofeval.report.disclosure import auto_disclose, check_threshold
+from sofeval.report.disclosure import (
+    SECONDARY_ATTR,
+    SUPPRESSED_ATTR,
+    CellSet,
+    auto_disclose,
+    check_threshold,
+    is_key_column,
+    secondary_mask,
+    suppressed_mask,
+)
 from sofeval.report.figures import dose_response_plot, forest
 from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekly_hazard
+from sofeval.report.findings import FindingsSettings, key_findings
 from sofeval.report.html import ReportSection, render_html
 from sofeval.report.labels import LANGS, Lang, label
 from sofeval.report.secondary import SumRelation, protect_tables, sum_relations
@@ -84,6 +98,33 @@ PANEL_SUMS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A figure drawn from the disclosed tables (name -> frame) of the report, or ``None``
+#: when the tables leave nothing to draw.
+FigureFactory: TypeAlias = Callable[[Mapping[str, pd.DataFrame]], Figure | None]
+
+
+@dataclass(frozen=True)
+class RowLink:
+    """The rows of a table rest on a count in another table: they are hidden with it.
+
+    For example every row of ``cumulative_incidence`` (no count of its own) is a mean over
+    the spells counted in ``n_spells`` of the same scope in ``duration_effects``.
+
+    Attributes
+    ----------
+    table
+        The table holding the count.
+    column
+        The count column.
+    on
+        Key columns of the linked table -> key columns of ``table``.
+    """
+
+    table: str
+    column: str
+    on: Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class PublishedTable:
     """A table to publish: a CSV, a workbook sheet and (with a caption) an HTML table.
@@ -104,6 +145,11 @@ class PublishedTable:
         Statistics hidden in a row where secondary suppression hid a count.
     csv
         Write ``<name>.csv`` (``False``: the workbook and the HTML only).
+    html
+        The part of the disclosed table the HTML shows (default: all of it).
+    follows
+        The count of another table this table's rows rest on (:class:`RowLink`): rows
+        whose count is hidden there are hidden here.
     """
 
     name: str
@@ -112,6 +158,8 @@ class PublishedTable:
     count_columns: Sequence[str] | None = None
     dependents: Sequence[str] = ()
     csv: bool = True
+    html: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    follows: RowLink | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +175,9 @@ class ExtraSection:
     tables
         Tables published with the section (CSV, sheet, HTML when captioned).
     figures
-        ``(caption label key or text, figure)`` pairs; draw them from disclosed or
-        aggregated data.
+        ``(caption label key or text, figure)`` pairs. A figure is either drawn already
+        (from disclosed or aggregated data) or a :data:`FigureFactory` that draws it from
+        the disclosed tables (it may return ``None``: no figure).
     relations
         Additive structure of the tables (:func:`sofeval.report.secondary.sum_relations`,
         on the tables' names), for secondary suppression.
@@ -137,7 +186,7 @@ class ExtraSection:
     title: str
     text: str = ""
     tables: Sequence[PublishedTable] = ()
-    figures: Sequence[tuple[str, Figure]] = ()
+    figures: Sequence[tuple[str, Figure | FigureFactory]] = ()
     relations: Sequence[SumRelation] = field(default=())
 
 
@@ -194,7 +243,52 @@ def _disclosed_tables(
         t.name: auto_disclose(t.frame, threshold, count_columns=t.count_columns) for t in tables
     }
     dependents = {t.name: list(t.dependents) for t in tables}
-    return protect_tables(shown, relations, threshold, dependents=dependents)
+    protected = protect_tables(shown, relations, threshold, dependents=dependents)
+    for t in tables:
+        if t.follows is not None:
+            protected[t.name] = _follow(protected[t.name], protected, t.follows)
+    return protected
+
+
+def _follow(frame: pd.DataFrame, shown: Mapping[str, pd.DataFrame], link: RowLink) -> pd.DataFrame:
+    """Hide the statistics of the rows of ``frame`` whose count in ``link.table`` is hidden.
+
+    The cells take the marker of the count they rest on: ``<5`` after primary suppression,
+    ``..`` after secondary suppression.
+    """
+    parent = shown.get(link.table)
+    if parent is None or link.column not in parent.columns:
+        raise SofevalError(
+            f"build_report: a table follows {link.table}.{link.column}, which is not published."
+        )
+    j = list(parent.columns).index(link.column)
+    hidden = suppressed_mask(parent)[:, j]
+    second = secondary_mask(parent)[:, j]
+    if not hidden.any():
+        return frame
+    keys_parent = parent[list(link.on.values())].astype(str)
+    keys_own = frame[list(link.on)].astype(str)
+    own = pd.MultiIndex.from_frame(keys_own)
+    rows = own.isin(pd.MultiIndex.from_frame(keys_parent.loc[hidden]))
+    rows_second = own.isin(pd.MultiIndex.from_frame(keys_parent.loc[hidden & second]))
+    stats = [
+        str(c)
+        for c in frame.columns
+        if not is_key_column(str(c))
+        and (pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool)
+    ]
+    out = frame.copy()
+    for c in stats:
+        col = out[c].astype(object) if out[c].dtype == bool else out[c]
+        out[c] = col.mask(rows)
+    labels = frame.index.to_numpy()
+    cells = {(r, c) for r in labels[rows] for c in stats}
+    out.attrs[SUPPRESSED_ATTR] = CellSet(frame.attrs.get(SUPPRESSED_ATTR, frozenset()) | cells)
+    second_cells = {(r, c) for r in labels[rows_second] for c in stats}
+    out.attrs[SECONDARY_ATTR] = CellSet(
+        frame.attrs.get(SECONDARY_ATTR, frozenset()) | second_cells
+    )
+    return out
 
 
 def _write_files(
@@ -333,10 +427,26 @@ def _sections(
             ReportSection(t("sec_monitoring"), figures=[(t("cap_monitoring"), fig)], tables=tables)
         )
     for sec in extra:
-        tables = [(t(tab.caption), shown[tab.name]) for tab in sec.tables if tab.caption]
-        figures = [(t(cap), fig) for cap, fig in sec.figures]
+        tables = [
+            (t(tab.caption), tab.html(shown[tab.name]) if tab.html else shown[tab.name])
+            for tab in sec.tables
+            if tab.caption
+        ]
+        figures = [
+            (t(cap), fig) for cap, fig in _figures(sec.figures, shown) if fig is not None
+        ]
         sections.append(ReportSection(t(sec.title), sec.text, tables, figures))
     return sections
+
+
+def _figures(
+    figures: Sequence[tuple[str, Figure | FigureFactory]], shown: Mapping[str, pd.DataFrame]
+) -> list[tuple[str, Figure | None]]:
+    """Draw the figures of a section that are drawn from the disclosed tables."""
+    out: list[tuple[str, Figure | None]] = []
+    for cap, fig in figures:
+        out.append((cap, fig if isinstance(fig, Figure) else fig(shown)))
+    return out
 
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
@@ -358,6 +468,7 @@ def build_report(
     hazard_frame: pd.DataFrame | None = None,
     design_text: str = "",
     extra_sections: Sequence[ExtraSection] = (),
+    findings: FindingsSettings | None = None,
     lang: Lang = "en",
     threshold: int = 5,
     title: str | None = None,
@@ -394,6 +505,9 @@ def build_report(
     extra_sections
         Further sections after the core ones, each with its tables (published as CSVs and
         sheets too), figures and the additive relations of its tables.
+    findings
+        Open the report with the key findings in plain words, built from the disclosed
+        tables (:func:`sofeval.report.findings.key_findings`); ``None``: no such section.
     lang
         ``"en"`` or ``"da"``: section titles, captions, headers, number format.
     threshold
@@ -442,7 +556,12 @@ def build_report(
         ),
         enabled=parallel,
     )
-    sections = _sections(
+    opening: list[ReportSection] = []
+    if findings is not None:
+        paragraphs = key_findings(shown, lang=lang, settings=findings)
+        if paragraphs:
+            opening.append(ReportSection(label("sec_findings", lang), "\n\n".join(paragraphs)))
+    sections = opening + _sections(
         shown,
         km_frame=km_frame,
         hazard_frame=hazard_frame,

@@ -125,6 +125,78 @@ LABELS: dict[str, dict[str, str]] = {
         "cap_placebo_time": "Placebo in time: fictitious programme windows before the start",
         "cap_subgroups": "Effects by subgroup",
         "cap_homogeneity": "Tests of equal effects across subgroups and jobcentres",
+        # sections and captions of the run's added analyses
+        "cap_destinations_table": "Programme effects by destination (cause-specific hazards, "
+        "one joint covariance clustered by jobcentre)",
+        "cap_duration_table": "Weeks on sickness benefit within the horizon, with and without "
+        "the programme, and kroner saved (CI of weeks saved)",
+        "cap_incidence_table": "Cumulative incidence by destination at weeks 13, 26 and 52, all "
+        "programme jobcentres (every week and jobcentre: cumulative_incidence.csv and the "
+        "workbook)",
+        "cap_survival": "Share of programme spells still on sickness benefit, with and without "
+        "the programme",
+        "cap_stacked": "Where the programme spells are, week by week: destinations stacked, with "
+        "and without the programme",
+        "cap_weeks_saved": "Weeks on sickness benefit saved per programme spell, pooled and per "
+        "programme jobcentre (95 % CI)",
+        "cap_recurrence_table": "Probability of a new sickness spell within 26 and 52 weeks of a "
+        "return to work, with and without the programme (CI of the difference)",
+        "cap_recurrence_curves": "Share of returns to work followed by a new sickness spell, by "
+        "week since the return, all programme jobcentres",
+        "text_duration": "Means over the programme spells (g-computation): each spell's weeks "
+        "on benefit and exits are predicted from the destination models with the programme "
+        "and without it. Kroner saved = weeks saved x {benefit} kr. per week.",
+        "text_recurrence": "Returns to work are spells ending in employment; a recurrence is "
+        "the same person's next sickness spell. The probabilities are predicted for the "
+        "programme returns with and without the programme.",
+        # key findings (plain words, built from the disclosed tables)
+        "sec_findings": "Key findings",
+        "kf_pooled": "Pooled over the programme jobcentres.",
+        "kf_effect": "{name}: hazard ratio {hr} (95 % CI {lo} to {hi}), p = {p} ({ptype}); "
+        "{verdict}.",
+        "kf_sig_up": "the exit rate to employment is {pct} % higher with the programme, "
+        "a statistically significant difference at the 5 % level",
+        "kf_sig_down": "the exit rate to employment is {pct} % lower with the programme, "
+        "a statistically significant difference at the 5 % level",
+        "kf_not_sig": "no statistically significant change in the exit rate to employment at "
+        "the 5 % level",
+        "kf_p_wild": "wild cluster bootstrap",
+        "kf_p_wald": "clustered Wald test",
+        "kf_weeks": "Weeks on sickness benefit within {tau} weeks, averaged over {spells}: "
+        "{with} with the programme and {without} without it; weeks saved per spell {saved} "
+        "(95 % CI {lo} to {hi}).",
+        "kf_spells_n": "the {n} programme spells",
+        "kf_spells": "the programme spells",
+        "kf_kroner": "At {benefit} kr. per week that is {per_spell} per spell (95 % CI {lo} to "
+        "{hi}) and {total} in total (95 % CI {tlo} to {thi}).",
+        "kf_kroner_nci": "That is {per_spell} per spell and {total} in total.",
+        "kf_kr": "{x} kr.",
+        "kf_mkr": "{x} million kr.",
+        "kf_jc_sig": "{name} per jobcentre, adjusted for multiple testing across the {n} "
+        "programme jobcentres: significantly different from no effect in {holm} (Holm) and in "
+        "{bh} (Benjamini–Hochberg).",
+        "kf_jc_none": "{name} per jobcentre, adjusted for multiple testing across the {n} "
+        "programme jobcentres (Holm and Benjamini–Hochberg): significantly different from no "
+        "effect in none of them.",
+        "kf_none": "none",
+        "kf_and": "and",
+        "kf_jc_item": "{jc} (hazard ratio {hr})",
+        "kf_homog": "The test that the {name} is the same in every programme jobcentre "
+        "{verdict} (p = {p}, {ptype}).",
+        "kf_rejects": "rejects at the 5 % level",
+        "kf_not_rejects": "does not reject at the 5 % level",
+        "kf_pretrend": "Parallel trends, {name}: the joint test that every event-study quarter "
+        "before the start is zero {verdict} (p = {p}, {ptype}).",
+        "kf_placebo": "Placebo in time, {name}: the test of no effect of fictitious programme "
+        "windows 12 months before the real ones {verdict} (p = {p}, {ptype}).",
+        "kf_dose": "Dose-response: per 10 percentage points more first follow-up meetings at "
+        "the workplace, the exit rate changes by {a} % in weeks 1–7 (95 % CI {alo} to {ahi} %, "
+        "p = {ap}) and by {b} % from week 8 (95 % CI {blo} to {bhi} %, p = {bp}).",
+        "kf_monitoring": "Monitoring: {share} % of the programme jobcentres' first follow-up "
+        "meetings in their programme months were held at the workplace, against a target of "
+        "{target} % ({period}: {last} %).",
+        "kf_effect_name_ex_ante": "the ex-ante effect (weeks 1–7)",
+        "kf_effect_name_programme": "the programme effect (week 8 onward)",
     },
     "da": {
         "exit_rate": "Afgangsrate til beskæftigelse",
@@ -231,6 +303,75 @@ LABELS: dict[str, dict[str, str]] = {
         "cap_placebo_time": "Placebo i tid: fiktive programperioder før starten",
         "cap_subgroups": "Effekter pr. undergruppe",
         "cap_homogeneity": "Test af ens effekter på tværs af undergrupper og jobcentre",
+        "cap_destinations_table": "Programmets effekter pr. afgangsårsag (årsagsspecifikke "
+        "hazardrater, én fælles kovarians klyngekorrigeret på jobcenter)",
+        "cap_duration_table": "Uger på sygedagpenge inden for horisonten med og uden programmet "
+        "og sparede kroner (KI for sparede uger)",
+        "cap_incidence_table": "Kumuleret andel pr. afgangsårsag i uge 13, 26 og 52, alle "
+        "programjobcentre (alle uger og jobcentre: cumulative_incidence.csv og regnearket)",
+        "cap_survival": "Andel af programforløbene, der fortsat er på sygedagpenge, med og uden "
+        "programmet",
+        "cap_stacked": "Hvor programforløbene er, uge for uge: afgangsårsager stablet, med og "
+        "uden programmet",
+        "cap_weeks_saved": "Sparede uger på sygedagpenge pr. programforløb, samlet og pr. "
+        "programjobcenter (95 %-KI)",
+        "cap_recurrence_table": "Sandsynlighed for et nyt sygedagpengeforløb inden for 26 og 52 "
+        "uger efter tilbagevenden til arbejde, med og uden programmet (KI for forskellen)",
+        "cap_recurrence_curves": "Andel af tilbagevendinger til arbejde, der følges af et nyt "
+        "sygeforløb, pr. uge efter tilbagevenden, alle programjobcentre",
+        "text_duration": "Gennemsnit over programforløbene (g-computation): hvert forløbs uger "
+        "på sygedagpenge og afgange forudsiges fra afgangsmodellerne med og uden programmet. "
+        "Sparede kroner = sparede uger x {benefit} kr. pr. uge.",
+        "text_recurrence": "En tilbagevenden til arbejde er et forløb, der slutter med "
+        "beskæftigelse; et tilbagefald er samme persons næste sygeforløb. Sandsynlighederne "
+        "forudsiges for programforløbenes tilbagevendinger med og uden programmet.",
+        "sec_findings": "Hovedresultater",
+        "kf_pooled": "Samlet for programjobcentrene.",
+        "kf_effect": "{name}: hazard ratio {hr} (95 %-KI {lo} til {hi}), p = {p} ({ptype}); "
+        "{verdict}.",
+        "kf_sig_up": "afgangsraten til beskæftigelse er {pct} % højere med programmet, en "
+        "statistisk signifikant forskel på 5 %-niveau",
+        "kf_sig_down": "afgangsraten til beskæftigelse er {pct} % lavere med programmet, en "
+        "statistisk signifikant forskel på 5 %-niveau",
+        "kf_not_sig": "ingen statistisk signifikant ændring i afgangsraten til beskæftigelse "
+        "på 5 %-niveau",
+        "kf_p_wild": "wild cluster bootstrap",
+        "kf_p_wald": "klyngekorrigeret Wald-test",
+        "kf_weeks": "Uger på sygedagpenge inden for {tau} uger, gennemsnit over {spells}: "
+        "{with} med programmet og {without} uden; sparede uger pr. forløb {saved} "
+        "(95 %-KI {lo} til {hi}).",
+        "kf_spells_n": "de {n} programforløb",
+        "kf_spells": "programforløbene",
+        "kf_kroner": "Med {benefit} kr. pr. uge svarer det til {per_spell} pr. forløb (95 %-KI "
+        "{lo} til {hi}) og {total} i alt (95 %-KI {tlo} til {thi}).",
+        "kf_kroner_nci": "Det svarer til {per_spell} pr. forløb og {total} i alt.",
+        "kf_kr": "{x} kr.",
+        "kf_mkr": "{x} mio. kr.",
+        "kf_jc_sig": "{name} pr. jobcenter, korrigeret for multiple test på tværs af de {n} "
+        "programjobcentre: signifikant forskellig fra nul i {holm} (Holm) og i {bh} "
+        "(Benjamini–Hochberg).",
+        "kf_jc_none": "{name} pr. jobcenter, korrigeret for multiple test på tværs af de {n} "
+        "programjobcentre (Holm og Benjamini–Hochberg): ikke signifikant forskellig fra nul "
+        "i nogen af dem.",
+        "kf_none": "ingen",
+        "kf_and": "og",
+        "kf_jc_item": "{jc} (hazard ratio {hr})",
+        "kf_homog": "Hypotesen om, at {name} er den samme i alle programjobcentre, {verdict} "
+        "(p = {p}, {ptype}).",
+        "kf_rejects": "forkastes på 5 %-niveau",
+        "kf_not_rejects": "forkastes ikke på 5 %-niveau",
+        "kf_pretrend": "Parallelle tendenser, {name}: hypotesen om, at alle event "
+        "study-kvartaler før starten er nul, {verdict} (p = {p}, {ptype}).",
+        "kf_placebo": "Placebo i tid, {name}: hypotesen om ingen effekt af fiktive "
+        "programperioder 12 måneder før de rigtige {verdict} (p = {p}, {ptype}).",
+        "kf_dose": "Dosis-respons: pr. 10 procentpoint flere første opfølgningssamtaler på "
+        "arbejdspladsen ændres afgangsraten med {a} % i uge 1–7 (95 %-KI {alo} til {ahi} %, "
+        "p = {ap}) og med {b} % fra uge 8 (95 %-KI {blo} til {bhi} %, p = {bp}).",
+        "kf_monitoring": "Monitorering: {share} % af programjobcentrenes første "
+        "opfølgningssamtaler i deres programperiode blev holdt på arbejdspladsen, mod et mål "
+        "på {target} % ({period}: {last} %).",
+        "kf_effect_name_ex_ante": "ex ante-effekten (uge 1–7)",
+        "kf_effect_name_programme": "programeffekten (uge 8+)",
     },
 }
 
