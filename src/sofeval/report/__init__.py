@@ -8,13 +8,22 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.disclosure` (suppression of small counts),
 :mod:`~sofeval.report.secondary` (complementary suppression against subtraction),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
-(CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering) and
-:mod:`~sofeval.report.build` (:func:`build_report`).
+(CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
+:mod:`~sofeval.report.build` (:func:`build_report`), :mod:`~sofeval.report.findings` (the
+key findings in plain words), :mod:`~sofeval.report.outcome_figures` and
+:mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio).
 """
 
 from __future__ import annotations
 
-from sofeval.report.build import ExtraSection, PublishedTable, audit_summary, build_report
+from sofeval.report.build import (
+    ExtraSection,
+    FigureFactory,
+    PublishedTable,
+    RowLink,
+    audit_summary,
+    build_report,
+)
 from sofeval.report.disclosure import (
     COUNT_COLUMNS,
     KEY_COLUMNS,
@@ -47,6 +56,7 @@ from sofeval.report.figures_descriptive import (
     monitoring_plot,
     weekly_hazard,
 )
+from sofeval.report.findings import FindingsSettings, fmt_number, fmt_p, key_findings
 from sofeval.report.formatting import (
     EXCEL_FORMATS,
     FormattedCell,
@@ -63,6 +73,7 @@ from sofeval.report.secondary import (
     protect_tables,
     sum_relations,
 )
+from sofeval.report.sections import INCIDENCE_HTML_WEEKS, outcome_sections, statistic_columns
 from sofeval.report.tables import (
     CSV_FLOAT_FORMAT,
     FIXED_TIMESTAMP,
@@ -79,9 +90,12 @@ __all__ = [
     "CellSet",
     "EXCEL_FORMATS",
     "ExtraSection",
+    "FigureFactory",
+    "FindingsSettings",
     "FIG_WIDTH_IN",
     "FIXED_TIMESTAMP",
     "FormattedCell",
+    "INCIDENCE_HTML_WEEKS",
     "KEY_COLUMNS",
     "LABELS",
     "LANGS",
@@ -89,6 +103,7 @@ __all__ = [
     "PALETTE",
     "PublishedTable",
     "ReportSection",
+    "RowLink",
     "SECONDARY_ATTR",
     "SECONDARY_MARKER",
     "SUPPRESSED_ATTR",
@@ -106,19 +121,24 @@ __all__ = [
     "dose_response_plot",
     "figure_axes",
     "figure_png_base64",
+    "fmt_number",
+    "fmt_p",
     "forest",
     "format_rows",
     "format_value",
     "is_count_column",
     "is_key_column",
+    "key_findings",
     "km_curves",
     "label",
     "monitoring_plot",
+    "outcome_sections",
     "protect_tables",
     "render_html",
     "require_columns",
     "round_floats",
     "secondary_mask",
+    "statistic_columns",
     "style",
     "sum_relations",
     "suppressed_mask",
