@@ -1,49 +1,76 @@
 """The whole evaluation of ``sofeval run``: study tables in, every results table out.
 
-One pass builds the cells once for the pooled and per-jobcentre models (the dose-response
-model keys its own cells by the link month as well), fits the dose-response model, computes
-the success-criteria monitoring and, for samples up to :data:`COX_MAX_SPELLS` spells, the
-continuous-time Cox cross-check. Writing the files
-is :func:`write_outputs`.
+One pass builds the cells once for every model on spell weeks (the dose-response model
+keys its cells by the link month as well; summing over it gives the cells of the others).
+Two lanes share the work (:class:`sofeval.runtime.Background`):
+
+* the main lane fits the pooled effects, the destination models (which reuse the
+  employment fit) and the counterfactual durations;
+* a forked second lane fits the per-jobcentre effects and the dose-response model,
+  computes the success-criteria monitoring, the recurrence after a return to work and, for
+  samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check.
+
+An analysis that cannot be estimated on the data (an :class:`~sofeval.errors.SofevalError`)
+becomes a note of the run, never a crash. Writing the files is :func:`write_outputs`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from sofeval import report
 from sofeval.analyses import (
+    DestinationsResult,
     DoseResponseResult,
+    DurationsResult,
     EffectsResult,
     JobcentreEffectsResult,
     MonitoringResult,
+    RecurrenceResult,
     SOFCells,
     coarsen_cells,
+    counterfactual_durations,
     cox_crosscheck,
+    destination_effects,
     dose_response,
     estimate_effects,
     hazard_frame,
     jobcentre_effects,
     km_frame,
+    recurrence_effects,
     sof_cells,
     success_criteria,
 )
 from sofeval.config import RunConfig
 from sofeval.data import StudyData
-from sofeval.errors import EstimationError, check_option
+from sofeval.errors import SofevalError, check_option
 from sofeval.panel import StudyDesign
 from sofeval.runtime import Background, fork_available
+
+T = TypeVar("T")
 
 #: The Cox cross-check fits the full person-week panel; above this many spells it is skipped.
 COX_MAX_SPELLS = 50_000
 
+#: Weeks since a return to work at which the recurrence is reported (DESIGN.md §4b).
+RECURRENCE_HORIZONS: tuple[int, ...] = (26, 52)
+
+#: Failures that make an analysis a note of the run: the data cannot support it.
+ANALYSIS_FAILURES: tuple[type[Exception], ...] = (SofevalError, np.linalg.LinAlgError)
+
 
 @dataclass(frozen=True)
 class RunResults:
-    """Everything one run estimated (immutable)."""
+    """Everything one run estimated (immutable).
+
+    An analysis that could not be estimated is ``None``, and :attr:`notes` says why.
+    """
 
     design: StudyDesign
     config: RunConfig
@@ -55,20 +82,50 @@ class RunResults:
     audit: pd.DataFrame
     notes: tuple[str, ...] = ()
     cox: pd.DataFrame | None = None
+    destinations: DestinationsResult | None = None
+    durations: DurationsResult | None = None
+    recurrence: RecurrenceResult | None = None
 
 
-def _dose_and_monitoring(
+@dataclass(frozen=True)
+class _SideLane:
+    """What the second lane returns (small: no cells travel back)."""
+
+    jobcentres: JobcentreEffectsResult
+    dose: DoseResponseResult | None
+    monitoring: MonitoringResult | None
+    recurrence: RecurrenceResult | None
+    cox: pd.DataFrame | None
+    notes: tuple[str, ...]
+
+
+def _attempt(what: str, notes: list[str], fn: Callable[[], T]) -> T | None:
+    """``fn()``, or ``None`` with a note when the data cannot support the analysis."""
+    try:
+        return fn()
+    except ANALYSIS_FAILURES as exc:
+        notes.append(f"{what}: {exc}")
+        return None
+
+
+def _side_lane(
     study: StudyData,
     design: StudyDesign,
     config: RunConfig,
     sc_dose: SOFCells,
+    sc: SOFCells,
     progress: bool | None,
-) -> tuple[DoseResponseResult | None, MonitoringResult | None, list[str]]:
-    """The dose-response model and the success-criteria monitoring, with notes on failures."""
+) -> _SideLane:
+    """Step 2 (second lane): per-jobcentre effects, dose-response, monitoring, recurrence and
+    the Cox cross-check."""
     notes: list[str] = []
-    dose: DoseResponseResult | None
-    try:
-        dose = dose_response(
+    jce = jobcentre_effects(
+        sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
+    )
+    dose = _attempt(
+        "dose-response not estimated",
+        notes,
+        lambda: dose_response(
             study,
             design,
             covariates=config.covariates,
@@ -78,17 +135,68 @@ def _dose_and_monitoring(
             bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
             seed=config.seed,
             progress=progress,
+        ),
+    )
+    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study))
+    rec = _attempt(
+        "recurrence not estimated",
+        notes,
+        lambda: recurrence_effects(
+            study,
+            design,
+            horizons=RECURRENCE_HORIZONS,
+            covariates=config.covariates,
+            family=config.family,  # type: ignore[arg-type]
+            cells=sc_dose,
+        ),
+    )
+    cox: pd.DataFrame | None = None
+    if len(study.spells) <= COX_MAX_SPELLS:
+        cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
+    else:
+        notes.append(
+            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
+            "(it works on the full person-week panel)."
         )
-    except EstimationError as exc:
-        dose = None
-        notes.append(f"dose-response not estimated: {exc}")
-    mon: MonitoringResult | None
-    try:
-        mon = success_criteria(study)
-    except EstimationError as exc:
-        mon = None
-        notes.append(f"monitoring not computed: {exc}")
-    return dose, mon, notes
+    return _SideLane(jce, dose, mon, rec, cox, tuple(notes))
+
+
+def _outcomes(
+    study: StudyData,
+    sc: SOFCells,
+    eff: EffectsResult,
+    config: RunConfig,
+    progress: bool | None,
+    notes: list[str],
+) -> tuple[DestinationsResult | None, DurationsResult | None]:
+    """Step 3 (main lane): effects on every destination, then weeks and kroner saved."""
+    dest = _attempt(
+        "destination effects not estimated",
+        notes,
+        lambda: destination_effects(
+            sc,
+            covariates=config.covariates,
+            family=config.family,  # type: ignore[arg-type]
+            bootstrap_draws=config.bootstrap_draws,
+            bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
+            seed=config.seed,
+            effects=eff,
+            progress=progress,
+            # the second lane already holds the other core: a fork here only adds copying
+            parallel=False,
+        ),
+    )
+    if dest is None:
+        notes.append("counterfactual durations not estimated: they need the destination models.")
+        return None, None
+    dur = _attempt(
+        "counterfactual durations not estimated",
+        notes,
+        lambda: counterfactual_durations(
+            dest, study, horizon=config.horizon, benefit_per_week=config.benefit_per_week
+        ),
+    )
+    return dest, dur
 
 
 def run_analysis(
@@ -109,9 +217,9 @@ def run_analysis(
     progress
         Progress bars (default: only in an interactive terminal).
     parallel
-        Compute the dose-response and the monitoring in a forked process beside the effects
-        models (see :mod:`sofeval.runtime`; ignored where ``fork`` is not available). The
-        results are identical either way.
+        Compute the dose-response, the monitoring, the recurrence and the Cox cross-check in
+        a forked process beside the effects models (see :mod:`sofeval.runtime`; ignored
+        where ``fork`` is not available). The results are identical either way.
 
     Returns
     -------
@@ -123,12 +231,13 @@ def run_analysis(
     # summing over it gives exactly the cells of the effects models
     sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
     sc = coarsen_cells(sc_dose, ("link_month",))
-    # second lane: the dose-response and the monitoring (both read the first meetings) run in
-    # a forked process while this one fits the effects models
+    # second lane: the per-jobcentre effects, the dose-response, the monitoring, the
+    # recurrence and the Cox cross-check run in a forked process while this one fits the
+    # pooled and destination models and the counterfactual durations
     forked = parallel and fork_available()  # a child's progress bar would garble the parent's
     side = Background(
-        lambda: _dose_and_monitoring(
-            study, design, config, sc_dose, progress=False if forked else progress
+        lambda: _side_lane(
+            study, design, config, sc_dose, sc, progress=False if forked else progress
         ),
         enabled=forked,
     )
@@ -142,17 +251,24 @@ def run_analysis(
         seed=config.seed,
         progress=progress,
     )
-    jce = jobcentre_effects(sc, covariates=covs, family=config.family)  # type: ignore[arg-type]
-    dose, mon, notes = side.result()
-    cox: pd.DataFrame | None = None
-    if len(study.spells) <= COX_MAX_SPELLS:
-        cox = cox_crosscheck(study, design)
-    else:
-        notes.append(
-            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
-            "(it works on the full person-week panel)."
-        )
-    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes), cox)
+    notes: list[str] = []
+    dest, dur = _outcomes(study, sc, eff, config, progress, notes)
+    lane = side.result()
+    return RunResults(
+        design,
+        config,
+        sc,
+        eff,
+        lane.jobcentres,
+        lane.dose,
+        lane.monitoring,
+        study.audit,
+        (*lane.notes, *notes),
+        lane.cox,
+        destinations=dest,
+        durations=dur,
+        recurrence=lane.recurrence,
+    )
 
 
 def design_text(res: RunResults, lang: str = "en") -> str:
@@ -211,8 +327,26 @@ def design_text(res: RunResults, lang: str = "en") -> str:
     )
 
 
+def _outcome_sections(res: RunResults) -> list[report.ExtraSection]:
+    """The report sections of the destinations, the durations and the recurrence."""
+    dest, dur, rec = res.destinations, res.durations, res.recurrence
+    return report.outcome_sections(
+        destination_effects=dest.to_frame() if dest is not None else None,
+        duration_effects=dur.to_frame("durations") if dur is not None else None,
+        cumulative_incidence=dur.to_frame("incidence") if dur is not None else None,
+        recurrence=rec.to_frame() if rec is not None else None,
+        recurrence_curves=rec.curves if rec is not None else None,
+        effects=res.effects.table,
+        benefit_per_week=res.config.benefit_per_week,
+        lang=res.config.lang,  # type: ignore[arg-type]
+    )
+
+
 def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
     """Write the CSVs, the Excel workbook and the HTML report of a run.
+
+    The report opens with the key findings (:func:`sofeval.report.key_findings`); every
+    table goes through disclosure control with its additive relations declared.
 
     Parameters
     ----------
@@ -232,8 +366,12 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
     if res.cox is not None:
         extra["cox_crosscheck"] = out / "cox_crosscheck.csv"
         res.cox.to_csv(
-            extra["cox_crosscheck"], index=False, float_format="%.10g", lineterminator="\n"
+            extra["cox_crosscheck"],
+            index=False,
+            float_format=report.CSV_FLOAT_FORMAT,
+            lineterminator="\n",
         )
+    target = res.monitoring.target if res.monitoring is not None else report.FindingsSettings.target
     return extra | report.build_report(
         out,
         effects=res.effects.table,
@@ -248,6 +386,10 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         hazard_frame=hazard_frame(res.cells),
         design_text=design_text(res, res.config.lang)
         + (" " + " ".join(res.notes) if res.notes else ""),
+        extra_sections=_outcome_sections(res),
+        findings=report.FindingsSettings(
+            benefit_per_week=res.config.benefit_per_week, target=target
+        ),
         lang=res.config.lang,  # type: ignore[arg-type]
         threshold=res.config.threshold,
     )
