@@ -32,6 +32,22 @@ from sofeval.analyses.effects import (
     ri_statistics,
     sof_cells,
 )
+from sofeval.analyses.event_study import (
+    BAND_DRAWS,
+    EVENT_STUDY_COLUMNS,
+    MIN_LEAD,
+    PRETREND_COLUMNS,
+    REFERENCE_QUARTER,
+    EventStudyResult,
+    HonestDiDInputs,
+    event_quarters,
+    event_study,
+    event_window,
+    honestdid_inputs,
+    sup_t_critical,
+    write_honestdid_csv,
+    write_honestdid_json,
+)
 from sofeval.analyses.frailty import (
     FRAILTY_COLUMNS,
     INTEREST,
@@ -44,6 +60,18 @@ from sofeval.analyses.frailty import (
     fit_npmle_frailty,
     frailty_design,
 )
+from sofeval.analyses.homogeneity import (
+    HOMOGENEITY_COLUMNS,
+    HomogeneityResult,
+    JointTest,
+    equality_contrast,
+    equality_design,
+    homogeneity,
+    jobcentre_homogeneity,
+    joint_score_contributions,
+    wald_test,
+    wild_joint_test,
+)
 from sofeval.analyses.monitoring import (
     LinkRule,
     MeetingSource,
@@ -55,6 +83,23 @@ from sofeval.analyses.monitoring import (
     measure_shares,
     meeting_shares,
     success_criteria,
+)
+from sofeval.analyses.placebo_time import (
+    PLACEBO_COLUMNS,
+    PLACEBO_SAMPLES,
+    SHIFT_MONTHS,
+    PlaceboSample,
+    PlaceboTimeResult,
+    placebo_study,
+    placebo_time,
+)
+from sofeval.analyses.subgroups import (
+    MISSING_LEVEL,
+    SUBGROUP_COLUMNS,
+    SubgroupEffectsResult,
+    default_subgroups,
+    subgroup_effects,
+    subgroup_model,
 )
 
 __all__ = [
@@ -104,4 +149,42 @@ __all__ = [
     "ri_statistics",
     "sof_cells",
     "success_criteria",
+    # credibility (issue 16)
+    "BAND_DRAWS",
+    "EVENT_STUDY_COLUMNS",
+    "MIN_LEAD",
+    "PRETREND_COLUMNS",
+    "REFERENCE_QUARTER",
+    "EventStudyResult",
+    "HonestDiDInputs",
+    "event_quarters",
+    "event_study",
+    "event_window",
+    "honestdid_inputs",
+    "sup_t_critical",
+    "write_honestdid_csv",
+    "write_honestdid_json",
+    "HOMOGENEITY_COLUMNS",
+    "HomogeneityResult",
+    "JointTest",
+    "equality_contrast",
+    "equality_design",
+    "homogeneity",
+    "jobcentre_homogeneity",
+    "joint_score_contributions",
+    "wald_test",
+    "wild_joint_test",
+    "PLACEBO_COLUMNS",
+    "PLACEBO_SAMPLES",
+    "SHIFT_MONTHS",
+    "PlaceboSample",
+    "PlaceboTimeResult",
+    "placebo_study",
+    "placebo_time",
+    "MISSING_LEVEL",
+    "SUBGROUP_COLUMNS",
+    "SubgroupEffectsResult",
+    "default_subgroups",
+    "subgroup_effects",
+    "subgroup_model",
 ]

@@ -20,6 +20,14 @@ from sofeval.report.build import (
     write_csv_tables,
     write_workbook,
 )
+from sofeval.report.credibility_figures import (
+    CREDIBILITY_LABELS,
+    credibility_label,
+    event_study_plot,
+    homogeneity_plot,
+    placebo_plot,
+    subgroup_forest,
+)
 from sofeval.report.figures import (
     FIG_WIDTH_IN,
     LABELS,
@@ -63,4 +71,11 @@ __all__ = [
     "weekly_hazard",
     "write_csv_tables",
     "write_workbook",
+    # credibility (issue 16)
+    "CREDIBILITY_LABELS",
+    "credibility_label",
+    "event_study_plot",
+    "homogeneity_plot",
+    "placebo_plot",
+    "subgroup_forest",
 ]
