@@ -179,7 +179,7 @@ def test_homogeneity_table_combines_subgroups_and_jobcentres(null_study, sex_res
     assert res.table["variable"].tolist() == ["sex", "sex", "age", "age", "jobcentre",
                                               "jobcentre"]
     assert isinstance(res.plot(), Figure)
-    assert "jobcentre x month" in str(res)
+    assert "heteroskedasticity-robust" in str(res)
 
 
 def test_missing_values_form_their_own_level():
