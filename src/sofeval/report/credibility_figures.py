@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -30,7 +31,7 @@ CREDIBILITY_LABELS: dict[str, dict[str, str]] = {
         "log_hr": "Log hazard ratio (relative to quarter −1)",
         "pointwise": "Pointwise 95 % CI",
         "band": "Simultaneous 95 % band (sup-t)",
-        "lead_test": "Leads = 0: p = {p} (Wald), {pw} (wild bootstrap)",
+        "lead_test": "Leads = 0: p = {p} (Wald), {pw} (wild)",
         "placebo": "Placebo: programme moved 12 months earlier",
         "placebo_window": "Placebo window {a} to {b}",
         "hazard_ratio": "Hazard ratio (95 % CI)",
@@ -62,7 +63,7 @@ CREDIBILITY_LABELS: dict[str, dict[str, str]] = {
         "log_hr": "Log hazard ratio (i forhold til kvartal −1)",
         "pointwise": "Punktvis 95 %-KI",
         "band": "Simultant 95 %-bånd (sup-t)",
-        "lead_test": "Forløb før start = 0: p = {p} (Wald), {pw} (wild bootstrap)",
+        "lead_test": "Ingen før-effekt: p = {p} (Wald), {pw} (wild)",
         "placebo": "Placebo: programmet flyttet 12 måneder tidligere",
         "placebo_window": "Placebovindue {a} til {b}",
         "hazard_ratio": "Hazard ratio (95 %-KI)",
@@ -122,6 +123,19 @@ def _fmt_p(p: object) -> str:
     return "–" if not np.isfinite(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")
 
 
+def _hr_axis(ax: Axes) -> None:
+    """Log-scaled hazard-ratio axis with plain tick labels (0.8, 1, 1.25, ...)."""
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in _HR_TICKS if lo <= t <= hi] or [1.0]
+    ax.xaxis.set_major_locator(mticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+
+
+_HR_TICKS = (0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0)
+
+
 def _quarter_labels(quarters: np.ndarray) -> list[str]:
     lo, hi = int(quarters.min()), int(quarters.max())
     out = []
@@ -173,17 +187,17 @@ def event_study_plot(
                         label=L["pointwise"])
             ax.axhline(0.0, color="#555555", lw=0.8)
             ax.axvline(-0.5, color="#999999", lw=0.8, ls="--")
-            ax.set_xticks(x, _quarter_labels(x))
+            ax.set_xticks(x, _quarter_labels(x), fontsize=7)
             ax.set_title(L[est])
-            ax.set_xlabel(L["event_quarter"])
             if pretrend is not None and not pretrend.empty:
                 row = pretrend[pretrend["estimand"] == est]
                 if len(row):
                     txt = L["lead_test"].format(p=_fmt_p(row["p_value"].iloc[0]),
                                                 pw=_fmt_p(row["p_wild"].iloc[0]))
-                    ax.text(0.02, 0.97, txt, transform=ax.transAxes, va="top", fontsize=7.5)
+                    ax.text(0.02, 0.98, txt, transform=ax.transAxes, va="top", fontsize=7)
         axes[0].set_ylabel(L["log_hr"])
         axes[0].legend(loc="lower left", fontsize=7.5)
+        fig.supxlabel(L["event_quarter"], fontsize=9)
     return fig
 
 
@@ -224,12 +238,12 @@ def placebo_plot(table: pd.DataFrame, *, lang: Lang = "en", ax: Axes | None = No
         ax.axvline(1.0, color="#555555", lw=0.8)
         ax.set_yticks(y, [f"{L.get(e, e)}  (p = {_fmt_p(p)})"
                           for e, p in zip(table["estimand"], table["p_value"], strict=True)])
-        ax.set_xscale("log")
+        _hr_axis(ax)
         ax.set_xlabel(L["hazard_ratio"])
         ax.grid(axis="x", color="#DDDDDD", lw=0.6)
         ax.grid(axis="y", visible=False)
         if len(table):
-            ax.set_title(L["placebo"] + " – " + L["placebo_window"].format(
+            ax.set_title(L["placebo"] + "\n" + L["placebo_window"].format(
                 a=table["window_start"].iloc[0], b=table["window_end"].iloc[0]), fontsize=9)
     return fig  # type: ignore[return-value]
 
@@ -285,7 +299,7 @@ def subgroup_forest(
                               t["ci_high"].to_numpy(float)[ok] - hr[ok]],
                         fmt="o", color=PALETTE[0], ms=3.5, capsize=2, lw=1)
             ax.axvline(1.0, color="#555555", lw=0.8)
-            ax.set_xscale("log")
+            _hr_axis(ax)
             ax.set_title(L[est])
             ax.set_xlabel(L["hazard_ratio"])
             ax.grid(axis="y", visible=False)
@@ -300,6 +314,9 @@ def subgroup_forest(
                             transform=ax.get_yaxis_transform(), ha="right", va="center",
                             fontsize=7)
         axes[0].set_yticks(np.arange(n)[::-1], labels)
+        for i, tick in enumerate(axes[0].get_yticklabels()):
+            if i in heads:
+                tick.set_fontweight("bold")
         axes[0].set_ylim(-0.7, n - 0.3)
     return fig
 
