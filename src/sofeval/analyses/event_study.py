@@ -54,7 +54,7 @@ from sofeval.analyses.effects import (
     model_frame,
     sof_cells,
 )
-from sofeval.analyses.homogeneity import wald_test, wild_joint_test
+from sofeval.analyses.homogeneity import collapse_patterns, wald_test, wild_joint_test
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import BootWeights, GLMFit, vcov
@@ -445,6 +445,7 @@ def event_study(
             numeric.append(name)
             meta.append((est, k))
     base = ["week_block", "jobcentre", "month", *covariates]
+    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)

@@ -68,6 +68,7 @@ from sofeval.models import (
     subset_matrix,
     vcov,
 )
+from sofeval.panel import group_codes
 from sofeval.runtime import show_progress
 
 HOMOGENEITY_COLUMNS: tuple[str, ...] = (
@@ -362,6 +363,43 @@ def equality_contrast(k: int) -> np.ndarray:
     return r
 
 
+def collapse_patterns(
+    frame: pd.DataFrame, events: np.ndarray, trials: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Sum cells that share a regressor pattern (every column of ``frame``).
+
+    The binomial likelihood depends on the cells only through event and trial counts per
+    distinct row of the design, so fits, scores and every covariance clustered by a column
+    of ``frame`` (jobcentre) are unchanged; the design gets fewer rows. Cells keyed by
+    spell week and link month collapse to week blocks and event quarters, for example.
+
+    Parameters
+    ----------
+    frame
+        Regressor columns, one row per cell.
+    events, trials
+        Counts per cell.
+
+    Returns
+    -------
+    tuple
+        The frame of distinct patterns (in order of first appearance, index reset) and
+        their summed events and trials.
+    """
+    codes = [pd.factorize(frame[c], sort=False)[0].astype(np.int64) for c in frame.columns]
+    inverse, _ = group_codes(codes)
+    n_groups = int(inverse.max()) + 1 if len(inverse) else 0
+    first = np.full(n_groups, len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse)))
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(n_groups, dtype=np.int64)
+    rank[order] = np.arange(n_groups)
+    g = rank[inverse]
+    ev = np.bincount(g, weights=np.asarray(events, dtype=np.float64), minlength=n_groups)
+    tr = np.bincount(g, weights=np.asarray(trials, dtype=np.float64), minlength=n_groups)
+    return frame.iloc[first[order]].reset_index(drop=True), ev, tr
+
+
 # --------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------
@@ -492,9 +530,10 @@ def jobcentre_homogeneity(
             if _identified(events, trials, values):
                 groups[est].append(name)
     base = ["week_block", "jobcentre", "month", *covariates]
+    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
     fit = fit_cells(dm, events, trials, family, ())
-    clusters = np.arange(len(cells))  # every cell its own cluster: see module docstring
+    clusters = np.arange(len(mf))  # every cell its own cluster: see module docstring
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters,
                correction=correction,  # type: ignore[arg-type]
                n_obs=int(trials.sum()))

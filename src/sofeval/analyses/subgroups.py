@@ -43,6 +43,7 @@ from sofeval.analyses.effects import (
 from sofeval.analyses.homogeneity import (
     HOMOGENEITY_COLUMNS,
     HomogeneityResult,
+    collapse_patterns,
     equality_contrast,
     equality_design,
     wald_test,
@@ -245,6 +246,7 @@ def subgroup_model(
                 mf[name] = values
                 numeric.append(name)
     base = ["week_block", "jobcentre", "month", *others, variable]
+    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
