@@ -57,7 +57,7 @@ from sofeval.analyses.effects import (
 from sofeval.analyses.homogeneity import collapse_patterns, wald_test, wild_joint_test
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
-from sofeval.models import BootWeights, GLMFit, vcov
+from sofeval.models import BootWeights, Correction, GLMFit, vcov
 from sofeval.panel import StudyDesign
 
 EVENT_STUDY_COLUMNS: tuple[str, ...] = (
@@ -364,7 +364,7 @@ def event_study(
     bootstrap_draws: int = 999,
     bootstrap_weights: BootWeights = "rademacher",
     seed: int = 0,
-    correction: str = "stata",
+    correction: Correction = "stata",
     progress: bool | None = None,
 ) -> EventStudyResult:
     """Estimate the event study, its sup-t bands and the joint lead test.
@@ -450,8 +450,7 @@ def event_study(
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     cov_all = vcov(fit, dm.X, method="cluster", clusters=clusters,
-                   correction=correction,  # type: ignore[arg-type]
-                   n_obs=int(trials.sum()))
+                   correction=correction, n_obs=int(trials.sum()))
     names = list(dm.names)
     idx = np.array([names.index(n) for n in numeric])
     coef = np.asarray(fit.params)[idx]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,7 @@ from sofeval.models import (
     BOOT_WEIGHTS,
     FAMILIES,
     BootWeights,
+    Correction,
     aliased_columns,
     cluster_scores,
     fit_glm_cells,
@@ -70,6 +72,9 @@ from sofeval.models import (
 )
 from sofeval.panel import group_codes
 from sofeval.runtime import show_progress
+
+if TYPE_CHECKING:  # subgroups imports this module
+    from sofeval.analyses.subgroups import SubgroupEffectsResult
 
 HOMOGENEITY_COLUMNS: tuple[str, ...] = (
     "variable",
@@ -477,7 +482,7 @@ def jobcentre_homogeneity(
     bootstrap_draws: int = 999,
     bootstrap_weights: BootWeights = "rademacher",
     seed: int = 0,
-    correction: str = "stata",
+    correction: Correction = "stata",
     progress: bool | None = None,
 ) -> HomogeneityResult:
     """Joint test that the effect is the same in every programme jobcentre, per estimand.
@@ -535,8 +540,7 @@ def jobcentre_homogeneity(
     fit = fit_cells(dm, events, trials, family, ())
     clusters = np.arange(len(mf))  # every cell its own cluster: see module docstring
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters,
-               correction=correction,  # type: ignore[arg-type]
-               n_obs=int(trials.sum()))
+               correction=correction, n_obs=int(trials.sum()))
     names = list(dm.names)
     params = np.asarray(fit.params)
     rows = []
@@ -558,7 +562,7 @@ def jobcentre_homogeneity(
 
 def homogeneity(
     sc: SOFCells,
-    subgroups: object | None = None,
+    subgroups: SubgroupEffectsResult | None = None,
     covariates: Sequence[str] = (),
     *,
     family: Family = "cloglog",
@@ -587,8 +591,8 @@ def homogeneity(
         sc, covariates, family=family, bootstrap_draws=bootstrap_draws,
         bootstrap_weights=bootstrap_weights, seed=seed, progress=progress,
     )
-    sub = getattr(subgroups, "homogeneity", None)
-    if not isinstance(sub, HomogeneityResult):
+    if subgroups is None:
         return jc
+    sub = subgroups.homogeneity
     table = pd.concat([sub.table, jc.table], ignore_index=True)
     return HomogeneityResult(table[list(HOMOGENEITY_COLUMNS)], {**sub.clusters, **jc.clusters})

@@ -51,7 +51,7 @@ from sofeval.analyses.homogeneity import (
 )
 from sofeval.data import SPELL_COVARIATES, StudyData
 from sofeval.errors import ContractError, check_option
-from sofeval.models import BootWeights, vcov
+from sofeval.models import BootWeights, Correction, vcov
 from sofeval.panel import StudyDesign, bin_covariates
 
 SUBGROUP_COLUMNS: tuple[str, ...] = (
@@ -188,7 +188,7 @@ def subgroup_model(
     bootstrap_draws: int = 999,
     bootstrap_weights: BootWeights = "rademacher",
     seed: int = 0,
-    correction: str = "stata",
+    correction: Correction = "stata",
     progress: bool | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Subgroup effects and homogeneity tests of one variable, on cells keyed by it.
@@ -251,8 +251,7 @@ def subgroup_model(
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters,
-               correction=correction,  # type: ignore[arg-type]
-               n_obs=int(trials.sum()))
+               correction=correction, n_obs=int(trials.sum()))
     names = list(dm.names)
     idx = np.array([names.index(n) if n in numeric else -1 for _, _, n in meta])
     params = np.append(np.asarray(fit.params), np.nan)  # index -1: no column
@@ -296,7 +295,7 @@ def subgroup_effects(
     bootstrap_draws: int = 999,
     bootstrap_weights: BootWeights = "rademacher",
     seed: int = 0,
-    correction: str = "stata",
+    correction: Correction = "stata",
     progress: bool | None = None,
 ) -> SubgroupEffectsResult:
     """Effects θ_EA and θ_P by level of each subgroup variable, with homogeneity tests.
