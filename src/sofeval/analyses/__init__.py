@@ -39,14 +39,10 @@ from sofeval.analyses.event_study import (
     PRETREND_COLUMNS,
     REFERENCE_QUARTER,
     EventStudyResult,
-    HonestDiDInputs,
     event_quarters,
     event_study,
     event_window,
-    honestdid_inputs,
     sup_t_critical,
-    write_honestdid_csv,
-    write_honestdid_json,
 )
 from sofeval.analyses.frailty import (
     FRAILTY_COLUMNS,
@@ -72,6 +68,12 @@ from sofeval.analyses.homogeneity import (
     joint_score_contributions,
     wald_test,
     wild_joint_test,
+)
+from sofeval.analyses.honestdid import (
+    HonestDiDInputs,
+    honestdid_inputs,
+    write_honestdid_csv,
+    write_honestdid_json,
 )
 from sofeval.analyses.monitoring import (
     LinkRule,

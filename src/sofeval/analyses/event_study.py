@@ -30,16 +30,15 @@ Coefficients are log hazard ratios relative to quarter -1, with
   cluster score bootstrap of :func:`sofeval.analyses.homogeneity.wild_joint_test`.
 
 The coefficients and their covariance are exported in the form HonestDiD
-(Rambachan and Roth 2023) takes: :func:`honestdid_inputs`, :func:`write_honestdid_csv`,
-:func:`write_honestdid_json` (worked example in ``docs/credibility.md``).
+(Rambachan and Roth 2023) takes by :mod:`sofeval.analyses.honestdid` (worked example in
+``docs/credibility.md``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -59,6 +58,9 @@ from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import BootWeights, Correction, GLMFit, vcov
 from sofeval.panel import StudyDesign
+
+if TYPE_CHECKING:  # honestdid imports this module
+    from sofeval.analyses.honestdid import HonestDiDInputs
 
 EVENT_STUDY_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -160,44 +162,6 @@ def event_quarters(
 
 
 @dataclass(frozen=True)
-class HonestDiDInputs:
-    """What HonestDiD's ``createSensitivityResults*`` functions take, for one estimand.
-
-    Attributes
-    ----------
-    estimand
-        ``ex_ante`` or ``programme``.
-    event_quarters
-        Event quarter of every coefficient (reference -1 left out), in time order.
-    betahat
-        Coefficients (log hazard ratios relative to quarter -1).
-    sigma
-        Their clustered covariance.
-    num_pre_periods, num_post_periods
-        Number of leads (``k < -1`` kept) and lags (``k >= 0``).
-    """
-
-    estimand: str
-    event_quarters: tuple[int, ...]
-    betahat: np.ndarray
-    sigma: np.ndarray
-    num_pre_periods: int
-    num_post_periods: int
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready dictionary (HonestDiD's argument names)."""
-        return {
-            "estimand": self.estimand,
-            "reference_quarter": REFERENCE_QUARTER,
-            "event_quarters": list(self.event_quarters),
-            "betahat": [float(v) for v in self.betahat],
-            "sigma": [[float(v) for v in row] for row in self.sigma],
-            "numPrePeriods": self.num_pre_periods,
-            "numPostPeriods": self.num_post_periods,
-        }
-
-
-@dataclass(frozen=True)
 class EventStudyResult:
     """Event-study coefficients, simultaneous bands and the lead test (immutable).
 
@@ -239,14 +203,14 @@ class EventStudyResult:
         """The event-study table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
-
     def pretrend_frame(self) -> pd.DataFrame:
         """The lead-test table (a copy)."""
         return self.pretrend.copy()
 
     def honestdid(self, estimand: str) -> HonestDiDInputs:
-        """HonestDiD inputs of one estimand (see :func:`honestdid_inputs`)."""
+        """HonestDiD inputs of one estimand (see :func:`~.honestdid.honestdid_inputs`)."""
+        from sofeval.analyses.honestdid import honestdid_inputs
+
         return honestdid_inputs(self, estimand)
 
     def summary(self) -> str:
@@ -352,6 +316,38 @@ def _event_counts(sc: SOFCells, k_cell: np.ndarray, min_lead: int) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
+def _event_frame(
+    sc: SOFCells, covariates: Sequence[str], min_lead: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str], list[tuple[str, int]], np.ndarray]:
+    """Regressor patterns with the event dummies, their counts, names, (estimand, k) and k."""
+    cells = sc.cells.frame
+    events = cells["event"].to_numpy(float)
+    trials = cells["at_risk"].to_numpy(float)
+    mf = model_frame(sc, covariates)
+    k_cell = event_quarters(sc, cells["link_month"].to_numpy(),
+                            cells["jobcentre"].to_numpy(), min_lead)
+    quarters = sorted(int(k) for k in np.unique(k_cell[k_cell != np.iinfo(np.int64).min]))
+    if REFERENCE_QUARTER not in quarters:
+        raise EstimationError(
+            "spells: no programme-jobcentre spell has its week-8 date in the quarter before "
+            "the programme start (event quarter -1, the reference); the event study needs it."
+        )
+    late = mf["late"].to_numpy()
+    numeric: list[str] = []
+    meta: list[tuple[str, int]] = []
+    for est, phase in (("ex_ante", 0), ("programme", 1)):
+        for k in quarters:
+            if k == REFERENCE_QUARTER:
+                continue
+            name = f"ES_{est}[{k}]"
+            mf[name] = ((k_cell == k) & (late == phase)).astype(float)
+            numeric.append(name)
+            meta.append((est, k))
+    base = ["week_block", "jobcentre", "month", *covariates]
+    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
+    return mf, events, trials, numeric, meta, k_cell
+
+
 def event_study(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -420,34 +416,11 @@ def event_study(
             "date); build them with sof_cells(study, design, covariates, "
             "extra_keys=('link_month',))."
         )
-    cells = sc.cells.frame
-    events = cells["event"].to_numpy(float)
-    trials = cells["at_risk"].to_numpy(float)
-    mf = model_frame(sc, covariates)
-    k_cell = event_quarters(sc, cells["link_month"].to_numpy(),
-                            cells["jobcentre"].to_numpy(), min_lead)
-    lo, top = event_window(sc, min_lead)
-    quarters = sorted(int(k) for k in np.unique(k_cell[k_cell != np.iinfo(np.int64).min]))
-    if REFERENCE_QUARTER not in quarters:
-        raise EstimationError(
-            "spells: no programme-jobcentre spell has its week-8 date in the quarter before "
-            "the programme start (event quarter -1, the reference); the event study needs it."
-        )
-    late = mf["late"].to_numpy()
-    numeric: list[str] = []
-    meta: list[tuple[str, int]] = []
-    for est, phase in (("ex_ante", 0), ("programme", 1)):
-        for k in quarters:
-            if k == REFERENCE_QUARTER:
-                continue
-            name = f"ES_{est}[{k}]"
-            mf[name] = ((k_cell == k) & (late == phase)).astype(float)
-            numeric.append(name)
-            meta.append((est, k))
+    mf, events, trials, numeric, meta, k_cell = _event_frame(sc, covariates, min_lead)
     base = ["week_block", "jobcentre", "month", *covariates]
-    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
     fit = fit_cells(dm, events, trials, family, numeric)
+    lo, top = event_window(sc, min_lead)
     clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     cov_all = vcov(fit, dm.X, method="cluster", clusters=clusters,
                    correction=correction, n_obs=int(trials.sum()))
@@ -504,110 +477,3 @@ def event_study(
         min_lead=lo,
         top=top,
     )
-
-
-# --------------------------------------------------------------------------------------
-# HonestDiD export
-# --------------------------------------------------------------------------------------
-
-
-def honestdid_inputs(result: EventStudyResult, estimand: str) -> HonestDiDInputs:
-    """The coefficient vector and covariance of one estimand in HonestDiD's form.
-
-    ``betahat`` holds the leads (``k < -1``, oldest first) then the lags (``k >= 0``);
-    the reference quarter -1 is left out, as HonestDiD expects, and so is any coefficient
-    that is not identified. The end bins (``<= min_lead``, ``>= top``) are averages over
-    several quarters: HonestDiD's smoothness restrictions treat them as single periods.
-
-    Parameters
-    ----------
-    result
-        An :class:`EventStudyResult`.
-    estimand
-        ``ex_ante`` or ``programme``.
-
-    Returns
-    -------
-    HonestDiDInputs
-    """
-    check_option("estimand", estimand, ESTIMANDS)
-    ks = np.array([int(n.split("[")[1].rstrip("]")) for n in result.names])
-    own = np.array([n.startswith(f"ES_{estimand}[") for n in result.names])
-    own &= np.isfinite(result.coef)
-    order = np.flatnonzero(own)[np.argsort(ks[own], kind="stable")]
-    quarters = tuple(int(k) for k in ks[order])
-    return HonestDiDInputs(
-        estimand=estimand,
-        event_quarters=quarters,
-        betahat=result.coef[order].copy(),
-        sigma=result.cov[np.ix_(order, order)].copy(),
-        num_pre_periods=sum(k < 0 for k in quarters),
-        num_post_periods=sum(k >= 0 for k in quarters),
-    )
-
-
-def write_honestdid_csv(result: EventStudyResult, directory: str | Path) -> list[Path]:
-    """Write ``honestdid_<estimand>.csv`` per estimand: betahat and the covariance.
-
-    Columns ``event_quarter, period, betahat, sigma_1 .. sigma_m`` (``period`` is
-    ``pre`` or ``post``; row ``i`` of the ``sigma_*`` columns is row ``i`` of ``sigma``).
-    Numbers are written with 17 significant digits, so the file round-trips exactly.
-
-    Parameters
-    ----------
-    result
-        An :class:`EventStudyResult`.
-    directory
-        Output folder (created if missing).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for est in ESTIMANDS:
-        h = honestdid_inputs(result, est)
-        m = len(h.event_quarters)
-        frame = pd.DataFrame({
-            "event_quarter": h.event_quarters,
-            "period": ["pre" if k < 0 else "post" for k in h.event_quarters],
-            "betahat": h.betahat,
-        })
-        sig = pd.DataFrame(h.sigma, columns=[f"sigma_{j + 1}" for j in range(m)])
-        path = out / f"honestdid_{est}.csv"
-        pd.concat([frame, sig], axis=1).to_csv(path, index=False, float_format="%.17g",
-                                               lineterminator="\n")
-        paths.append(path)
-    return paths
-
-
-def write_honestdid_json(result: EventStudyResult, directory: str | Path) -> list[Path]:
-    """Write ``honestdid_<estimand>.json`` per estimand (HonestDiD's argument names).
-
-    Keys ``estimand, reference_quarter, event_quarters, betahat, sigma, numPrePeriods,
-    numPostPeriods``; floats are written with Python's shortest round-trip repr.
-
-    Parameters
-    ----------
-    result
-        An :class:`EventStudyResult`.
-    directory
-        Output folder (created if missing).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written.
-    """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for est in ESTIMANDS:
-        path = out / f"honestdid_{est}.json"
-        text = json.dumps(honestdid_inputs(result, est).to_dict(), indent=1)
-        path.write_text(text + "\n", encoding="utf-8")
-        paths.append(path)
-    return paths
