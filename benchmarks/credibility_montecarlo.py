@@ -99,8 +99,9 @@ def summarise(draws: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     """Run the Monte Carlo and write its draws and summary."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=200)
-    ap.add_argument("--n-spells", type=int, default=15_000)
+    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--first-rep", type=int, default=0, help="seed of the first replication")
+    ap.add_argument("--n-spells", type=int, default=8_000)
     ap.add_argument("--draws", type=int, default=199, help="wild bootstrap draws")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/credibility")
@@ -110,21 +111,26 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    tasks = [(rep, a.n_spells, a.draws) for rep in range(a.reps)]
+    tasks = [(rep, a.n_spells, a.draws) for rep in range(a.first_rep, a.first_rep + a.reps)]
     rows = []
     with get_context("fork").Pool(min(a.processes, 2)) as pool:
         for i, row in enumerate(pool.imap_unordered(one_rep, tasks, chunksize=1), 1):
             rows.append(row)
             if i % 10 == 0:
                 print(f"{i}/{a.reps} replications, {time.perf_counter() - t0:.0f} s", flush=True)
-    draws = pd.DataFrame(rows).sort_values("rep")
-    draws.to_csv(out / "credibility_draws.csv", index=False, float_format="%.6g",
-                 lineterminator="\n")
+    draws = pd.DataFrame(rows)
+    print(f"mean seconds per replication: {draws.pop('seconds').mean():.1f}")
+    path = out / "credibility_draws.csv"
+    if a.first_rep > 0 and path.exists():  # a further batch: append to the earlier draws
+        draws = pd.concat([pd.read_csv(path), draws], ignore_index=True)
+    draws = draws.drop_duplicates("rep", keep="last").sort_values("rep")
+    draws.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
     summary = summarise(draws)
     summary.to_csv(out / "credibility_summary.csv", index=False, float_format="%.4f",
                    lineterminator="\n")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"{a.reps} replications of {a.n_spells} spells in {time.perf_counter() - t0:.0f} s")
+    print(f"{len(draws)} replications of {a.n_spells} spells "
+          f"(this batch {time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
