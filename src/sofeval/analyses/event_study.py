@@ -203,6 +203,8 @@ class EventStudyResult:
         """The event-study table (a copy)."""
         return self.table.copy()
 
+    tidy = to_frame
+
     def pretrend_frame(self) -> pd.DataFrame:
         """The lead-test table (a copy)."""
         return self.pretrend.copy()
