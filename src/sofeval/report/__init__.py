@@ -15,6 +15,14 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 from __future__ import annotations
 
 from sofeval.report.build import ExtraSection, PublishedTable, audit_summary, build_report
+from sofeval.report.credibility_figures import (
+    CREDIBILITY_LABELS,
+    credibility_label,
+    event_study_plot,
+    homogeneity_plot,
+    placebo_plot,
+    subgroup_forest,
+)
 from sofeval.report.disclosure import (
     COUNT_COLUMNS,
     KEY_COLUMNS,
@@ -118,6 +126,13 @@ __all__ = [
     "weekly_hazard",
     "write_csv_tables",
     "write_workbook",
+    # credibility (issue 16)
+    "CREDIBILITY_LABELS",
+    "credibility_label",
+    "event_study_plot",
+    "homogeneity_plot",
+    "placebo_plot",
+    "subgroup_forest",
 ]
 
 # --- outcome figures: destinations, weeks saved, recurrence (issue 15) ------------------
