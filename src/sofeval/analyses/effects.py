@@ -11,8 +11,9 @@ with :math:`g` the complementary log-log link (default) or the logit link, fitte
 collapsed cells (:mod:`sofeval.panel.cells`). Inference for the pooled effects:
 
 * ``cluster``: sandwich covariance clustered by jobcentre (exact on cells);
-* ``wild``: wild cluster score bootstrap (Kline and Santos 2012), restricted under
-  :math:`\\theta = 0`;
+* ``wild``: restricted wild cluster bootstrap under :math:`\\theta = 0`: by default the
+  bootstrap-t whose clustered variance is re-estimated in every draw (``wald``), or the
+  Kline and Santos (2012) score bootstrap (``score``); see :mod:`sofeval.models.bootstrap`;
 * ``ri``: randomisation inference under Fisher's sharp null of no programme effect:
   the programme windows are re-assigned at random across all jobcentres and the
   cluster-robust score statistic of the restricted model (no programme terms) is
@@ -377,7 +378,7 @@ class EffectsResult:
             f"person-weeks {self.n_person_weeks:,}, cells {self.n_cells:,}, "
             f"clusters (jobcentres) {self.n_clusters}\n"
             "coef/se: log hazard ratio, clustered by jobcentre; CI: hazard ratio; "
-            "p_wild: wild cluster score bootstrap; p_ri: randomisation inference\n"
+            "p_wild: restricted wild cluster bootstrap; p_ri: randomisation inference\n"
         )
         return head + t[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}")
 
@@ -609,7 +610,7 @@ def estimate_effects(
     inference: Sequence[str] = ("cluster", "wild", "ri"),
     bootstrap_draws: int = 999,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
-    bootstrap_statistic: BootStatistic = "score",
+    bootstrap_statistic: BootStatistic = "wald",
     ri_draws: int = 999,
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
