@@ -19,12 +19,16 @@ from sofeval.analyses import (
     jobcentre_homogeneity,
     sof_cells,
     subgroup_effects,
-    wald_test,
-    wild_joint_test,
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
-from sofeval.models import build_design, fit_glm_cells, wild_score_bootstrap
+from sofeval.models import (
+    build_design,
+    fit_glm_cells,
+    wald_test,
+    wild_joint_test,
+    wild_score_bootstrap,
+)
 from sofeval.panel import week_block
 
 #: Cells fits of sofeval and statsmodels agree to their convergence tolerance.

@@ -91,15 +91,11 @@ from sofeval.analyses.gcomputation import (
 from sofeval.analyses.homogeneity import (
     HOMOGENEITY_COLUMNS,
     HomogeneityResult,
-    JointTest,
     collapse_patterns,
     equality_contrast,
     equality_design,
     homogeneity,
     jobcentre_homogeneity,
-    joint_score_contributions,
-    wald_test,
-    wild_joint_test,
 )
 from sofeval.analyses.honestdid import (
     HonestDiDInputs,
@@ -212,7 +208,6 @@ __all__ = [
     "INTEREST",
     "JOBCENTRE_COLUMNS",
     "JobcentreEffectsResult",
-    "JointTest",
     "LinkRule",
     "MAX_POINTS",
     "MAX_SE",
@@ -277,7 +272,6 @@ __all__ = [
     "honestdid_inputs",
     "jobcentre_effects",
     "jobcentre_homogeneity",
-    "joint_score_contributions",
     "km_frame",
     "link_mediator",
     "measure_did",
@@ -303,9 +297,7 @@ __all__ = [
     "success_criteria",
     "sup_t_critical",
     "survival_paths",
-    "wald_test",
     "week8_month",
-    "wild_joint_test",
     "write_honestdid_csv",
     "write_honestdid_json",
 ]

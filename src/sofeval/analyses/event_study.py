@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sofeval.analyses.homogeneity import collapse_patterns, wald_test, wild_joint_test
+from sofeval.analyses.homogeneity import collapse_patterns
 from sofeval.analyses.specification import (
     ESTIMANDS,
     SOFCells,
@@ -61,6 +61,8 @@ from sofeval.models import (
     Family,
     GLMFit,
     vcov,
+    wald_test,
+    wild_joint_test,
 )
 from sofeval.panel import StudyDesign
 

@@ -36,8 +36,6 @@ from sofeval.analyses.homogeneity import (
     collapse_patterns,
     equality_contrast,
     equality_design,
-    wald_test,
-    wild_joint_test,
 )
 from sofeval.analyses.specification import (
     ESTIMANDS,
@@ -55,6 +53,8 @@ from sofeval.models import (
     Correction,
     Family,
     vcov,
+    wald_test,
+    wild_joint_test,
 )
 from sofeval.panel import StudyDesign, bin_covariates
 
