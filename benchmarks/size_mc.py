@@ -16,7 +16,9 @@ Usage (niced, two worker processes at most on a shared machine)::
 
 Writes the per-replication p-values (``size_mc_reps.csv``) and the rejection rates at 5 %
 with Monte Carlo standard errors ``sqrt(p (1 - p) / R)`` (``--out``). ``--minutes`` stops
-submitting replications after that wall time, so R is what fitted in the time.
+submitting replications after that wall time, so R is what fitted in the time; ``--start``
+continues the same seed sequence in a later run, and ``--merge`` summarises the per-replication
+files of several runs into ``--out``.
 """
 
 from __future__ import annotations
@@ -143,11 +145,23 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=float("inf"))
+    ap.add_argument("--start", type=int, default=0, help="first replication of this run")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/size_mc.csv"))
+    ap.add_argument("--merge", type=Path, nargs="*", default=None,
+                    help="per-replication files to summarise (no simulation)")
     a = ap.parse_args()
+    if a.merge:
+        reps = pd.concat([pd.read_csv(f) for f in a.merge], ignore_index=True)
+        reps = reps.drop_duplicates(["rep", "test"]).sort_values(["rep", "test"])
+        reps.to_csv(a.out.with_name(a.out.stem + "_reps.csv"), index=False, float_format="%.6g")
+        summary = summarise(reps)
+        summary.to_csv(a.out, index=False, float_format="%.4f")
+        print(f"{reps['rep'].nunique()} replications")
+        print(summary.to_string(index=False))
+        return
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     seeds = np.random.SeedSequence(a.seed).generate_state(a.reps, dtype=np.uint32)
-    tasks = [(i, int(s), a.n_spells, a.draws) for i, s in enumerate(seeds)]
+    tasks = [(i, int(s), a.n_spells, a.draws) for i, s in enumerate(seeds)][a.start :]
     t0 = time.time()
     rows: list[dict[str, object]] = []
     with ProcessPoolExecutor(max_workers=a.jobs) as ex:

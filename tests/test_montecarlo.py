@@ -142,3 +142,18 @@ def test_truth_comparable():
     assert truth_comparable(StudyDesign(max_weeks=30, entry="absence_start"))
     assert not truth_comparable(StudyDesign(phase_cut=10))
     assert not truth_comparable(StudyDesign(treatment="spell_start"))
+
+
+def test_monte_carlo_result_is_a_results_object() -> None:
+    from matplotlib.figure import Figure
+
+    from sofeval.models import ResultsBase
+
+    mc = montecarlo.monte_carlo("null", reps=2, n_spells=2000, seed=1, jobs=1,
+                                bootstrap_draws=0, ri_draws=0)
+    assert isinstance(mc, ResultsBase)
+    assert "scenario 'null'" in str(mc)
+    assert mc.tidy().equals(mc.to_frame())
+    fig = mc.plot()
+    assert isinstance(fig, Figure) and fig.canvas.manager is None
+    assert "<table" in mc._repr_html_()

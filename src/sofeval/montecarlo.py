@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -53,6 +54,7 @@ from sofeval.analyses import (
 from sofeval.config import CheckSettings, RunConfig
 from sofeval.data import SCENARIOS, StudyData, simulate, validate_study
 from sofeval.errors import EstimationError, SofevalError, check_option
+from sofeval.models import ResultsBase
 from sofeval.panel import StudyDesign
 from sofeval.runtime import show_progress
 
@@ -238,8 +240,12 @@ def replication_rows(task: ReplicationTask) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class MonteCarloResult:
-    """Replication-level draws and their summary (immutable)."""
+class MonteCarloResult(ResultsBase):
+    """Replication-level draws and their summary (immutable).
+
+    ``plot()`` draws the coverage of the 95 % intervals and the rejection rates of the
+    pooled estimands against their nominal levels.
+    """
 
     scenario: str
     draws: pd.DataFrame
@@ -269,11 +275,24 @@ class MonteCarloResult:
             lines.append(avg.to_string(float_format=lambda v: f"{v:.4f}"))
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return f"Monte Carlo, scenario {self.scenario!r}, {self.draws['rep'].nunique()} reps"
 
-    def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+    def _draw(self, fig: Figure, **kwargs: object) -> None:
+        """Coverage and rejection rates of the pooled estimands (nominal levels dashed)."""
+        pooled = self.table[self.table["jobcentre"] == "ALL"]
+        ax = fig.add_subplot()
+        y = np.arange(len(pooled))
+        ax.scatter(pooled["coverage"], y, label="coverage of the 95 % CI")
+        ax.scatter(pooled["reject_cluster"], y, marker="x", label="rejection at 5 % (clustered)")
+        for level in (ALPHA, 1 - ALPHA):
+            ax.axvline(level, linestyle="--", linewidth=0.8, color="grey")
+        ax.set_yticks(y, pooled["estimand"].astype(str).tolist())
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("rate over replications")
+        ax.legend(loc="center right", fontsize="small")
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``mc_draws.csv`` and ``mc_summary.csv`` (deterministic formatting)."""
@@ -419,7 +438,7 @@ _RATE_SD = float(np.sqrt(ALPHA * (1 - ALPHA)))
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(ResultsBase):
     """The CI gate: one row per criterion (:data:`CRITERIA_COLUMNS`) and the runs behind it.
 
     Attributes
@@ -436,10 +455,16 @@ class CheckResult:
     runs: Mapping[str, MonteCarloResult]
     notes: tuple[str, ...] = ()
 
+    title = "sofeval check of the study's configuration"
+
     @property
     def passed(self) -> bool:
         """Whether every criterion is within its tolerance."""
         return bool(self.table["passed"].all())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The criteria table (a copy)."""
+        return self.table.copy()
 
     def summary(self) -> str:
         """The criteria as a text table, PASS or FAIL on each row."""
@@ -447,10 +472,7 @@ class CheckResult:
         text = shown.drop(columns="passed").to_string(
             index=False, float_format=lambda v: f"{v:.4f}"
         )
-        return "\n".join(["sofeval check of the study's configuration", text, *self.notes])
-
-    def __str__(self) -> str:
-        return self.summary()
+        return "\n".join([self.title, text, *self.notes])
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``check_criteria.csv`` and each scenario's Monte Carlo files in a subfolder."""

@@ -116,8 +116,7 @@ def _side_lane(
     sc: SOFCells,
     progress: bool | None,
 ) -> _SideLane:
-    """Step 2 (second lane): per-jobcentre effects, dose-response, monitoring, recurrence and
-    the Cox cross-check."""
+    """Step 2 (second lane): jobcentre effects, dose-response, monitoring, recurrence, Cox."""
     notes: list[str] = []
     jce = jobcentre_effects(
         sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]

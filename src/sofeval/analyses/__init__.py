@@ -18,8 +18,20 @@ Modules (imports run downwards in this list, never up):
 
 from __future__ import annotations
 
-from sofeval.analyses.crosscheck import COX_MODEL, cox_crosscheck
-from sofeval.analyses.descriptives import hazard_frame, km_frame
+from sofeval.analyses.crosscheck import (
+    COX_MODEL,
+    cox_crosscheck,
+)
+from sofeval.analyses.descriptives import (
+    hazard_frame,
+    km_frame,
+)
+from sofeval.analyses.destinations import (
+    DESTINATION_COLUMNS,
+    DestinationsResult,
+    destination_effects,
+    destination_event_column,
+)
 from sofeval.analyses.doseresponse import (
     DEFAULT_WINDOWS,
     DOSE_COLUMNS,
@@ -30,12 +42,32 @@ from sofeval.analyses.doseresponse import (
     dose_response,
     pct_per_10pp,
 )
+from sofeval.analyses.durations import (
+    BENEFIT_PER_WEEK,
+    DURATION_COLUMNS,
+    INCIDENCE_COLUMNS,
+    REPORT_WEEKS,
+    DurationsResult,
+    counterfactual_durations,
+)
 from sofeval.analyses.effects import (
     EFFECT_COLUMNS,
     INFERENCE_METHODS,
     EffectsResult,
     estimate_effects,
     pooled_forest,
+)
+from sofeval.analyses.event_study import (
+    BAND_DRAWS,
+    EVENT_STUDY_COLUMNS,
+    MIN_LEAD,
+    PRETREND_COLUMNS,
+    REFERENCE_QUARTER,
+    EventStudyResult,
+    event_quarters,
+    event_study,
+    event_window,
+    sup_t_critical,
 )
 from sofeval.analyses.frailty import (
     FRAILTY_COLUMNS,
@@ -47,6 +79,29 @@ from sofeval.analyses.frailty import (
     Vcov,
     fit_npmle_frailty,
     frailty_design,
+)
+from sofeval.analyses.gcomputation import (
+    GCompGradients,
+    GCompMeans,
+    Patterns,
+    gcomp_gradients,
+    gcomp_means,
+    survival_paths,
+)
+from sofeval.analyses.homogeneity import (
+    HOMOGENEITY_COLUMNS,
+    HomogeneityResult,
+    collapse_patterns,
+    equality_contrast,
+    equality_design,
+    homogeneity,
+    jobcentre_homogeneity,
+)
+from sofeval.analyses.honestdid import (
+    HonestDiDInputs,
+    honestdid_inputs,
+    write_honestdid_csv,
+    write_honestdid_json,
 )
 from sofeval.analyses.jobcentres import (
     JOBCENTRE_COLUMNS,
@@ -68,8 +123,33 @@ from sofeval.analyses.mediators import (
     safe_share,
     week8_month,
 )
-from sofeval.analyses.monitoring import MonitoringResult, measure_did, success_criteria
-from sofeval.analyses.randomization import RI_BATCH, randomization_test, ri_statistics
+from sofeval.analyses.monitoring import (
+    MonitoringResult,
+    measure_did,
+    success_criteria,
+)
+from sofeval.analyses.placebo_time import (
+    PLACEBO_SAMPLES,
+    PLACEBO_TIME_COLUMNS,
+    SHIFT_MONTHS,
+    PlaceboSample,
+    PlaceboTimeResult,
+    placebo_study,
+    placebo_time,
+)
+from sofeval.analyses.randomization import (
+    RI_BATCH,
+    randomization_test,
+    ri_statistics,
+)
+from sofeval.analyses.recurrence import (
+    RECURRENCE_BLOCK_WEEKS,
+    RECURRENCE_COLUMNS,
+    RECURRENCE_HORIZONS,
+    RecurrenceResult,
+    recurrence_effects,
+    return_spells,
+)
 from sofeval.analyses.specification import (
     EFFECT_ROW_COLUMNS,
     ESTIMANDS,
@@ -89,19 +169,41 @@ from sofeval.analyses.specification import (
     score_parts,
     sof_cells,
 )
+from sofeval.analyses.subgroups import (
+    MISSING_LEVEL,
+    SUBGROUP_COLUMNS,
+    SubgroupEffectsResult,
+    default_subgroups,
+    subgroup_effects,
+    subgroup_model,
+)
 
 __all__ = [
+    "BAND_DRAWS",
+    "BENEFIT_PER_WEEK",
     "COX_MODEL",
     "DEFAULT_WINDOWS",
+    "DESTINATION_COLUMNS",
     "DOSE_COLUMNS",
+    "DURATION_COLUMNS",
+    "DestinationsResult",
     "DoseResponseResult",
+    "DurationsResult",
     "EFFECT_COLUMNS",
     "EFFECT_ROW_COLUMNS",
     "ESTIMANDS",
+    "EVENT_STUDY_COLUMNS",
     "EffectsResult",
+    "EventStudyResult",
     "FRAILTY_COLUMNS",
     "FrailtyDesign",
     "FrailtyResult",
+    "GCompGradients",
+    "GCompMeans",
+    "HOMOGENEITY_COLUMNS",
+    "HomogeneityResult",
+    "HonestDiDInputs",
+    "INCIDENCE_COLUMNS",
     "INFERENCE_METHODS",
     "INTEREST",
     "JOBCENTRE_COLUMNS",
@@ -111,33 +213,65 @@ __all__ = [
     "MAX_SE",
     "MEASURE_WEEKS",
     "MEASURE_WINDOWS",
+    "MIN_LEAD",
     "MIN_PROBABILITY",
+    "MISSING_LEVEL",
     "MeetingSource",
     "MonitoringResult",
     "OutcomeWindow",
     "PLACEBO_COLUMNS",
+    "PLACEBO_SAMPLES",
+    "PLACEBO_TIME_COLUMNS",
+    "PRETREND_COLUMNS",
+    "Patterns",
+    "PlaceboSample",
+    "PlaceboTimeResult",
+    "RECURRENCE_BLOCK_WEEKS",
+    "RECURRENCE_COLUMNS",
+    "RECURRENCE_HORIZONS",
+    "REFERENCE_QUARTER",
+    "REPORT_WEEKS",
     "RI_BATCH",
+    "RecurrenceResult",
+    "SHIFT_MONTHS",
     "SOFCells",
     "SOF_FAMILIES",
+    "SUBGROUP_COLUMNS",
     "ScoreParts",
+    "SubgroupEffectsResult",
     "VCOV_OPTIONS",
     "Vcov",
     "as_cells",
     "base_categorical",
     "check_weeks",
     "coarsen_cells",
+    "collapse_patterns",
+    "counterfactual_durations",
     "cox_crosscheck",
+    "default_subgroups",
     "design_matrix",
+    "destination_effects",
+    "destination_event_column",
     "dose_response",
     "effect_rows",
+    "equality_contrast",
+    "equality_design",
     "estimate_effects",
+    "event_quarters",
+    "event_study",
+    "event_window",
     "first_meetings",
     "fit_cells",
     "fit_npmle_frailty",
     "frailty_design",
+    "gcomp_gradients",
+    "gcomp_means",
     "half_year_label",
     "hazard_frame",
+    "homogeneity",
+    "honestdid_inputs",
     "jobcentre_effects",
+    "jobcentre_homogeneity",
     "km_frame",
     "link_mediator",
     "measure_did",
@@ -148,69 +282,22 @@ __all__ = [
     "model_frame",
     "pct_per_10pp",
     "phase_counts",
+    "placebo_study",
+    "placebo_time",
     "pooled_forest",
     "randomization_test",
+    "recurrence_effects",
+    "return_spells",
     "ri_statistics",
     "safe_share",
     "score_parts",
     "sof_cells",
+    "subgroup_effects",
+    "subgroup_model",
     "success_criteria",
-    "week8_month",
-]
-
-# --- destinations, counterfactual durations and recurrence (issue 15) -------------------
-from sofeval.analyses.destinations import (
-    DESTINATION_COLUMNS,
-    DestinationsResult,
-    destination_effects,
-    destination_event_column,
-)
-from sofeval.analyses.durations import (
-    BENEFIT_PER_WEEK,
-    DURATION_COLUMNS,
-    INCIDENCE_COLUMNS,
-    REPORT_WEEKS,
-    DurationsResult,
-    counterfactual_durations,
-)
-from sofeval.analyses.gcomputation import (
-    GCompGradients,
-    GCompMeans,
-    Patterns,
-    gcomp_gradients,
-    gcomp_means,
-    survival_paths,
-)
-from sofeval.analyses.recurrence import (
-    RECURRENCE_BLOCK_WEEKS,
-    RECURRENCE_COLUMNS,
-    RECURRENCE_HORIZONS,
-    RecurrenceResult,
-    recurrence_effects,
-    return_spells,
-)
-
-__all__ += [
-    "BENEFIT_PER_WEEK",
-    "DESTINATION_COLUMNS",
-    "DURATION_COLUMNS",
-    "DestinationsResult",
-    "DurationsResult",
-    "GCompGradients",
-    "GCompMeans",
-    "INCIDENCE_COLUMNS",
-    "Patterns",
-    "RECURRENCE_BLOCK_WEEKS",
-    "RECURRENCE_COLUMNS",
-    "RECURRENCE_HORIZONS",
-    "REPORT_WEEKS",
-    "RecurrenceResult",
-    "counterfactual_durations",
-    "destination_effects",
-    "destination_event_column",
-    "gcomp_gradients",
-    "gcomp_means",
-    "recurrence_effects",
-    "return_spells",
+    "sup_t_critical",
     "survival_paths",
+    "week8_month",
+    "write_honestdid_csv",
+    "write_honestdid_json",
 ]

@@ -4,8 +4,9 @@ The model, its cells and its design are those of :mod:`sofeval.analyses.specific
 Inference for the pooled effects :math:`\\theta_{EA}` and :math:`\\theta_P`:
 
 * ``cluster``: sandwich covariance clustered by jobcentre (exact on cells);
-* ``wild``: wild cluster bootstrap (Kline and Santos 2012 score bootstrap, or the
-  restricted bootstrap-t), restricted under :math:`\\theta = 0`;
+* ``wild``: restricted wild cluster bootstrap under :math:`\\theta = 0`: by default the
+  bootstrap-t whose clustered variance is re-estimated in every draw (``wald``), or the
+  Kline and Santos (2012) score bootstrap (``score``); see :mod:`sofeval.models.bootstrap`;
 * ``ri``: randomisation inference under Fisher's sharp null of no programme effect
   (:mod:`sofeval.analyses.randomization`).
 
@@ -190,7 +191,7 @@ class EffectsResult(ResultsBase):
             f"person-weeks {self.n_person_weeks:,}, cells {self.n_cells:,}, "
             f"clusters (jobcentres) {self.n_clusters}\n"
             "coef/se: log hazard ratio, clustered by jobcentre; CI: hazard ratio; "
-            "p_wild: wild cluster score bootstrap; p_ri: randomisation inference\n"
+            "p_wild: restricted wild cluster bootstrap; p_ri: randomisation inference\n"
         )
         return head + t[list(_SUMMARY_COLUMNS)].to_string(index=False, float_format=_fmt)
 
@@ -257,7 +258,7 @@ def estimate_effects(
     inference: Sequence[str] = ("cluster", "wild", "ri"),
     bootstrap_draws: int = 999,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
-    bootstrap_statistic: BootStatistic = "score",
+    bootstrap_statistic: BootStatistic = "wald",
     ri_draws: int = 999,
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",

@@ -13,6 +13,8 @@ Modules (imports run downwards in this list, never up):
   finalise);
 * :mod:`~sofeval.models.covariance` -- the covariance registry and cluster scores;
 * :mod:`~sofeval.models.bootstrap` -- the wild cluster score bootstrap;
+* :mod:`~sofeval.models.joint` -- joint tests of several restrictions (Wald, wild score
+  bootstrap);
 * :mod:`~sofeval.models.pvalues` -- permutation and multiplicity-adjusted p-values;
 * :mod:`~sofeval.models.results` -- the results base of the library, the Wald table,
   :class:`HazardResults`;
@@ -86,6 +88,14 @@ from sofeval.models.hazard import (
     collapse_panel,
     fit_hazard,
 )
+from sofeval.models.joint import (
+    RANK_TOL,
+    JointTest,
+    joint_score_contributions,
+    pinv_psd,
+    wald_test,
+    wild_joint_test,
+)
 from sofeval.models.linalg import (
     ALIAS_TOL,
     SPARSE_DENSITY,
@@ -115,6 +125,12 @@ from sofeval.models.results import (
 )
 
 __all__ = [
+    "RANK_TOL",
+    "JointTest",
+    "joint_score_contributions",
+    "pinv_psd",
+    "wald_test",
+    "wild_joint_test",
     "ADJUST_METHODS",
     "adjust_pvalues",
     "AdjustMethod",

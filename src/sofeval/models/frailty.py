@@ -560,23 +560,32 @@ def fit_mass_points(
             ConvergenceWarning,
             stacklevel=2,
         )
+    labels = (*(all_names[j] for j in cols), *(f"mass_point[{j + 1}]" for j in range(1, k)),
+              *(f"logit_pi[{j + 1}]" for j in range(1, k)))
+    return _assemble(model, nt, cl, tuple(labels), n_em, cols, sep, alias)
+
+
+def _assemble(
+    model: _Model, nt: _NewtonOut, cl: np.ndarray, labels: tuple[str, ...], n_em: int,
+    cols: np.ndarray, sep: np.ndarray, alias: np.ndarray,
+) -> MassPointFit:
+    """Covariances (Louis information and cluster sandwich) and the fit object."""
+    k = nt.st.a.size
     pi = _probabilities(nt.st.c)
     if k > 1 and pi.min() < MIN_PROBABILITY:
         warnings.warn(
             f"a mass point has probability {pi.min():.2g} (< {MIN_PROBABILITY}): the data "
             f"support fewer than {k} points; refit with n_points={k - 1}.",
             NotIdentifiedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     cov = _inverse(nt.info)
     n_g = int(cl.max()) + 1 if cl.size else 0
     s_g = np.asarray(group_sum(nt.sbar, cl, n_g))
     g_eff = int(np.count_nonzero(np.abs(s_g).sum(axis=1) > 0))
     corr = g_eff / (g_eff - 1) if g_eff > 1 else np.nan
-    labels = (*(all_names[j] for j in cols), *(f"mass_point[{j + 1}]" for j in range(1, k)),
-              *(f"logit_pi[{j + 1}]" for j in range(1, k)))
     return MassPointFit(
-        names=tuple(labels),
+        names=labels,
         theta=_pack(nt.st),
         cov=cov,
         cov_cluster=corr * cov @ (s_g.T @ s_g) @ cov,
@@ -589,7 +598,7 @@ def fit_mass_points(
         converged=nt.converged,
         gradient_norm=float(np.max(np.abs(nt.score))),
         n_units=model.n_spells,
-        n_rows=int(yk.size),
+        n_rows=int(model.y.size),
         n_clusters=n_g,
         columns=cols,
         separated=sep,

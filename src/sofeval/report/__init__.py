@@ -11,7 +11,8 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
 :mod:`~sofeval.report.build` (:func:`build_report`), :mod:`~sofeval.report.findings` (the
 key findings in plain words), :mod:`~sofeval.report.outcome_figures` and
-:mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio).
+:mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio),
+:mod:`~sofeval.report.credibility_figures` (event study, placebo, subgroups, homogeneity).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from sofeval.report.build import (
     RowLink,
     audit_summary,
     build_report,
+)
+from sofeval.report.credibility_figures import (
+    CREDIBILITY_LABELS,
+    credibility_label,
+    event_study_plot,
+    homogeneity_plot,
+    placebo_plot,
+    subgroup_forest,
 )
 from sofeval.report.disclosure import (
     COUNT_COLUMNS,
@@ -146,6 +155,13 @@ __all__ = [
     "weekly_hazard",
     "write_csv_tables",
     "write_workbook",
+    # credibility (issue 16)
+    "CREDIBILITY_LABELS",
+    "credibility_label",
+    "event_study_plot",
+    "homogeneity_plot",
+    "placebo_plot",
+    "subgroup_forest",
 ]
 
 # --- outcome figures: destinations, weeks saved, recurrence (issue 15) ------------------

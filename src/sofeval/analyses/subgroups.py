@@ -1,0 +1,369 @@
+"""For whom did it work? Effects by subgroup and the test of equal effects (DESIGN.md §4b).
+
+For a spell-level categorical ``v`` with levels ``l`` (visitation category, diagnosis
+group, sex, age band, sector, partial sick-listing, ...) the model of §4 gets the main
+effect of ``v`` and ``D`` interacted with its levels, one model per variable:
+
+.. math::
+
+    g\\{P(y_{it}=1)\\} = \\alpha_{b(t)} + \\gamma_j + \\delta_{month} + \\beta_{v_i}
+        + \\sum_l \\theta^{EA}_l D_i 1[v_i=l] 1[t<8]
+        + \\sum_l \\theta^{P}_l D_i 1[v_i=l] 1[t\\ge 8].
+
+Standard errors are clustered by jobcentre. Homogeneity: the clustered Wald test of
+``theta_1 = ... = theta_L`` per estimand (the other estimand's levels left free) and its
+wild cluster score bootstrap (:func:`sofeval.analyses.homogeneity.wild_joint_test` on the
+reparametrised design of :func:`~sofeval.analyses.homogeneity.equality_design`).
+
+Missing values of a variable form their own level ``"missing"``, so the subgroup counts
+add up to the pooled counts of :func:`sofeval.analyses.estimate_effects`. A level whose
+treated person-weeks have no events (or only events) in a phase is not identified: its
+row is kept with NaN estimates and it is left out of the homogeneity test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sofeval.analyses.homogeneity import (
+    HOMOGENEITY_COLUMNS,
+    HomogeneityResult,
+    collapse_patterns,
+    equality_contrast,
+    equality_design,
+)
+from sofeval.analyses.specification import (
+    ESTIMANDS,
+    SOFCells,
+    coarsen_cells,
+    design_matrix,
+    fit_cells,
+    model_frame,
+    sof_cells,
+)
+from sofeval.data import SPELL_COVARIATES, StudyData
+from sofeval.errors import ContractError, check_option
+from sofeval.models import (
+    BootWeights,
+    Correction,
+    Family,
+    vcov,
+    wald_test,
+    wild_joint_test,
+)
+from sofeval.panel import StudyDesign, bin_covariates
+
+SUBGROUP_COLUMNS: tuple[str, ...] = (
+    "variable",
+    "level",
+    "estimand",
+    "coef",
+    "se",
+    "hazard_ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_spells",
+    "n_events",
+)
+#: Label of the level of spells with a missing value.
+MISSING_LEVEL = "missing"
+
+
+@dataclass(frozen=True)
+class SubgroupEffectsResult:
+    """Effects by subgroup and the homogeneity tests of their variables (immutable).
+
+    Attributes
+    ----------
+    table
+        :data:`SUBGROUP_COLUMNS`, one row per variable, level and estimand (coef, se on
+        the log hazard ratio scale; CI on the hazard ratio scale, as ``effects.csv``).
+    homogeneity
+        The joint test of equal effects across levels, per variable and estimand.
+    variables
+        The variables analysed.
+    """
+
+    table: pd.DataFrame
+    homogeneity: HomogeneityResult
+    variables: tuple[str, ...] = field(default=())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The subgroup effects table (a copy)."""
+        return self.table.copy()
+
+    tidy = to_frame
+
+    def summary(self) -> str:
+        """Text table of subgroup effects followed by the homogeneity tests."""
+        head = (
+            "Effects by subgroup (D interacted with the levels, one model per variable; "
+            "SEs clustered by jobcentre; CI on the hazard ratio scale)\n"
+        )
+        body = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        return head + body + "\n\n" + self.homogeneity.summary()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return (
+            "<p><b>Effects by subgroup</b></p>"
+            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+            + self.homogeneity._repr_html_()
+        )
+
+    def plot(self, lang: str = "en") -> object:
+        """Forest plot of the subgroup hazard ratios, with the homogeneity p-values."""
+        from sofeval.report import subgroup_forest
+
+        return subgroup_forest(self.table, self.homogeneity.table,
+                               lang=lang)  # type: ignore[arg-type]
+
+
+def default_subgroups(study: StudyData) -> tuple[str, ...]:
+    """The optional spell covariates of the data contract present with two or more levels."""
+    sp = study.spells
+    return tuple(c for c in SPELL_COVARIATES if c in sp.columns and sp[c].nunique() > 1)
+
+
+def _levels(values: pd.Series) -> pd.Series:
+    """Level labels as strings, missing values as :data:`MISSING_LEVEL`."""
+    lab = values.astype(object).where(values.notna(), MISSING_LEVEL)
+    return lab.astype(str)
+
+
+def _counts(
+    sc: SOFCells, spell_levels: pd.Series, cell_levels: np.ndarray, variable: str
+) -> pd.DataFrame:
+    """Treated spells at risk and their events per level and estimand."""
+    sf = sc.spells
+    cut = sc.design.phase_cut
+    treated = sf["D"].to_numpy().astype(int) == 1
+    lev = spell_levels.reindex(sf.index).to_numpy()
+    f = sc.cells.frame
+    d = f["D"].to_numpy().astype(int) == 1
+    week = f["week"].to_numpy()
+    frames = []
+    for est, sp_mask, cell_mask in (
+        ("ex_ante", sf["entry_week"].to_numpy() < cut, week < cut),
+        ("programme", sf["last_week"].to_numpy() >= cut, week >= cut),
+    ):
+        m = treated & sp_mask
+        ns = pd.Series(lev[m]).value_counts()
+        cm = d & cell_mask
+        ne = pd.Series(f["event"].to_numpy()[cm]).groupby(cell_levels[cm]).sum()
+        frame = pd.DataFrame({"n_spells": ns, "n_events": ne}).fillna(0).astype(np.int64)
+        frame = frame.rename_axis("level").reset_index()
+        frame.insert(0, "estimand", est)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "variable", variable)
+    return out
+
+
+def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
+    z = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return pd.DataFrame({
+            "coef": coef,
+            "se": se,
+            "hazard_ratio": np.exp(coef),
+            "ci_low": np.exp(coef - z * se),
+            "ci_high": np.exp(coef + z * se),
+            "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
+        })
+
+
+def subgroup_model(
+    sc: SOFCells,
+    variable: str,
+    spell_levels: pd.Series | None = None,
+    *,
+    covariates: Sequence[str] = (),
+    family: Family = "cloglog",
+    level: float = 0.95,
+    bootstrap_draws: int = 999,
+    bootstrap_weights: BootWeights = "rademacher",
+    seed: int = 0,
+    correction: Correction = "stata",
+    progress: bool | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Subgroup effects and homogeneity tests of one variable, on cells keyed by it.
+
+    Parameters
+    ----------
+    sc
+        Cells of :func:`sofeval.analyses.sof_cells` with ``variable`` among the covariates.
+    variable
+        The subgroup variable (a cell key).
+    spell_levels
+        Level of every spell (index of ``sc.spells``) for the spell counts; ``None``
+        leaves ``n_spells`` at 0.
+    covariates
+        Further categorical covariates of the cells (not ``variable``).
+    family, level
+        Link and coverage of the CIs.
+    bootstrap_draws, bootstrap_weights, seed
+        Wild bootstrap of the homogeneity test (``0`` skips it).
+    correction
+        Small-sample factor of the clustered covariance.
+    progress
+        Progress bars.
+
+    Returns
+    -------
+    effects : pandas.DataFrame
+        :data:`SUBGROUP_COLUMNS`.
+    homogeneity : pandas.DataFrame
+        :data:`~sofeval.analyses.homogeneity.HOMOGENEITY_COLUMNS`.
+    """
+    if variable not in sc.cells.frame.columns:
+        raise ContractError(
+            f"cells: the subgroup variable {variable!r} is not a cell key; build the cells "
+            f"with sof_cells(study, design, covariates=[..., {variable!r}]).",
+            table="spells",
+            rule="missing_covariate",
+        )
+    others = [c for c in covariates if c != variable]
+    mf = model_frame(sc, others)
+    cells = sc.cells.frame
+    events = cells["event"].to_numpy(float)
+    trials = cells["at_risk"].to_numpy(float)
+    lev = _levels(cells[variable]).to_numpy()
+    mf[variable] = lev
+    levels = sorted(set(lev))
+    numeric: list[str] = []
+    meta: list[tuple[str, str, str]] = []
+    for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
+        for lv in levels:
+            name = f"{col}[{variable}={lv}]"
+            values = mf[col].to_numpy() * (lev == lv)
+            meta.append((est, lv, name))
+            if values.any():  # a level without treated person-weeks has no column
+                mf[name] = values
+                numeric.append(name)
+    base = ["week_block", "jobcentre", "month", *others, variable]
+    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
+    dm = design_matrix(mf, base, numeric, trials)
+    fit = fit_cells(dm, events, trials, family, numeric)
+    clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
+    cov = vcov(fit, dm.X, method="cluster", clusters=clusters,
+               correction=correction, n_obs=int(trials.sum()))
+    names = list(dm.names)
+    idx = np.array([names.index(n) if n in numeric else -1 for _, _, n in meta])
+    params = np.append(np.asarray(fit.params), np.nan)  # index -1: no column
+    coef = params[idx]
+    se = np.sqrt(np.clip(np.append(np.diag(cov), np.nan)[idx], 0.0, None))
+    rows = pd.DataFrame([m[:2] for m in meta], columns=["estimand", "level"])
+    rows.insert(0, "variable", variable)
+    effects = pd.concat([rows, _effect_rows(coef, se, level)], axis=1)
+    if spell_levels is not None:
+        counts = _counts(sc, spell_levels, lev, variable)
+        effects = effects.merge(counts, on=["variable", "level", "estimand"], how="left")
+    else:
+        effects["n_spells"], effects["n_events"] = 0, 0
+    effects[["n_spells", "n_events"]] = effects[["n_spells", "n_events"]].fillna(0).astype(
+        np.int64)
+    hom = []
+    for i, est in enumerate(ESTIMANDS):
+        own = [int(idx[j]) for j, m in enumerate(meta) if m[0] == est and np.isfinite(coef[j])]
+        stat, df, p = wald_test(params[own], cov[np.ix_(own, own)],
+                                equality_contrast(len(own)))
+        p_wild = float("nan")
+        if len(own) > 1 and bootstrap_draws > 0:
+            x_alt, test, start = equality_design(dm.X, own, np.asarray(fit.params))
+            p_wild = wild_joint_test(
+                x_alt, events, trials, family, clusters, test, B=bootstrap_draws,
+                weights=bootstrap_weights, seed=[seed, 41, i], progress=progress, start=start,
+            ).p_wild
+        hom.append((variable, est, stat, df, p, p_wild))
+    return (effects[list(SUBGROUP_COLUMNS)],
+            pd.DataFrame(hom, columns=list(HOMOGENEITY_COLUMNS)))
+
+
+def subgroup_effects(
+    study: StudyData,
+    design: StudyDesign | None = None,
+    variables: Sequence[str] | None = None,
+    *,
+    covariates: Sequence[str] = (),
+    family: Family = "cloglog",
+    level: float = 0.95,
+    bootstrap_draws: int = 999,
+    bootstrap_weights: BootWeights = "rademacher",
+    seed: int = 0,
+    correction: Correction = "stata",
+    progress: bool | None = None,
+) -> SubgroupEffectsResult:
+    """Effects θ_EA and θ_P by level of each subgroup variable, with homogeneity tests.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules.
+    variables
+        Spell-level categoricals (numeric ones are binned as covariates are: ``age`` in
+        the bands of :data:`sofeval.panel.AGE_LABELS`). Default: :func:`default_subgroups`.
+    covariates
+        Further categorical covariates of every model.
+    family
+        ``cloglog`` (default) or ``logit``.
+    level
+        Coverage of the CIs.
+    bootstrap_draws, bootstrap_weights, seed
+        Wild bootstrap of the homogeneity tests (``0`` skips it).
+    correction
+        Small-sample factor of the clustered covariance.
+    progress
+        Progress bars (default: only on a terminal).
+
+    Returns
+    -------
+    SubgroupEffectsResult
+
+    Raises
+    ------
+    ContractError
+        A variable is not a column of ``spells``.
+    """
+    check_option("family", family, ("cloglog", "logit"))
+    names = tuple(variables) if variables is not None else default_subgroups(study)
+    missing = [v for v in names if v not in study.spells.columns]
+    if missing:
+        raise ContractError(
+            f"spells: subgroup variable(s) {', '.join(missing)} not found; available "
+            f"covariates: {', '.join(c for c in study.spells.columns if c in SPELL_COVARIATES)}.",
+            table="spells",
+            rule="missing_covariate",
+        )
+    effects, tests = [], []
+    binned = bin_covariates(study.spells, list(names))
+    for i, var in enumerate(names):
+        covs = [c for c in covariates if c != var]
+        # exposure (the window bitmask) is not a regressor here: summing over it halves
+        # the comparison jobcentres' cells and changes nothing in the fit
+        sc = coarsen_cells(sof_cells(study, design, [*covs, var], progress=progress),
+                           ["exposure"])
+        eff, hom = subgroup_model(
+            sc, var, _levels(binned[var]), covariates=covs, family=family, level=level,
+            bootstrap_draws=bootstrap_draws, bootstrap_weights=bootstrap_weights,
+            seed=seed + i, correction=correction, progress=progress,
+        )
+        effects.append(eff)
+        tests.append(hom)
+    table = (pd.concat(effects, ignore_index=True) if effects
+             else pd.DataFrame(columns=list(SUBGROUP_COLUMNS)))
+    hom_table = (pd.concat(tests, ignore_index=True) if tests
+                 else pd.DataFrame(columns=list(HOMOGENEITY_COLUMNS)))
+    return SubgroupEffectsResult(
+        table, HomogeneityResult(hom_table, dict.fromkeys(names, "jobcentre")), names
+    )
