@@ -32,6 +32,7 @@ from sofeval.analyses import BENEFIT_PER_WEEK, first_meetings
 from sofeval.config import RunConfig
 from sofeval.data import (
     AUDIT_COLUMNS,
+    SPELL_COVARIATES,
     RegisterMapping,
     StudyData,
     load_study,
@@ -183,9 +184,34 @@ def _write_audit(audit: pd.DataFrame, out_dir: str | Path) -> Path:
 # --- commands --------------------------------------------------------------------------------
 
 
-def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
+def _subgroups_arg(text: str | None) -> tuple[str, ...] | None:
+    """``--subgroups a,b`` as a tuple; ``none`` is the empty tuple, absent is ``None``."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The settings of ``sofeval run``: its ``--config`` file, overridden by the options.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments of ``sofeval run`` (:func:`build_parser`).
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    OptionError
+        For a bad value (the message lists the valid ones).
+    """
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
-    config = config.updated(
+    return config.updated(
         data_end=args.data_end,
         covariates=tuple(c for c in args.covariates.split(",") if c) if args.covariates else None,
         lang=args.lang,
@@ -195,7 +221,12 @@ def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
         threshold=args.threshold,
         horizon=args.horizon,
         benefit_per_week=args.benefit_per_week,
+        subgroups=_subgroups_arg(args.subgroups),
     )
+
+
+def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
+    config = run_config(args)
     study, _source = _load(args)
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
@@ -362,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="kroner per week on sickness benefit, for the kroner saved (default "
         f"{BENEFIT_PER_WEEK:g}: the maximum weekly benefit of 2018)",
+    )
+    r.add_argument(
+        "--subgroups",
+        default=None,
+        help="comma-separated spell covariates for the subgroup effects (of "
+        f"{', '.join(SPELL_COVARIATES)}; default: those in the data; 'none' for none)",
     )
     _threshold_arg(r, None)
     r.add_argument("--out", required=True, help="output folder")

@@ -1,6 +1,6 @@
 """Run configuration: the settings of ``sofeval run``, from a ``study.toml`` and the command line.
 
-A ``study.toml`` has up to six tables, each optional::
+A ``study.toml`` has up to seven tables, each optional::
 
     [design]            # panel rules (DESIGN.md §3), see sofeval.panel.build.StudyDesign
     data_end = "2019-12-31"
@@ -22,6 +22,10 @@ A ``study.toml`` has up to six tables, each optional::
     [outcomes]          # weeks and kroner (DESIGN.md §4b)
     horizon = 52                 # weeks on benefit counted up to this spell week
     benefit_per_week = 4300      # kroner per week on benefit (default: the 2018 maximum)
+
+    [credibility]       # can we believe the comparison? (DESIGN.md §4b)
+    subgroups = ["sex", "age"]   # default: every optional spell covariate in the data;
+                                 # [] switches the subgroup analysis off
 
     [report]
     lang = "en"                  # or "da"
@@ -50,6 +54,7 @@ from typing import Any
 import pandas as pd
 
 from sofeval.analyses import BENEFIT_PER_WEEK
+from sofeval.data import SPELL_COVARIATES
 from sofeval.errors import OptionError, check_option
 
 _ALLOWED: dict[str, tuple[str, ...]] = {
@@ -66,6 +71,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     "model": ("covariates", "family"),
     "inference": ("bootstrap_draws", "bootstrap_weights", "ri_draws", "seed"),
     "outcomes": ("horizon", "benefit_per_week"),
+    "credibility": ("subgroups",),
     "report": ("lang", "threshold"),
     "check": (
         "reps",
@@ -163,6 +169,10 @@ class RunConfig:
         Kroner per week on benefit for the kroner saved (default
         :data:`sofeval.analyses.BENEFIT_PER_WEEK`, the maximum weekly sickness benefit of
         2018; its source is in ``docs/outcomes.md``).
+    subgroups
+        Spell covariates of the subgroup effects and their homogeneity tests, each one of
+        :data:`sofeval.data.SPELL_COVARIATES` (``age`` in bands); ``None`` (default): every
+        one present in the data with two or more levels; ``()``: none.
     lang
         Report language, ``en`` or ``da``.
     threshold
@@ -180,6 +190,7 @@ class RunConfig:
     seed: int = 20171001
     horizon: int = 52
     benefit_per_week: float = BENEFIT_PER_WEEK
+    subgroups: tuple[str, ...] | None = None
     lang: str = "en"
     threshold: int = 5
     check: CheckSettings = field(default_factory=CheckSettings)
@@ -210,6 +221,8 @@ class RunConfig:
                 f"benefit_per_week={benefit!r} must be a number of kroner >= 0 "
                 f"(default {BENEFIT_PER_WEEK:g}, the maximum weekly sickness benefit of 2018)."
             )
+        for v in self.subgroups or ():
+            check_option("subgroups", v, SPELL_COVARIATES)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
@@ -242,6 +255,8 @@ class RunConfig:
             kwargs["family"] = model["family"]
         kwargs.update(raw.get("inference", {}))
         kwargs.update(raw.get("outcomes", {}))
+        if "subgroups" in raw.get("credibility", {}):
+            kwargs["subgroups"] = tuple(raw["credibility"]["subgroups"])
         kwargs.update(raw.get("report", {}))
         if "check" in raw:
             gate = dict(raw["check"])
