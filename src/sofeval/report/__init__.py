@@ -82,7 +82,12 @@ from sofeval.report.secondary import (
     protect_tables,
     sum_relations,
 )
-from sofeval.report.sections import INCIDENCE_HTML_WEEKS, outcome_sections, statistic_columns
+from sofeval.report.sections import (
+    INCIDENCE_HTML_WEEKS,
+    credibility_section,
+    outcome_sections,
+    statistic_columns,
+)
 from sofeval.report.tables import (
     CSV_FLOAT_FORMAT,
     FIXED_TIMESTAMP,
@@ -125,6 +130,7 @@ __all__ = [
     "check_threshold",
     "column_header",
     "column_kind",
+    "credibility_section",
     "determined_cells",
     "disclose",
     "dose_response_plot",

@@ -161,7 +161,7 @@ def _effects(tables: Mapping[str, pd.DataFrame], lang: Lang, alpha: float) -> st
                 verdict=verdict,
             )
         )
-    return " ".join([label("kf_pooled", lang), *sentences]) if sentences else ""
+    return " ".join(sentences)
 
 
 def _kroner(x: float, lang: Lang) -> str:

@@ -151,9 +151,8 @@ LABELS: dict[str, dict[str, str]] = {
         "programme returns with and without the programme.",
         # key findings (plain words, built from the disclosed tables)
         "sec_findings": "Key findings",
-        "kf_pooled": "Pooled over the programme jobcentres.",
-        "kf_effect": "{name}: hazard ratio {hr} (95 % CI {lo} to {hi}), p = {p} ({ptype}); "
-        "{verdict}.",
+        "kf_effect": "{name}, pooled over the programme jobcentres: hazard ratio {hr} (95 % CI "
+        "{lo} to {hi}), p = {p} ({ptype}); {verdict}.",
         "kf_sig_up": "the exit rate to employment is {pct} % higher with the programme, "
         "a statistically significant difference at the 5 % level",
         "kf_sig_down": "the exit rate to employment is {pct} % lower with the programme, "
@@ -181,7 +180,7 @@ LABELS: dict[str, dict[str, str]] = {
         "kf_none": "none",
         "kf_and": "and",
         "kf_jc_item": "{jc} (hazard ratio {hr})",
-        "kf_homog": "The test that the {name} is the same in every programme jobcentre "
+        "kf_homog": "The test that {name} is the same in every programme jobcentre "
         "{verdict} (p = {p}, {ptype}).",
         "kf_rejects": "rejects at the 5 % level",
         "kf_not_rejects": "does not reject at the 5 % level",
@@ -197,6 +196,27 @@ LABELS: dict[str, dict[str, str]] = {
         "{target} % ({period}: {last} %).",
         "kf_effect_name_ex_ante": "the ex-ante effect (weeks 1–7)",
         "kf_effect_name_programme": "the programme effect (week 8 onward)",
+        "cap_event_study_table": "Event-study coefficients: log hazard ratios relative to "
+        "quarter −1, pointwise 95 % CI and simultaneous band",
+        "cap_subgroups_table": "Effects by subgroup (hazard ratios with 95 % CI)",
+        "cap_homogeneity_fig": "p-values of the tests of equal effects (clustered Wald and "
+        "wild cluster bootstrap)",
+        "text_credibility": "The estimate compares programme with comparison jobcentres "
+        "before and during the programme; it is credible if the two would have moved "
+        "together without the programme. The event study shows the effect quarter by "
+        "quarter: the quarters before the start (leads) should be zero, and the joint lead "
+        "test asks whether they are. The placebo moves every programme window 12 months "
+        "earlier, where no effect should be found. The subgroup effects and the homogeneity "
+        "tests ask whether the effect differs between groups of spells and between "
+        "jobcentres. With about 20 programme jobcentres the clustered Wald tests reject too "
+        "often: read the wild bootstrap p-values.",
+        "sex": "Sex",
+        "age": "Age",
+        "diagnosis_group": "Diagnosis group",
+        "visitation_category": "Visitation category",
+        "sector": "Sector",
+        "partial_sick_listing": "Partial sick-listing",
+        "missing": "missing",
     },
     "da": {
         "exit_rate": "Afgangsrate til beskæftigelse",
@@ -326,9 +346,8 @@ LABELS: dict[str, dict[str, str]] = {
         "beskæftigelse; et tilbagefald er samme persons næste sygeforløb. Sandsynlighederne "
         "forudsiges for programforløbenes tilbagevendinger med og uden programmet.",
         "sec_findings": "Hovedresultater",
-        "kf_pooled": "Samlet for programjobcentrene.",
-        "kf_effect": "{name}: hazard ratio {hr} (95 %-KI {lo} til {hi}), p = {p} ({ptype}); "
-        "{verdict}.",
+        "kf_effect": "{name}, samlet for programjobcentrene: hazard ratio {hr} (95 %-KI {lo} "
+        "til {hi}), p = {p} ({ptype}); {verdict}.",
         "kf_sig_up": "afgangsraten til beskæftigelse er {pct} % højere med programmet, en "
         "statistisk signifikant forskel på 5 %-niveau",
         "kf_sig_down": "afgangsraten til beskæftigelse er {pct} % lavere med programmet, en "
@@ -372,6 +391,27 @@ LABELS: dict[str, dict[str, str]] = {
         "på {target} % ({period}: {last} %).",
         "kf_effect_name_ex_ante": "ex ante-effekten (uge 1–7)",
         "kf_effect_name_programme": "programeffekten (uge 8+)",
+        "cap_event_study_table": "Event study-koefficienter: log hazard ratio i forhold til "
+        "kvartal −1, punktvis 95 %-KI og simultant bånd",
+        "cap_subgroups_table": "Effekter pr. undergruppe (hazard ratios med 95 %-KI)",
+        "cap_homogeneity_fig": "p-værdier for test af ens effekter (klyngekorrigeret Wald og "
+        "wild cluster bootstrap)",
+        "text_credibility": "Estimatet sammenligner program- med sammenligningsjobcentre før "
+        "og under programmet; det er troværdigt, hvis de to grupper ville have udviklet sig "
+        "ens uden programmet. Event study'en viser effekten kvartal for kvartal: kvartalerne "
+        "før starten skal være nul, og den samlede test spørger, om de er det. Placeboen "
+        "flytter alle programperioder 12 måneder tidligere, hvor der ikke bør findes nogen "
+        "effekt. Effekterne pr. undergruppe og homogenitetstestene spørger, om effekten er "
+        "forskellig mellem grupper af forløb og mellem jobcentre. Med omkring 20 "
+        "programjobcentre afviser de klyngekorrigerede Wald-test for ofte: læs p-værdierne "
+        "fra wild bootstrap.",
+        "sex": "Køn",
+        "age": "Alder",
+        "diagnosis_group": "Diagnosegruppe",
+        "visitation_category": "Visitationskategori",
+        "sector": "Sektor",
+        "partial_sick_listing": "Delvis sygemelding",
+        "missing": "mangler",
     },
 }
 

@@ -1,9 +1,10 @@
-"""Report sections of the outcomes: destinations, weeks and kroner saved, lasting returns.
+"""Report sections of the second wave: outcomes beyond the hazard ratio, and credibility.
 
 DESIGN.md §4b.
 :func:`outcome_sections` turns the tables of :mod:`sofeval.analyses.destinations`,
-:mod:`~sofeval.analyses.durations` and :mod:`~sofeval.analyses.recurrence` into
-:class:`~sofeval.report.build.ExtraSection` objects for
+:mod:`~sofeval.analyses.durations` and :mod:`~sofeval.analyses.recurrence`, and
+:func:`credibility_section` those of the event study, the placebo in time, the subgroups
+and the homogeneity tests, into :class:`~sofeval.report.build.ExtraSection` objects for
 :func:`~sofeval.report.build.build_report`: each table is published (CSV, workbook sheet,
 HTML) with its additive structure declared for secondary suppression, and every figure is
 drawn from the *disclosed* tables. The disclosure structure:
@@ -16,7 +17,12 @@ drawn from the *disclosed* tables. The disclosure structure:
   statistics (``kroner_total`` reveals ``n_spells``) are hidden with it;
 * ``cumulative_incidence``: no count of its own; a row is hidden with the ``n_spells`` of the
   same scope in ``duration_effects`` (:class:`~sofeval.report.build.RowLink`);
-* ``recurrence``: ``n_returns`` of the jobcentre rows sum to the ``all`` row, per horizon.
+* ``recurrence``: ``n_returns`` of the jobcentre rows sum to the ``all`` row, per horizon;
+* ``subgroup_effects``: the levels of a variable sum to the pooled counts of ``effects``
+  (missing values are a level), per estimand;
+* ``event_study`` and ``placebo_time`` carry counts without a published margin (the quarters
+  add up to programme-jobcentre spells at risk, which no table shows); ``pretrend_test`` and
+  ``homogeneity`` hold test statistics only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sofeval.report.build import ExtraSection, FigureFactory, PublishedTable, RowLink
+from sofeval.report.credibility_figures import (
+    event_study_plot,
+    homogeneity_plot,
+    placebo_plot,
+    subgroup_forest,
+)
 from sofeval.report.disclosure import is_count_column, is_key_column
 from sofeval.report.findings import fmt_number
 from sofeval.report.labels import Lang, label
@@ -41,7 +53,12 @@ from sofeval.report.outcome_figures import (
 )
 from sofeval.report.secondary import SumRelation, sum_relations
 
-__all__ = ["INCIDENCE_HTML_WEEKS", "outcome_sections", "statistic_columns"]
+__all__ = [
+    "INCIDENCE_HTML_WEEKS",
+    "credibility_section",
+    "outcome_sections",
+    "statistic_columns",
+]
 
 #: Weeks of the pooled cumulative incidences shown in the HTML table.
 INCIDENCE_HTML_WEEKS: tuple[int, ...] = (13, 26, 52)
@@ -260,3 +277,93 @@ def outcome_sections(
     if recurrence is not None:
         sections.append(_recurrence_section(recurrence, recurrence_curves, lang))
     return sections
+
+
+def _subgroup_relations(sub: pd.DataFrame, effects: pd.DataFrame | None) -> list[SumRelation]:
+    """The levels of each variable sum to the pooled counts of ``effects``, per estimand."""
+    if effects is None or not {"estimand", "n_spells", "n_events"} <= set(effects.columns):
+        return []
+    rel: list[SumRelation] = []
+    for var in sorted(set(sub["variable"].astype(str))):
+        rel += sum_relations(
+            "subgroup_effects", sub, "effects", effects, columns=["n_spells", "n_events"],
+            on={"estimand": "estimand"}, parts_where=(sub["variable"].astype(str) == var),
+            check="skip",
+        )  # fmt: skip
+    return rel
+
+
+def _published(name: str, frame: pd.DataFrame, caption: str) -> PublishedTable:
+    table = frame.reset_index(drop=True)
+    return PublishedTable(name, table, caption, dependents=statistic_columns(table))
+
+
+def credibility_section(
+    *,
+    event_study: pd.DataFrame | None = None,
+    pretrend_test: pd.DataFrame | None = None,
+    placebo_time: pd.DataFrame | None = None,
+    subgroup_effects: pd.DataFrame | None = None,
+    homogeneity: pd.DataFrame | None = None,
+    effects: pd.DataFrame | None = None,
+    lang: Lang = "en",
+) -> ExtraSection | None:
+    """The section "Can we believe the comparison?" with its tables and figures.
+
+    Parameters
+    ----------
+    event_study, pretrend_test
+        ``EventStudyResult.to_frame()`` and ``pretrend_frame()``.
+    placebo_time
+        ``PlaceboTimeResult.to_frame()``.
+    subgroup_effects
+        ``SubgroupEffectsResult.to_frame()``.
+    homogeneity
+        The homogeneity tests of the subgroup variables and the jobcentres
+        (``HomogeneityResult.to_frame()``).
+    effects
+        The pooled effects table the subgroup levels add up to (secondary suppression).
+    lang
+        ``en`` or ``da``.
+
+    Returns
+    -------
+    ExtraSection or None
+        ``None`` when no table is given.
+    """
+    tables: list[PublishedTable] = []
+    figures: list[tuple[str, Figure | FigureFactory]] = []
+    relations: list[SumRelation] = []
+    if event_study is not None:
+        tables.append(_published("event_study", event_study, "cap_event_study_table"))
+
+        def es_plot(shown: Mapping[str, pd.DataFrame]) -> Figure:
+            return event_study_plot(shown["event_study"], shown.get("pretrend_test"), lang=lang)
+
+        figures.append(("cap_event_study", es_plot))
+    if pretrend_test is not None:
+        tables.append(_published("pretrend_test", pretrend_test, "cap_pretrend"))
+    if placebo_time is not None:
+        tables.append(_published("placebo_time", placebo_time, "cap_placebo_time"))
+        figures.append(("cap_placebo_time",
+                        lambda shown: placebo_plot(shown["placebo_time"], lang=lang)))
+    if subgroup_effects is not None:
+        tables.append(_published("subgroup_effects", subgroup_effects, "cap_subgroups_table"))
+        relations += _subgroup_relations(tables[-1].frame, effects)
+
+        def forest(shown: Mapping[str, pd.DataFrame]) -> Figure | None:
+            table = shown["subgroup_effects"]
+            if table.empty:
+                return None
+            return subgroup_forest(table, shown.get("homogeneity"), lang=lang)
+
+        figures.append(("cap_subgroups", forest))
+    if homogeneity is not None:
+        tables.append(_published("homogeneity", homogeneity, "cap_homogeneity"))
+        figures.append(("cap_homogeneity_fig",
+                        lambda shown: homogeneity_plot(shown["homogeneity"], lang=lang)))
+    if not tables:
+        return None
+    return ExtraSection(
+        "sec_credibility", label("text_credibility", lang), tables, figures, relations
+    )
