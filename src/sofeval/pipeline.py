@@ -5,47 +5,65 @@ keys its cells by the link month as well; summing over it gives the cells of the
 Two lanes share the work (:class:`sofeval.runtime.Background`):
 
 * the main lane fits the pooled effects, the destination models (which reuse the
-  employment fit) and the counterfactual durations;
+  employment fit), the counterfactual durations and every second subgroup variable;
 * a forked second lane fits the per-jobcentre effects and the dose-response model,
-  computes the success-criteria monitoring, the recurrence after a return to work and, for
-  samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check.
+  computes the success-criteria monitoring, the recurrence after a return to work, the
+  event study, the placebo in time, the test of equal effects across jobcentres, the other
+  subgroup variables and, for samples up to :data:`COX_MAX_SPELLS` spells, the
+  continuous-time Cox cross-check.
 
-An analysis that cannot be estimated on the data (an :class:`~sofeval.errors.SofevalError`)
-becomes a note of the run, never a crash. Writing the files is :func:`write_outputs`.
+Each subgroup variable's model has its own seed (``seed + i``, as
+:func:`~sofeval.analyses.subgroup_effects` gives the ``i``-th variable), so the split gives
+the results of one call. An analysis that cannot be estimated on the data (an
+:class:`~sofeval.errors.SofevalError`) becomes a note of the run, never a crash. Writing the
+files (tables through disclosure control, the workbook, the HTML report and the HonestDiD
+export) is :func:`write_outputs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from sofeval import report
 from sofeval.analyses import (
+    HOMOGENEITY_COLUMNS,
     DestinationsResult,
     DoseResponseResult,
     DurationsResult,
     EffectsResult,
+    EventStudyResult,
+    HomogeneityResult,
     JobcentreEffectsResult,
     MonitoringResult,
+    PlaceboTimeResult,
     RecurrenceResult,
     SOFCells,
+    SubgroupEffectsResult,
     coarsen_cells,
     counterfactual_durations,
     cox_crosscheck,
+    default_subgroups,
     destination_effects,
     dose_response,
     estimate_effects,
+    event_study,
     hazard_frame,
     jobcentre_effects,
+    jobcentre_homogeneity,
     km_frame,
+    placebo_time,
     recurrence_effects,
     sof_cells,
+    subgroup_effects,
     success_criteria,
+    write_honestdid_csv,
+    write_honestdid_json,
 )
 from sofeval.config import RunConfig
 from sofeval.data import StudyData
@@ -85,6 +103,10 @@ class RunResults:
     destinations: DestinationsResult | None = None
     durations: DurationsResult | None = None
     recurrence: RecurrenceResult | None = None
+    event_study: EventStudyResult | None = None
+    placebo: PlaceboTimeResult | None = None
+    subgroups: SubgroupEffectsResult | None = None
+    homogeneity: HomogeneityResult | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +118,111 @@ class _SideLane:
     monitoring: MonitoringResult | None
     recurrence: RecurrenceResult | None
     cox: pd.DataFrame | None
+    event_study: EventStudyResult | None
+    placebo: PlaceboTimeResult | None
+    jc_homogeneity: HomogeneityResult | None
+    subgroups: tuple[tuple[int, SubgroupEffectsResult], ...]
     notes: tuple[str, ...]
+
+
+def _inference(config: RunConfig) -> dict[str, Any]:
+    """The model and inference settings every analysis takes."""
+    return {
+        "covariates": config.covariates,
+        "family": config.family,
+        "bootstrap_draws": config.bootstrap_draws,
+        "bootstrap_weights": config.bootstrap_weights,
+        "seed": config.seed,
+    }
+
+
+def subgroup_variables(study: StudyData, config: RunConfig) -> tuple[str, ...]:
+    """The subgroup variables of a run: ``config.subgroups``, by default those in the data.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    config
+        Run settings.
+
+    Returns
+    -------
+    tuple of str
+        Empty when the subgroup analysis is switched off.
+    """
+    if config.subgroups is None:
+        return default_subgroups(study)
+    return tuple(config.subgroups)
+
+
+def _subgroup_parts(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    variables: Sequence[str],
+    which: Sequence[int],
+    progress: bool | None,
+    notes: list[str],
+) -> list[tuple[int, SubgroupEffectsResult]]:
+    """The subgroup models of the variables ``which``, each with seed ``seed + i``."""
+    settings = _inference(config)
+    out = []
+    for i in which:
+        part = _attempt(
+            f"subgroup effects by {variables[i]} not estimated",
+            notes,
+            lambda i=i: subgroup_effects(  # type: ignore[misc]
+                study, design, [variables[i]], progress=progress,
+                **(settings | {"seed": config.seed + i}),
+            ),
+        )  # fmt: skip
+        if part is not None:
+            out.append((i, part))
+    return out
+
+
+def merge_subgroups(
+    parts: Sequence[tuple[int, SubgroupEffectsResult]],
+) -> SubgroupEffectsResult | None:
+    """One subgroup result from the results of single variables, in variable order.
+
+    Parameters
+    ----------
+    parts
+        ``(index of the variable, its result)`` pairs.
+
+    Returns
+    -------
+    SubgroupEffectsResult or None
+        ``None`` without parts.
+    """
+    if not parts:
+        return None
+    ordered = [r for _, r in sorted(parts, key=lambda p: p[0])]
+    clusters: dict[str, str] = {}
+    for r in ordered:
+        clusters |= r.homogeneity.clusters
+    tests = pd.concat([r.homogeneity.table for r in ordered], ignore_index=True)
+    return SubgroupEffectsResult(
+        table=pd.concat([r.table for r in ordered], ignore_index=True),
+        homogeneity=HomogeneityResult(tests, clusters),
+        variables=tuple(v for r in ordered for v in r.variables),
+    )
+
+
+def _homogeneity(
+    subgroups: SubgroupEffectsResult | None, jobcentres: HomogeneityResult | None
+) -> HomogeneityResult | None:
+    """The homogeneity table: the subgroup variables' tests, then the jobcentre test."""
+    parts = [r for r in (subgroups.homogeneity if subgroups else None, jobcentres) if r]
+    if not parts:
+        return None
+    table = pd.concat([r.table for r in parts], ignore_index=True)[list(HOMOGENEITY_COLUMNS)]
+    clusters: dict[str, str] = {}
+    for r in parts:
+        clusters |= r.clusters
+    return HomogeneityResult(table, clusters)
 
 
 def _attempt(what: str, notes: list[str], fn: Callable[[], T]) -> T | None:
@@ -114,10 +240,15 @@ def _side_lane(
     config: RunConfig,
     sc_dose: SOFCells,
     sc: SOFCells,
+    subgroups: tuple[Sequence[str], Sequence[int]],
     progress: bool | None,
 ) -> _SideLane:
-    """Step 2 (second lane): jobcentre effects, dose-response, monitoring, recurrence, Cox."""
+    """Step 2 (second lane): every analysis of the module docstring's second lane.
+
+    ``subgroups`` is ``(variables, indices)``: the subgroup variables this lane fits.
+    """
     notes: list[str] = []
+    settings = _inference(config)
     jce = jobcentre_effects(
         sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
     )
@@ -157,7 +288,25 @@ def _side_lane(
             f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
             "(it works on the full person-week panel)."
         )
-    return _SideLane(jce, dose, mon, rec, cox, tuple(notes))
+    es = _attempt(
+        "event study not estimated",
+        notes,
+        lambda: event_study(sc_dose, progress=progress, **settings),
+    )
+    placebo = _attempt(
+        "placebo in time not estimated",
+        notes,
+        lambda: placebo_time(study, design, progress=progress, **settings),
+    )
+    jc_hom = _attempt(
+        "homogeneity across jobcentres not tested",
+        notes,
+        lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
+    )
+    parts = _subgroup_parts(study, design, config, *subgroups, progress, notes)
+    return _SideLane(
+        jce, dose, mon, rec, cox, es, placebo, jc_hom, tuple(parts), tuple(notes)
+    )
 
 
 def _outcomes(
@@ -234,12 +383,15 @@ def run_analysis(
     # recurrence and the Cox cross-check run in a forked process while this one fits the
     # pooled and destination models and the counterfactual durations
     forked = parallel and fork_available()  # a child's progress bar would garble the parent's
+    variables = subgroup_variables(study, config)
+    mine, theirs = range(0, len(variables), 2), range(1, len(variables), 2)
     side = Background(
         lambda: _side_lane(
-            study, design, config, sc_dose, sc, progress=False if forked else progress
+            study, design, config, sc_dose, sc, (variables, theirs),
+            progress=False if forked else progress,
         ),
         enabled=forked,
-    )
+    )  # fmt: skip
     eff = estimate_effects(
         sc,
         covariates=covs,
@@ -252,7 +404,16 @@ def run_analysis(
     )
     notes: list[str] = []
     dest, dur = _outcomes(study, sc, eff, config, progress, notes)
+    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes)
     lane = side.result()
+    subgroups = merge_subgroups([*parts, *lane.subgroups])
+    if lane.event_study is not None and not honestdid_disclosable(
+        lane.event_study, config.threshold
+    ):
+        notes.append(
+            "HonestDiD export not written: an event-study quarter rests on fewer than "
+            f"{config.threshold} spells or exits (disclosure control)."
+        )
     return RunResults(
         design,
         config,
@@ -267,6 +428,10 @@ def run_analysis(
         destinations=dest,
         durations=dur,
         recurrence=lane.recurrence,
+        event_study=lane.event_study,
+        placebo=lane.placebo,
+        subgroups=subgroups,
+        homogeneity=_homogeneity(subgroups, lane.jc_homogeneity),
     )
 
 
@@ -326,10 +491,11 @@ def design_text(res: RunResults, lang: str = "en") -> str:
     )
 
 
-def _outcome_sections(res: RunResults) -> list[report.ExtraSection]:
-    """The report sections of the destinations, the durations and the recurrence."""
+def _report_sections(res: RunResults) -> list[report.ExtraSection]:
+    """The report sections of the second wave: outcomes, then credibility."""
     dest, dur, rec = res.destinations, res.durations, res.recurrence
-    return report.outcome_sections(
+    lang = res.config.lang
+    sections = report.outcome_sections(
         destination_effects=dest.to_frame() if dest is not None else None,
         duration_effects=dur.to_frame("durations") if dur is not None else None,
         cumulative_incidence=dur.to_frame("incidence") if dur is not None else None,
@@ -337,15 +503,58 @@ def _outcome_sections(res: RunResults) -> list[report.ExtraSection]:
         recurrence_curves=rec.curves if rec is not None else None,
         effects=res.effects.table,
         benefit_per_week=res.config.benefit_per_week,
-        lang=res.config.lang,  # type: ignore[arg-type]
+        lang=lang,  # type: ignore[arg-type]
     )
+    es = res.event_study
+    credibility = report.credibility_section(
+        event_study=es.to_frame() if es is not None else None,
+        pretrend_test=es.pretrend_frame() if es is not None else None,
+        placebo_time=res.placebo.to_frame() if res.placebo is not None else None,
+        subgroup_effects=res.subgroups.to_frame() if res.subgroups is not None else None,
+        homogeneity=res.homogeneity.to_frame() if res.homogeneity is not None else None,
+        effects=res.effects.table,
+        lang=lang,  # type: ignore[arg-type]
+    )
+    return sections + ([credibility] if credibility is not None else [])
+
+
+def honestdid_disclosable(es: EventStudyResult, threshold: int) -> bool:
+    """Whether the HonestDiD export may be published: no event quarter rests on a small count.
+
+    The export holds every event-study coefficient, so it is written only when disclosure
+    control hides none of them (no ``n_spells`` or ``n_events`` in ``1 .. threshold-1``).
+
+    Parameters
+    ----------
+    es
+        The event study of the run.
+    threshold
+        Disclosure threshold.
+
+    Returns
+    -------
+    bool
+    """
+    counts = es.table[["n_spells", "n_events"]].to_numpy(dtype=float)
+    return not bool(((counts >= 1) & (counts < threshold)).any())
+
+
+def _honestdid_files(res: RunResults, out: Path) -> dict[str, Path]:
+    """The HonestDiD export (JSON and CSV per estimand), when it may be published."""
+    es = res.event_study
+    if es is None or not honestdid_disclosable(es, res.config.threshold):
+        return {}
+    paths = write_honestdid_json(es, out) + write_honestdid_csv(es, out)
+    return {p.name: p for p in paths}
 
 
 def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
     """Write the CSVs, the Excel workbook and the HTML report of a run.
 
     The report opens with the key findings (:func:`sofeval.report.key_findings`); every
-    table goes through disclosure control with its additive relations declared.
+    table goes through disclosure control with its additive relations declared. The
+    event study's coefficients and covariance are also written in the form HonestDiD takes
+    (``honestdid_<estimand>.json`` and ``.csv``) unless a quarter rests on a small count.
 
     Parameters
     ----------
@@ -370,6 +579,7 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
             float_format=report.CSV_FLOAT_FORMAT,
             lineterminator="\n",
         )
+    extra |= _honestdid_files(res, out)
     target = res.monitoring.target if res.monitoring is not None else report.FindingsSettings.target
     return extra | report.build_report(
         out,
@@ -385,7 +595,7 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         hazard_frame=hazard_frame(res.cells),
         design_text=design_text(res, res.config.lang)
         + (" " + " ".join(res.notes) if res.notes else ""),
-        extra_sections=_outcome_sections(res),
+        extra_sections=_report_sections(res),
         findings=report.FindingsSettings(
             benefit_per_week=res.config.benefit_per_week, target=target
         ),
