@@ -385,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--horizon",
         type=int,
         default=None,
-        help="weeks on benefit are counted up to this spell week (default 52)",
+        help="weeks on benefit are counted up to this spell week (default 52, or the "
+        "design's max_weeks when shorter)",
     )
     r.add_argument(
         "--benefit-per-week",

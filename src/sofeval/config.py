@@ -20,7 +20,8 @@ A ``study.toml`` has up to seven tables, each optional::
     seed = 20171001
 
     [outcomes]          # weeks and kroner (DESIGN.md §4b)
-    horizon = 52                 # weeks on benefit counted up to this spell week
+    horizon = 52                 # weeks on benefit counted up to this spell week (default 52,
+                                 # or max_weeks when shorter)
     benefit_per_week = 4300      # kroner per week on benefit (default: the 2018 maximum)
 
     [credibility]       # can we believe the comparison? (DESIGN.md §4b)
@@ -85,6 +86,9 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
         "max_size",
     ),
 }
+
+#: Default horizon (weeks) of the counterfactual durations (DESIGN.md §4b).
+DEFAULT_HORIZON = 52
 
 #: Scenarios the CI gate can run: both have a known truth for the pooled effects.
 CHECK_SCENARIOS: tuple[str, ...] = ("null", "homogeneous")
@@ -164,7 +168,8 @@ class RunConfig:
         Inference settings (wild cluster score bootstrap and randomisation inference).
     horizon
         Weeks on benefit and cumulative incidences are counted up to this spell week
-        (``1 .. max_weeks`` of the design; default 52).
+        (``1 .. max_weeks`` of the design); ``None`` (default) is :data:`DEFAULT_HORIZON`,
+        or ``max_weeks`` when that is shorter (see :attr:`horizon_weeks`).
     benefit_per_week
         Kroner per week on benefit for the kroner saved (default
         :data:`sofeval.analyses.BENEFIT_PER_WEEK`, the maximum weekly sickness benefit of
@@ -188,7 +193,7 @@ class RunConfig:
     bootstrap_weights: str = "rademacher"
     ri_draws: int = 999
     seed: int = 20171001
-    horizon: int = 52
+    horizon: int | None = None
     benefit_per_week: float = BENEFIT_PER_WEEK
     subgroups: tuple[str, ...] | None = None
     lang: str = "en"
@@ -203,8 +208,8 @@ class RunConfig:
             raise OptionError(f"threshold={self.threshold} must be a positive count.")
         if self.bootstrap_draws < 0 or self.ri_draws < 0:
             raise OptionError("bootstrap_draws and ri_draws must be >= 0 (0 switches them off).")
-        max_weeks = self.design.get("max_weeks", 52)
-        if (
+        max_weeks = self.design.get("max_weeks", DEFAULT_HORIZON)
+        if self.horizon is not None and (
             isinstance(self.horizon, bool)
             or not isinstance(self.horizon, int)
             or not 1 <= self.horizon <= max_weeks
@@ -223,6 +228,13 @@ class RunConfig:
             )
         for v in self.subgroups or ():
             check_option("subgroups", v, SPELL_COVARIATES)
+
+    @property
+    def horizon_weeks(self) -> int:
+        """The horizon of the durations: :attr:`horizon`, else the default capped at max_weeks."""
+        if self.horizon is not None:
+            return int(self.horizon)
+        return min(DEFAULT_HORIZON, int(self.design.get("max_weeks", DEFAULT_HORIZON)))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:

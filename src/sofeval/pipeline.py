@@ -341,7 +341,7 @@ def _outcomes(
         "counterfactual durations not estimated",
         notes,
         lambda: counterfactual_durations(
-            dest, study, horizon=config.horizon, benefit_per_week=config.benefit_per_week
+            dest, study, horizon=config.horizon_weeks, benefit_per_week=config.benefit_per_week
         ),
     )
     return dest, dur
