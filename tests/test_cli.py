@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +11,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sofeval.cli import EXIT_DATA_ERROR, main
+from sofeval.analyses import BENEFIT_PER_WEEK
+from sofeval.cli import EXIT_DATA_ERROR, build_parser, main, run_config
+from sofeval.config import RunConfig
+from sofeval.errors import OptionError
+from test_pipeline import HONESTDID_FILES, NEW_TABLES
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "synthetic"
-FAST = ["--bootstrap-draws", "49", "--ri-draws", "49"]
+# two subgroup variables (one per lane) instead of the six present keep the runs cheap
+FAST = ["--bootstrap-draws", "49", "--ri-draws", "49", "--subgroups", "sex,age"]
 OUTPUTS = ("effects.csv", "jobcentre_effects.csv", "dose_response.csv", "success_criteria.csv",
-           "data_audit.csv", "sofeval_results.xlsx", "report.html")
+           "data_audit.csv", "sofeval_results.xlsx", "report.html",
+           *(f"{name}.csv" for name in NEW_TABLES), *HONESTDID_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +56,12 @@ def test_run_on_embedded_data_writes_every_output(tmp_path):
                                 "n_events", "flag"]
     counts = pd.concat([jc["n_spells"], jc["n_events"], eff["n_spells"], eff["n_events"]])
     assert not ((counts > 0) & (counts < 5)).any(), "disclosure control broken"
+    for name, columns in NEW_TABLES.items():  # the tables of issues 15 and 16, as specified
+        table = pd.read_csv(out / f"{name}.csv")
+        assert list(table.columns) == columns, name
+        for c in ("n_spells", "n_events", "n_returns"):
+            if c in table.columns:
+                assert not ((table[c] > 0) & (table[c] < 5)).any(), (name, c)
 
 
 def test_two_runs_are_byte_identical(small_data, tmp_path, monkeypatch):
@@ -207,7 +220,7 @@ def test_library_warnings_become_one_line_notes(small_data, tmp_path, capsys):
     args = ["--spells", str(small_data / "spells.csv"), "--programme",
             str(small_data / "programme.csv")]
     assert main(["run", *args, "--out", str(out), "--bootstrap-draws", "0",
-                 "--ri-draws", "0"]) == 0
+                 "--ri-draws", "0", "--subgroups", "sex"]) == 0
     err = capsys.readouterr().err
     notes = [line for line in err.splitlines() if line]
     assert all(line.startswith("sofeval: note: ") for line in notes), err
@@ -251,3 +264,73 @@ def test_montecarlo_check_gate_exit_status(tmp_path, capsys):
     assert "FAIL" in captured.out and "the check failed" in captured.err
     assert main(["montecarlo", "--check", "--jobs", "1"]) == 2  # no config: a clean error
     assert "--check needs --config" in capsys.readouterr().err
+
+
+# --- run settings: study.toml and options ------------------------------------------------
+
+
+OUTCOMES = """
+[outcomes]
+horizon = 26
+benefit_per_week = 4355
+
+[credibility]
+subgroups = ["sex", "age"]
+"""
+
+
+def _run_args(*extra: str) -> list[str]:
+    return ["run", "--out", "o", *extra]
+
+
+def test_run_settings_from_study_toml_and_options(tmp_path):
+    default = run_config(build_parser().parse_args(_run_args()))
+    assert (default.horizon_weeks, default.benefit_per_week, default.subgroups) == (
+        52, BENEFIT_PER_WEEK, None)
+    assert RunConfig(design={"max_weeks": 40}).horizon_weeks == 40
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(OUTCOMES)
+    from_file = run_config(build_parser().parse_args(_run_args("--config", str(cfg))))
+    assert (from_file.horizon_weeks, from_file.benefit_per_week, from_file.subgroups) == (
+        26, 4355, ("sex", "age"))
+    options = run_config(build_parser().parse_args(_run_args(
+        "--config", str(cfg), "--horizon", "13", "--benefit-per-week", "1000.5",
+        "--subgroups", "sector, partial_sick_listing")))
+    assert (options.horizon_weeks, options.benefit_per_week, options.subgroups) == (
+        13, 1000.5, ("sector", "partial_sick_listing"))
+    off = run_config(build_parser().parse_args(_run_args("--subgroups", "none")))
+    assert off.subgroups == ()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (["--horizon", "60"], r"horizon=60 .* 1\.\.52"),
+        (["--horizon", "0"], r"horizon=0 .* 1\.\.52"),
+        (["--benefit-per-week", "-1"], r"benefit_per_week=-1\.0 must be a number of kroner >= 0"),
+        (["--subgroups", "sex,region"], r"subgroups='region' .* 'sex', 'age', 'diagnosis_group'"),
+    ],
+)
+def test_bad_run_settings_list_the_valid_values(options, match, capsys):
+    with pytest.raises(OptionError, match=match):
+        run_config(build_parser().parse_args(_run_args(*options)))
+    assert main(_run_args(*options)) == EXIT_DATA_ERROR  # before any data is read
+    err = capsys.readouterr().err
+    assert re.search(match, err) and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[outcomes]\nhorizon = 53\n", r"1\.\.52"),
+        ("[design]\nmax_weeks = 30\n[outcomes]\nhorizon = 31\n", r"1\.\.30"),
+        ('[outcomes]\nbenefit_per_week = "4300"\n', "number of kroner"),
+        ('[credibility]\nsubgroups = ["region"]\n', "'partial_sick_listing'"),
+        ("[outcomes]\nweeks = 52\n", "'horizon', 'benefit_per_week'"),
+    ],
+)
+def test_bad_study_toml_settings_are_refused(tmp_path, text, match):
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    with pytest.raises(OptionError, match=match):
+        RunConfig.from_toml(path)
