@@ -9,6 +9,7 @@ languages and thresholds.
 from __future__ import annotations
 
 import html
+import json
 import re
 import warnings
 from dataclasses import replace
@@ -139,6 +140,10 @@ def test_new_tables_have_exactly_the_issue_columns(out_en: Path) -> None:
         assert list(_csv(out_en, name).columns) == columns, name
     for name in HONESTDID_FILES:
         assert (out_en / name).is_file(), name
+    export = json.loads((out_en / "honestdid_programme.json").read_text(encoding="utf-8"))
+    numbers = [*export["betahat"], *(v for row in export["sigma"] for v in row)]
+    # 10 significant digits, as every table: the export does not depend on BLAS threads
+    assert numbers and all(float(f"{v:.10g}") == v for v in numbers)
     assert set(_csv(out_en, "subgroup_effects")["variable"]) == set(SUBGROUPS)
     hom = _csv(out_en, "homogeneity")
     assert list(dict.fromkeys(hom["variable"])) == [*SUBGROUPS, "jobcentre"]

@@ -23,7 +23,7 @@ export) is :func:`write_outputs`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -540,10 +540,15 @@ def honestdid_disclosable(es: EventStudyResult, threshold: int) -> bool:
 
 
 def _honestdid_files(res: RunResults, out: Path) -> dict[str, Path]:
-    """The HonestDiD export (JSON and CSV per estimand), when it may be published."""
+    """The HonestDiD export (JSON and CSV per estimand), when it may be published.
+
+    The coefficients and covariance are rounded to the 10 significant digits of every
+    published table first, so the files do not depend on the BLAS thread count.
+    """
     es = res.event_study
     if es is None or not honestdid_disclosable(es, res.config.threshold):
         return {}
+    es = replace(es, coef=report.round_array(es.coef), cov=report.round_array(es.cov))
     paths = write_honestdid_json(es, out) + write_honestdid_csv(es, out)
     return {p.name: p for p in paths}
 

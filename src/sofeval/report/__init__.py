@@ -91,6 +91,7 @@ from sofeval.report.sections import (
 from sofeval.report.tables import (
     CSV_FLOAT_FORMAT,
     FIXED_TIMESTAMP,
+    round_array,
     round_floats,
     write_csv_tables,
     write_workbook,
@@ -151,6 +152,7 @@ __all__ = [
     "protect_tables",
     "render_html",
     "require_columns",
+    "round_array",
     "round_floats",
     "secondary_mask",
     "statistic_columns",

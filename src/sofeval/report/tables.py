@@ -38,6 +38,25 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 CSV_FLOAT_FORMAT = "%.10g"
 
 
+def round_array(values: np.ndarray) -> np.ndarray:
+    """The floats of ``values`` as the CSVs write them: ``float(CSV_FLOAT_FORMAT % x)``.
+
+    Parameters
+    ----------
+    values
+        Any float array (NaN and infinities are kept).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of the same shape.
+    """
+    arr = np.array(values, dtype=float)
+    finite = np.isfinite(arr)
+    arr[finite] = np.char.mod(CSV_FLOAT_FORMAT, arr[finite]).astype(float)
+    return arr
+
+
 def round_floats(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose float columns hold the values the CSVs show.
 
@@ -57,10 +76,7 @@ def round_floats(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         values = out[col]
         if pd.api.types.is_float_dtype(values.dtype):
-            arr = values.to_numpy(dtype=float, na_value=np.nan)
-            finite = np.isfinite(arr)
-            text = np.char.mod(CSV_FLOAT_FORMAT, arr[finite])
-            arr[finite] = text.astype(float)
+            arr = round_array(values.to_numpy(dtype=float, na_value=np.nan))
             out[col] = pd.Series(arr, index=out.index).astype(values.dtype)
     return out
 
