@@ -61,6 +61,7 @@ from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
     CORRECTIONS,
+    BootStatistic,
     DesignMatrix,
     Family,
     GLMFit,
@@ -255,8 +256,9 @@ def _wild_pvalues(
     weights: str,
     seed: int,
     progress: bool | None,
+    statistic: BootStatistic = "wald",
 ) -> list[float]:
-    """Wild cluster score bootstrap p-value of each tested column (NaN if not identified)."""
+    """Restricted wild cluster bootstrap p-value of each tested column (NaN if not identified)."""
     out = []
     params = np.asarray(fit.params)
     for i, k in enumerate(idx):
@@ -268,7 +270,7 @@ def _wild_pvalues(
             res = wild_score_bootstrap(
                 dm_x, events, trials, family, clusters, k,  # type: ignore[arg-type]
                 B=draws, weights=weights, seed=seed + i,  # type: ignore[arg-type]
-                progress=progress, start=params,
+                progress=progress, start=params, statistic=statistic,
             )
         out.append(res.p_value)
     return out
@@ -297,6 +299,7 @@ class _Job:
     draws: int
     weights: str
     seed: int
+    statistic: BootStatistic = "wald"
 
 
 def _fit_destination(
@@ -320,7 +323,7 @@ def _fit_destination(
     else:
         rows["p_wild"] = _wild_pvalues(
             job.dm.X, events, job.trials, job.family, job.codes, fit, idx, job.draws,
-            job.weights, job.seed, progress,
+            job.weights, job.seed, progress, job.statistic,
         )
     rows.insert(0, "estimand", list(ESTIMANDS))
     rows.insert(0, "destination", state)
@@ -392,6 +395,7 @@ def destination_effects(
     destinations: Sequence[str] | None = None,
     bootstrap_draws: int = 999,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
+    bootstrap_statistic: BootStatistic = "wald",
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
     progress: bool | None = None,
@@ -419,6 +423,9 @@ def destination_effects(
         ``i`` (0 ex ante, 1 programme) uses ``seed + i`` in every destination, as
         :func:`~sofeval.analyses.estimate_effects` does, so the employment rows equal its
         table and the destinations share their cluster weights.
+    bootstrap_statistic
+        ``wald`` (restricted wild cluster bootstrap-t, the default, as for the pooled
+        effects) or ``score`` (Kline-Santos); see :mod:`sofeval.models.bootstrap`.
     correction
         Small-sample factor of the clustered covariance (``stata``: G/(G-1)).
     progress
@@ -475,7 +482,7 @@ def destination_effects(
         )
         fd = fitted_design(dk, mf, categorical, _INTEREST)
         job = _Job(dk, trials, codes, len(jc_names), family, correction, bootstrap_draws,
-                   bootstrap_weights, seed)
+                   bootstrap_weights, seed, bootstrap_statistic)
         reuse = {}
         if (
             effects is not None
