@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from tqdm.auto import tqdm
 
 from sofeval.analyses import dose_response, estimate_effects, jobcentre_effects, sof_cells
 from sofeval.data import SCENARIOS, simulate, validate_study
+from sofeval.engines import map_on_client
 from sofeval.errors import EstimationError, SofevalError, check_option
 from sofeval.runtime import show_progress
 
@@ -242,6 +244,7 @@ def monte_carlo(
     progress: bool | None = None,
     bootstrap_draws: int = 199,
     ri_draws: int = 199,
+    client: Any = None,
 ) -> MonteCarloResult:
     """Run a Monte Carlo over one synthetic scenario.
 
@@ -261,6 +264,9 @@ def monte_carlo(
         Progress bar (default: only in an interactive terminal).
     bootstrap_draws, ri_draws
         Draws of the wild bootstrap and of randomisation inference (0 switches off).
+    client
+        A ``distributed.Client``: the replications run as tasks on its cluster (``jobs`` is
+        ignored). Results do not depend on where a replication runs.
 
     Returns
     -------
@@ -273,7 +279,9 @@ def monte_carlo(
     ]
     jobs = jobs or os.cpu_count() or 1
     show = show_progress(progress)
-    if jobs == 1:
+    if client is not None:
+        results = map_on_client(client, _one_replication, tasks, progress, "reps")
+    elif jobs == 1:
         results = [_one_replication(t) for t in tqdm(tasks, disable=not show, desc="reps")]
     else:
         # one BLAS thread per worker: the workers already use every core, and BLAS threads

@@ -379,6 +379,9 @@ def success_criteria_from_counts(
         .rename(columns={"n": "n_spells", "hits": "n_measure"})
         .astype({"n_spells": "int64", "n_measure": "int64"})
     )
+    # pandas sums the in-process int8 measure flags in int64 and casts back when they fit
+    if out["n_measure"].between(-128, 127).all():
+        out["n_measure"] = out["n_measure"].astype("int8")
     out["share"] = _share(out["n_measure"], out["n_spells"])
     did = _did_from_counts(measures)
     return MonitoringResult(bm, by_half, overall, out, did, float(TARGET))

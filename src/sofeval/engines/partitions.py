@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from sofeval.data import (
     StudyData,
     as_string,
     empty_table,
+    parse_dates,
     validate_study,
 )
 from sofeval.engines.covariates import CovariateBins, covariate_kind, prebin
@@ -274,9 +275,47 @@ def check_part(
         programme=study.programme if index == 0 else None,
         monitoring=study.monitoring if index == 0 else None,
     )
-    keys = spell_keys(index, sp)
-    return CheckResult(info, split_hashes(keys.spell, n_buckets), split_keys(keys, n_buckets),
-                       orphans)
+    raw = cast(pd.DataFrame, tables["spells"])  # not None: a partition without spells returned
+    keys = spell_keys(index, _overlap_candidates(raw, sp, audit))
+    ids = _raw_ids(raw)
+    return CheckResult(
+        info, split_hashes(np.unique(id_hashes(ids[ids.notna()])), n_buckets),
+        split_keys(keys, n_buckets), orphans,
+    )
+
+
+#: Spell rules that run at or after ``overlapping_spells``: their rows take part in it.
+_AT_OR_AFTER_OVERLAP = ("overlapping_spells", "unknown_exit_state", "unknown_jobcentre")
+
+
+def _raw_ids(raw: pd.DataFrame) -> pd.Series:
+    """Spell ids of the raw rows as the validation coerces them (``None`` if missing)."""
+    return as_string(raw["spell_id"])
+
+
+def _overlap_candidates(raw: pd.DataFrame, kept: pd.DataFrame, audit: pd.DataFrame) -> Any:
+    """The spells the overlap rule sees in this partition: kept, or dropped by it or later.
+
+    ``validate_study`` runs ``overlapping_spells`` before the exit-state and jobcentre rules
+    and on the spells the earlier rules left, so a spell dropped here by one of those still
+    counts when another partition holds an overlapping spell of the same person.
+    """
+    a = audit[(audit["table"] == "spells") & audit["rule"].isin(_AT_OR_AFTER_OVERLAP)]
+    if a.empty:
+        return kept
+    ids = _raw_ids(raw)
+    later = ids.isin(set(a["row_id"].astype(str))) & ~ids.duplicated(keep=False)
+    rows = raw.loc[later.to_numpy()]
+    extra = pd.DataFrame(
+        {
+            "spell_id": ids[later].to_numpy(object),
+            "person_id": as_string(rows["person_id"]).to_numpy(object),
+            "absence_start": parse_dates(rows["absence_start"])[0].to_numpy(),
+            "benefit_end": parse_dates(rows["benefit_end"])[0].to_numpy(),
+        }
+    )
+    cols = ["spell_id", "person_id", "absence_start", "benefit_end"]
+    return pd.concat([kept[cols], extra], ignore_index=True)
 
 
 def _no_spells() -> pd.DataFrame:

@@ -505,7 +505,9 @@ def reduce_study(
         has_visitation = any("visitation_category" in i.columns for i in infos)
     else:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        parts, small = _study_parts(client, source, partitions or 2 * n_workers)
+        parts, small = _study_parts(
+            client, source, 2 * n_workers if partitions is None else partitions
+        )
         programme, monitoring = source.programme, source.monitoring
         local, flags = [source.audit], CrossFlags.concat([])
         n_spells, ends = len(source.spells), [source.data_end()]
