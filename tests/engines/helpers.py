@@ -21,13 +21,21 @@ def small_study(n_spells: int = N_SPELLS, seed: int = SEED) -> SyntheticStudy:
 
 
 def write_partitioned(
-    tables: dict[str, pd.DataFrame], out: Path, by: str = "jobcentre"
+    tables: dict[str, pd.DataFrame], out: Path, regions: int | None = None
 ) -> dict[str, Path]:
     """Write spells, meetings and interventions as hive datasets partitioned like the spells.
 
-    Child rows go to the partition of their spell (their ``by`` column is the spell's).
+    Partitioned by ``jobcentre``, or with ``regions`` by a ``region`` column added to the
+    spells (jobcentre number in sorted order modulo ``regions``: fewer, larger partitions).
+    Child rows go to the partition of their spell.
     """
     spells = tables["spells"]
+    by = "jobcentre"
+    if regions is not None:
+        codes = {j: i % regions for i, j in enumerate(sorted(spells["jobcentre"].unique()))}
+        spells = spells.assign(region=spells["jobcentre"].map(codes).map("r{}".format))
+        tables = tables | {"spells": spells}
+        by = "region"
     key = dict(zip(spells["spell_id"].astype(str), spells[by].astype(str), strict=False))
     paths = {}
     for name in ("spells", "meetings", "interventions"):

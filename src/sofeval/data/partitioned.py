@@ -6,7 +6,8 @@ A table given to :func:`open_study_dataset` may be
 * a directory: every ``.parquet``/``.pq``/``.csv`` file below it. Hive directories
   ``key=value`` (as ``pyarrow.dataset.write_dataset`` and ``sofeval synth --format parquet
   --partition-by jobcentre`` write them; values percent-encoded) become columns, and the files
-  of one hive partition, that is of the same key values, form one piece;
+  of one hive partition, that is of the same key values, form one piece; without hive
+  directories every file is a piece;
 * a glob such as ``spells/*.parquet``: every matching file (hive keys parsed below the
   directory that precedes the first wildcard), grouped by hive partition as above.
 
@@ -267,11 +268,13 @@ def open_table_dataset(
             if k not in names:
                 names.append(k)
         groups.setdefault(tuple(sorted(keys.items())), []).append(str(frag.path))
+    if not names:  # no hive keys: every file is a piece of its own
+        groups = {((("__file__", f),)): [f] for fl in groups.values() for f in fl}
     options = tuple(sorted(dict(storage_options or {}).items()))
     proto = _protocol(fs)
     pieces = sorted(
         (
-            DatasetPiece(table, tuple(sorted(fl)), key, proto, options, fmt)
+            DatasetPiece(table, tuple(sorted(fl)), key if names else (), proto, options, fmt)
             for key, fl in groups.items()
         ),
         key=lambda p: p.files[0],
@@ -288,9 +291,9 @@ class StudyDataset:
     spells
         The spells dataset; each piece is one partition of the distributed run.
     meetings, interventions
-        Datasets of the child tables (``None``: not given). When they are hive-partitioned
-        by the same keys as ``spells`` (:attr:`co_partitioned`) the child piece with a
-        spell piece's keys is read beside it; otherwise the engine routes every child row
+        Datasets of the child tables (``None``: not given). A child table hive-partitioned
+        by the same keys as ``spells`` (:meth:`aligned`) is read piece by piece beside the
+        spells piece of the same keys; the engine routes every row of any other child table
         to the partition of its spell.
     programme, monitoring
         The small tables, raw (read whole).
@@ -314,13 +317,16 @@ class StudyDataset:
         out = {"meetings": self.meetings, "interventions": self.interventions}
         return {k: v for k, v in out.items() if v is not None}
 
+    def aligned(self, table: str) -> bool:
+        """Whether child ``table`` is hive-partitioned by the same keys as ``spells``."""
+        keys = self.spells.partition_columns
+        child = self.children.get(table)
+        return bool(keys) and child is not None and set(child.partition_columns) == set(keys)
+
     @property
     def co_partitioned(self) -> bool:
-        """Whether every child table is hive-partitioned by the same keys as ``spells``."""
-        keys = self.spells.partition_columns
-        return bool(keys) and all(
-            set(c.partition_columns) == set(keys) for c in self.children.values()
-        )
+        """Whether every child table given is hive-partitioned like ``spells``."""
+        return all(self.aligned(t) for t in self.children)
 
     def load(self) -> StudyData:
         """Read every table whole and validate it (the in-process engine's input).

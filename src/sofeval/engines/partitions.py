@@ -55,7 +55,7 @@ __all__ = [
     "describe_part",
     "empty_audit",
     "load_tables",
-    "part_study_end",
+    "part_after_drops",
     "split_study",
     "summarise_part",
 ]
@@ -527,7 +527,7 @@ def describe_part(
     )
 
 
-def part_study_end(
+def part_after_drops(
     index: int,
     label: str,
     spells: TableSource,
@@ -535,14 +535,15 @@ def part_study_end(
     interventions: TableSource,
     small: SmallTables,
     plan: ReducePlan,
-) -> pd.Timestamp:
-    """``StudyData.data_end()`` of a partition after the cross-partition drops."""
+) -> tuple[pd.Timestamp, int]:
+    """``StudyData.data_end()`` and spells of a partition after the cross-partition drops."""
     tables = load_tables(spells, meetings, interventions, small)
     study, _ = validate_part(tables, small, label)
     if study is None:
-        return _NAT
+        return _NAT, 0
     study, _, _ = _drop_flagged(study, plan, index)
-    return study.data_end() if len(study.spells) else _NAT
+    n = len(study.spells)
+    return (study.data_end() if n else _NAT), n
 
 
 def _union_categoricals(frames: Sequence[pd.DataFrame]) -> list[pd.DataFrame]:

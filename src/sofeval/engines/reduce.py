@@ -3,9 +3,9 @@
 :func:`reduce_study` runs on a ``distributed.Client``:
 
 1. **Partitions.** A :class:`~sofeval.data.StudyDataset` gives one partition per spells piece.
-   Child tables hive-partitioned like the spells are read beside their spells piece;
-   otherwise every child row is routed to the partition of its spell by a spell-id hash index
-   (the child tables are then held in worker memory once). An in-memory
+   A child table hive-partitioned like the spells is read beside its spells piece; every
+   row of any other child table is routed to the partition of its spell by a spell-id hash
+   index (such a table is then held in worker memory once). An in-memory
    :class:`~sofeval.data.StudyData` is cut by :func:`~sofeval.engines.partitions.split_study`
    and scattered.
 2. **Validation** (first pass, :func:`~sofeval.engines.partitions.check_part`): each
@@ -73,7 +73,7 @@ from sofeval.engines.partitions import (
     combine,
     describe_part,
     empty_audit,
-    part_study_end,
+    part_after_drops,
     split_study,
     summarise_part,
 )
@@ -162,9 +162,10 @@ class ReducedStudy:
 
 
 def _route_children(
-    client: Any, ds: StudyDataset, n_parts: int, spells_pieces: Sequence[Any]
+    client: Any, ds: StudyDataset, names: Sequence[str], spells_pieces: Sequence[Any]
 ) -> dict[str, list[list[Any]]]:
-    """Per child table and partition, futures of the rows whose spell is stored there."""
+    """Per child table in ``names`` and partition, futures of the rows whose spell is there."""
+    n_parts = len(spells_pieces)
     index = client.gather(
         [client.submit(_raw_id_hashes, p, pure=False) for p in spells_pieces]
     )
@@ -173,10 +174,10 @@ def _route_children(
     order = np.argsort(hashes, kind="stable")
     table = client.scatter((hashes[order], owner[order]), broadcast=True)
     out: dict[str, list[list[Any]]] = {}
-    for name, dataset in ds.children.items():
+    for name in names:
         routed = [
             client.submit(_route_piece, piece, table, n_parts, pure=False)
-            for piece in dataset.pieces
+            for piece in ds.children[name].pieces
         ]
         out[name] = [[getitem(client, r, k) for r in routed] for k in range(n_parts)]
     return out
@@ -206,16 +207,18 @@ def _dataset_parts(client: Any, ds: StudyDataset) -> tuple[list[Part], SmallTabl
         ds.programme, ds.monitoring, ds.invalid, ds.jobcentres, False, tuple(ds.children)
     )
     kids: dict[str, list[Any]] = {}
-    if ds.co_partitioned:
-        keys = [p.keys for p in pieces]
-        for name, dataset in ds.children.items():
-            by_key = dataset.by_keys()
-            lists: list[Any] = [[by_key[k]] if k in by_key else [] for k in keys]
-            lost = [p for k, p in by_key.items() if k not in set(keys)]
-            lists[0] = lists[0] + lost  # children without a spells piece: unknown spells
-            kids[name] = lists
-    else:
-        kids = _route_children(client, ds, len(pieces), pieces)
+    keys = [p.keys for p in pieces]
+    for name, dataset in ds.children.items():
+        if not ds.aligned(name):
+            continue
+        by_key = dataset.by_keys()
+        lists: list[Any] = [[by_key[k]] if k in by_key else [] for k in keys]
+        lost = [p for k, p in by_key.items() if k not in set(keys)]
+        lists[0] = lists[0] + lost  # children without a spells piece: unknown spells
+        kids[name] = lists
+    routed = [name for name in ds.children if not ds.aligned(name)]
+    if routed:
+        kids |= _route_children(client, ds, routed, pieces)
     parts = [
         Part(p.label, p, kids.get("meetings", [None] * len(pieces))[k],
              kids.get("interventions", [None] * len(pieces))[k])
@@ -530,10 +533,14 @@ def reduce_study(
     )
     if dropped:  # a dropped spell may have held the study's last date
         ends = list(ends)
-        for k in dropped:
-            ends[k] = client.submit(part_study_end, *parts[k].args(k), small, plan,
-                                    pure=False).result()
-        n_spells -= int(sum(len(v) for v in dropped.values()))
+        counts = {i.index: i.n_spells for i in infos}
+        after = client.gather({
+            k: client.submit(part_after_drops, *parts[k].args(k), small, plan, pure=False)
+            for k in dropped
+        })
+        for k, (end, n) in after.items():
+            ends[k], counts[k] = end, n
+        n_spells = sum(counts.values())
     study_end = pd.Series(ends, dtype="datetime64[ns]").max()
     resolved = replace(design, data_end=design.data_end if design.data_end is not None
                        else study_end)
