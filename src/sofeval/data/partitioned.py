@@ -119,8 +119,13 @@ class DatasetPiece:
             return "/".join(f"{k}={v}" for k, v in self.keys)
         return Path(self.files[0]).name if self.files else "(empty)"
 
-    def read(self) -> pd.DataFrame:
+    def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The raw rows of the piece: its files in order, hive keys as columns.
+
+        Parameters
+        ----------
+        columns
+            Read only these columns (those present; Parquet files read nothing else).
 
         Returns
         -------
@@ -131,7 +136,7 @@ class DatasetPiece:
         import fsspec
 
         fs = fsspec.filesystem(self.protocol, **dict(self.storage_options))
-        frames = [self._read_file(fs, f) for f in self.files]
+        frames = [self._read_file(fs, f, columns) for f in self.files]
         df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         own = set(REQUIRED_COLUMNS[self.table]) | set(DATE_COLUMNS[self.table])
         for key, value in self.keys:
@@ -141,14 +146,18 @@ class DatasetPiece:
                 df[key] = pd.Series([value] * len(df), index=df.index, dtype=object)
                 if isinstance(value, int) and not isinstance(value, bool):
                     df[key] = df[key].astype("int64")
-        return df
+        return df if columns is None else df[[c for c in columns if c in df.columns]]
 
-    def _read_file(self, fs: Any, path: str) -> pd.DataFrame:
+    def _read_file(self, fs: Any, path: str, columns: Sequence[str] | None) -> pd.DataFrame:
         if self.file_format == "parquet":
             import pyarrow.parquet as pq
 
-            tab = pq.read_table(path, filesystem=fs if self.protocol != "file" else None)
-            return tab.to_pandas()
+            where = fs if self.protocol != "file" else None
+            names = None
+            if columns is not None:
+                have = pq.read_schema(path, filesystem=where).names
+                names = [c for c in columns if c in have]
+            return pq.read_table(path, columns=names, filesystem=where).to_pandas()
         if self.protocol == "file":
             return read_table(path, self.table)
         with tempfile.TemporaryDirectory() as tmp:

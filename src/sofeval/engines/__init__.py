@@ -9,8 +9,11 @@ Modules, from the client down to one partition:
 
 * :mod:`~sofeval.engines.dask_engine` -- :func:`run_dask`, the analyses of ``sofeval run``;
 * :mod:`~sofeval.engines.reduce` -- :func:`reduce_study`, the passes over the partitions;
+* :mod:`~sofeval.engines.assemble` -- the whole study on the client (:class:`ReducedStudy`);
 * :mod:`~sofeval.engines.session` -- the client (:func:`dask_client`), tree reduction, mapping;
-* :mod:`~sofeval.engines.partitions` -- what one partition computes;
+* :mod:`~sofeval.engines.validate` -- first pass over a partition (validation, keys);
+* :mod:`~sofeval.engines.summaries` -- second pass (cells and counts) and :func:`combine`;
+* :mod:`~sofeval.engines.partitions` -- one partition's tables, read and validated;
 * :mod:`~sofeval.engines.crosscheck` -- contract rules that span partitions (on hashes);
 * :mod:`~sofeval.engines.covariates` -- covariate bins shared by every partition;
 * :mod:`~sofeval.engines.monitoring` -- success criteria and meeting shares from counts.
@@ -20,6 +23,7 @@ Modules, from the client down to one partition:
 
 from __future__ import annotations
 
+from sofeval.engines.assemble import ReducedStudy
 from sofeval.engines.covariates import CovariateBins
 from sofeval.engines.crosscheck import (
     MAX_BUCKETS,
@@ -37,17 +41,8 @@ from sofeval.engines.monitoring import (
     meeting_shares_from_counts,
     success_criteria_from_counts,
 )
-from sofeval.engines.partitions import (
-    SPELL_KEYS,
-    PartSummary,
-    ReducePlan,
-    SmallTables,
-    check_part,
-    combine,
-    split_study,
-    summarise_part,
-)
-from sofeval.engines.reduce import ReducedStudy, reduce_study
+from sofeval.engines.partitions import SmallTables, split_study
+from sofeval.engines.reduce import reduce_study
 from sofeval.engines.session import (
     DEFAULT_WORKERS,
     FAN_IN,
@@ -55,6 +50,15 @@ from sofeval.engines.session import (
     map_on_client,
     tree_reduce,
 )
+from sofeval.engines.summaries import (
+    SPELL_KEYS,
+    PartSummary,
+    ReducePlan,
+    combine,
+    summarise_part,
+    summarise_study,
+)
+from sofeval.engines.validate import check_part, raw_dates
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -79,11 +83,13 @@ __all__ = [
     "measure_counts",
     "meeting_counts",
     "meeting_shares_from_counts",
+    "raw_dates",
     "reduce_study",
     "run_dask",
     "spell_keys",
     "split_study",
     "success_criteria_from_counts",
     "summarise_part",
+    "summarise_study",
     "tree_reduce",
 ]

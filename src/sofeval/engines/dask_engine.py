@@ -41,7 +41,8 @@ from sofeval.analyses import (
     jobcentre_effects,
 )
 from sofeval.data import StudyData, StudyDataset, empty_table
-from sofeval.engines.reduce import ReducedStudy, reduce_study
+from sofeval.engines.assemble import ReducedStudy
+from sofeval.engines.reduce import reduce_study
 from sofeval.engines.session import dask_client
 from sofeval.errors import EstimationError
 from sofeval.panel import StudyDesign

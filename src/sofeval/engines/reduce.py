@@ -8,21 +8,25 @@
    index (such a table is then held in worker memory once). An in-memory
    :class:`~sofeval.data.StudyData` is cut by :func:`~sofeval.engines.partitions.split_study`
    and scattered.
-2. **Validation** (first pass, :func:`~sofeval.engines.partitions.check_part`): each
-   partition is validated; the cross-partition rules run on hashed keys, one task per hash
-   bucket (:mod:`sofeval.engines.crosscheck`). ``invalid="error"`` raises one
+2. **First pass** (:func:`~sofeval.engines.validate.check_part`). The spells' date columns are
+   read alone for a provisional data end; then each partition is validated, its hash keys go
+   to the cross-partition rules (one task per hash bucket, :mod:`sofeval.engines.crosscheck`)
+   and it is summarised under the provisional plan. ``invalid="error"`` raises one
    :class:`~sofeval.errors.ContractError` for every broken rule of every partition;
    ``invalid="drop"`` drops and audits. A validated in-memory study skips this pass.
-3. **Global design.** The data end of the whole study, the programme windows and the
-   covariate bins are fixed, so every partition builds the same panel.
-4. **Cells** (second pass, :func:`~sofeval.engines.partitions.summarise_part`): each
-   partition is collapsed with the existing code, then a tree reduction
-   (:func:`~sofeval.engines.partitions.combine`) adds the summaries up; only the result
-   travels to the client: the cells (a few hundred thousand rows at any size), the spells
-   counted by what the per-spell consumers read, first-meeting and measure counts.
-5. **Client.** :class:`ReducedStudy` holds the :class:`~sofeval.analyses.SOFCells` of the
-   whole study (its per-spell frame rebuilt from the spell counts, without ids) and the
-   monitoring counts; fits, bootstraps and reports run there.
+3. **Global design.** The data end of the whole study (after the cross-partition drops), the
+   programme windows and the covariate bins are fixed, so every partition builds the same
+   panel.
+4. **Second pass** (:func:`~sofeval.engines.summaries.summarise_part`), only where the
+   provisional summary is not final (a partition that lost spells to a cross-partition rule,
+   or every partition when the validated data end differs from the raw one or a covariate
+   needs quintiles): each partition is collapsed with the existing code; then a tree
+   reduction (:func:`~sofeval.engines.summaries.combine`) adds the summaries up. Only the
+   result travels to the client: the cells (a few hundred thousand rows at any size), the
+   spells counted by what the per-spell consumers read, first-meeting and measure counts.
+5. **Client.** :func:`~sofeval.engines.assemble.assemble` gives the
+   :class:`~sofeval.engines.assemble.ReducedStudy`: the :class:`~sofeval.analyses.SOFCells` of
+   the whole study and the monitoring counts; fits, bootstraps and reports run there.
 """
 
 from __future__ import annotations
@@ -35,23 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sofeval.analyses import MonitoringResult, SOFCells
-from sofeval.data import (
-    EXIT_STATES,
-    RULES,
-    WEEK8_OFFSET,
-    StudyData,
-    StudyDataset,
-    as_string,
-    empty_table,
-)
-from sofeval.engines.covariates import (
-    CovariateBins,
-    covariate_kind,
-    final_categories,
-    needs_quintiles,
-    quintile_bins,
-)
+from sofeval.data import StudyData, StudyDataset, as_string
+from sofeval.engines.assemble import ReducedStudy, assemble, quintiles, sorted_audit
+from sofeval.engines.covariates import CovariateBins, covariate_kind
 from sofeval.engines.crosscheck import (
     CrossFlags,
     audit_error,
@@ -61,25 +51,18 @@ from sofeval.engines.crosscheck import (
     cross_partition_flags,
     id_hashes,
 )
-from sofeval.engines.monitoring import meeting_shares_from_counts, success_criteria_from_counts
-from sofeval.engines.partitions import (
-    SPELL_KEYS,
-    CheckResult,
-    PartInfo,
+from sofeval.engines.partitions import SmallTables, empty_audit, split_study, validate_small
+from sofeval.engines.session import gather, getitem, tree_reduce
+from sofeval.engines.summaries import (
     PartSummary,
     ReducePlan,
-    SmallTables,
-    check_part,
     combine,
-    describe_part,
-    empty_audit,
     part_after_drops,
-    split_study,
     summarise_part,
 )
-from sofeval.engines.session import gather, getitem, tree_reduce
+from sofeval.engines.validate import CheckResult, PartInfo, check_part, describe_part, raw_dates
 from sofeval.errors import ContractError, EstimationError
-from sofeval.panel import Cells, StudyDesign, coarsen, programme_windows
+from sofeval.panel import StudyDesign
 from sofeval.runtime import show_progress
 
 __all__ = ["Part", "ReducedStudy", "reduce_study"]
@@ -99,63 +82,6 @@ class Part:
     def args(self, index: int) -> tuple[Any, ...]:
         """Positional arguments of the partition tasks."""
         return (index, self.label, self.spells, self.meetings, self.interventions)
-
-
-@dataclass(frozen=True)
-class ReducedStudy:
-    """The whole study as the client sees it after the reduction.
-
-    Attributes
-    ----------
-    cells
-        :class:`~sofeval.analyses.SOFCells` keyed by ``link_month`` as well (as
-        ``sof_cells(..., extra_keys=("link_month",))``); its ``spells`` frame has one row per
-        used spell with the columns the per-spell consumers read (``jobcentre``,
-        ``absence_start``, ``entry_week``, ``last_week``, ``event_state``, ``w8_date``,
-        ``link_month``, ``exposure``, ``D``), but no ``spell_id`` or ``person_id``.
-    audit
-        Validation audit (rows dropped with ``invalid="drop"``).
-    n_spells
-        Validated spells.
-    study_end
-        ``StudyData.data_end()`` of the whole study.
-    programme, monitoring
-        The validated small tables.
-    meetings, measures
-        First-meeting and measure counts (:mod:`sofeval.engines.monitoring`).
-    has_visitation
-        Whether the spells have ``visitation_category``.
-    n_partitions
-        Partitions of the run.
-    study
-        The whole validated study when it was small enough to gather (else ``None``).
-    """
-
-    cells: SOFCells
-    audit: pd.DataFrame
-    n_spells: int
-    study_end: pd.Timestamp
-    programme: pd.DataFrame
-    monitoring: pd.DataFrame | None
-    meetings: pd.DataFrame
-    measures: pd.DataFrame
-    has_visitation: bool
-    n_partitions: int
-    study: StudyData | None = None
-
-    def meeting_shares(self) -> pd.DataFrame:
-        """``meeting_shares(study, source="auto")`` of the whole study."""
-        return meeting_shares_from_counts(self.meetings, self.monitoring)
-
-    def success_criteria(self) -> MonitoringResult:
-        """``success_criteria(study)`` of the whole study (default settings)."""
-        return success_criteria_from_counts(
-            self.meetings,
-            self.measures,
-            self.programme,
-            self.monitoring,
-            has_visitation=self.has_visitation,
-        )
 
 
 # --- partitions ----------------------------------------------------------------------------
@@ -254,33 +180,6 @@ def _bucket_flags(persons_grouped: bool, *triples: tuple[Any, Any, Any]) -> Cros
     return cross_partition_flags(list(ids), list(keys), list(orphans), persons_grouped)
 
 
-def _check(
-    client: Any, parts: Sequence[Part], small: SmallTables, persons_grouped: bool,
-    progress: bool | None,
-) -> tuple[list[PartInfo], CrossFlags]:
-    """First pass: validated partitions' infos and the flags of the cross-partition rules."""
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    n_buckets = min(bucket_count(len(parts)), max(2, 2 * n_workers))
-    results = [
-        client.submit(check_part, *p.args(k), small, n_buckets, pure=False)
-        for k, p in enumerate(parts)
-    ]
-    infos = gather(
-        client, [client.submit(operator.attrgetter("info"), r, pure=False) for r in results],
-        progress, "validate",
-    )
-    flags = [
-        client.submit(
-            _bucket_flags, persons_grouped,
-            *[client.submit(_bucket, r, b, pure=False) for r in results], pure=False,
-        )
-        for b in range(n_buckets)
-    ]
-    found = CrossFlags.concat(client.gather(flags))
-    del results, flags
-    return infos, found
-
-
 def _misplaced_error(infos: Sequence[PartInfo], misplaced: pd.DataFrame) -> ContractError:
     rows = []
     for info in infos:
@@ -327,36 +226,124 @@ def _cross_audit(
     )
 
 
-def _sorted_audit(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Audit rows in rule order, then partition and row order (as ``validate_study``)."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return empty_audit()
-    audit = pd.concat(frames, ignore_index=True)
-    order = {(r.table, r.name): i for i, r in enumerate(RULES)}
-    rank = [order.get((t, r), len(order)) for t, r in zip(audit["table"], audit["rule"],
-                                                              strict=True)]
-    pos = np.argsort(np.asarray(rank), kind="stable")
-    return audit.iloc[pos].reset_index(drop=True).astype(object)
+# --- the passes ----------------------------------------------------------------------------
 
 
-# --- second pass and the assembly on the client --------------------------------------------
+@dataclass(frozen=True)
+class _FirstPass:
+    """What the client knows after the first pass (or, for a validated study, at once)."""
+
+    parts: list[Part]
+    small: SmallTables
+    programme: pd.DataFrame
+    monitoring: pd.DataFrame | None
+    audits: list[pd.DataFrame]
+    flags: CrossFlags
+    counts: dict[int, int]
+    ends: dict[int, pd.Timestamp]
+    kinds: dict[str, str]
+    categories: dict[str, tuple[object, ...]]
+    consistent: bool
+    has_visitation: bool
+    plan: ReducePlan | None = None
+    summaries: list[Any] | None = None
 
 
-def _summarise(
-    client: Any, parts: Sequence[Part], small: SmallTables, plan: ReducePlan,
-    progress: bool | None,
-) -> PartSummary:
-    futures = [
-        client.submit(summarise_part, *p.args(k), small, plan, pure=False)
+def _keys(covariates: Sequence[str]) -> tuple[str, ...]:
+    return ("jobcentre", "week", "month", "exposure", "D", "link_month", *covariates)
+
+
+def _resolved(design: StudyDesign, study_end: pd.Timestamp) -> StudyDesign:
+    return replace(design, data_end=design.data_end if design.data_end is not None else study_end)
+
+
+def _first_pass(
+    client: Any, ds: StudyDataset, design: StudyDesign, covs: tuple[str, ...],
+    gather_below: int, persons_grouped: bool, progress: bool | None,
+) -> _FirstPass:
+    """Validate every partition, apply the cross-partition rules and summarise provisionally.
+
+    The provisional plan takes the data end from the raw dates (read alone first); when the
+    validated dates agree and nothing is dropped across partitions, the provisional summaries
+    are the final ones and the data are read once.
+    """
+    parts, small = _dataset_parts(client, ds)
+    programme, monitoring = validate_small(small)
+    dates = client.gather([client.submit(raw_dates, p.spells, pure=False) for p in parts])
+    raw_end = pd.Series([d for _, d in dates], dtype="datetime64[ns]").max()
+    plan0 = ReducePlan(
+        design=_resolved(design, raw_end), study_end=raw_end, programme=programme,
+        monitoring=monitoring, keys=_keys(covs), covariates=covs, bins=None,
+        gather=sum(n for n, _ in dates) <= gather_below,
+    )
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    n_buckets = min(bucket_count(len(parts)), max(2, 2 * n_workers))
+    results = [
+        client.submit(check_part, *p.args(k), small, n_buckets, plan0, pure=False)
         for k, p in enumerate(parts)
     ]
-    if show_progress(progress):
-        gather(client, [client.submit(bool, f, pure=False) for f in futures], progress, "cells")
-    total = client.gather(tree_reduce(client, combine, futures))
-    if total is None:
-        raise EstimationError("spells: no partition has a spell left to analyse.")
-    return total
+    infos: list[PartInfo] = gather(
+        client, [client.submit(operator.attrgetter("info"), r, pure=False) for r in results],
+        progress, "validate",
+    )
+    flags = CrossFlags.concat(client.gather([
+        client.submit(
+            _bucket_flags, persons_grouped,
+            *[client.submit(_bucket, r, b, pure=False) for r in results], pure=False,
+        )
+        for b in range(n_buckets)
+    ]))
+    audits = [i.audit for i in infos]
+    if not flags.misplaced.empty:
+        raise _misplaced_error(infos, flags.misplaced)
+    if ds.invalid == "error" and (any(len(a) for a in audits) or not flags.empty):
+        cross = _cross_audit(client, parts, small, flags) if not flags.empty else empty_audit()
+        raise audit_error(sorted_audit([*audits, cross]))
+    filled = [i for i in infos if i.n_spells]
+    kinds = {c: filled[0].kinds[c] for c in covs if filled and c in filled[0].kinds}
+    return _FirstPass(
+        parts=parts,
+        small=small,
+        programme=programme,
+        monitoring=monitoring,
+        audits=audits,
+        flags=flags,
+        counts={i.index: i.n_spells for i in infos},
+        ends={i.index: i.study_end for i in infos},
+        kinds=kinds,
+        categories=next((i.categories for i in filled), {}),
+        consistent=all({c: i.kinds.get(c) for c in kinds} == kinds for i in filled),
+        has_visitation=any("visitation_category" in i.columns for i in infos),
+        plan=plan0,
+        summaries=[client.submit(operator.attrgetter("summary"), r, pure=False)
+                   for r in results],
+    )
+
+
+def _in_memory(
+    client: Any, study: StudyData, covs: tuple[str, ...], partitions: np.ndarray | int | None
+) -> _FirstPass:
+    """A validated in-memory study: cut, scattered, nothing to validate."""
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    cut = 2 * n_workers if partitions is None else partitions
+    parts, small = _study_parts(client, study, cut)
+    programme, monitoring = validate_small(small)
+    kinds = {str(c): covariate_kind(str(c), study.spells[c]) for c in covs}
+    return _FirstPass(
+        parts=parts,
+        small=small,
+        programme=programme,
+        monitoring=monitoring,
+        audits=[study.audit],
+        flags=CrossFlags.concat([]),
+        counts={0: len(study.spells)},
+        ends={0: study.data_end()},
+        kinds=kinds,
+        categories={c: tuple(study.spells[c].cat.categories) for c in covs
+                    if kinds[c] == "categorical"},
+        consistent=True,
+        has_visitation="visitation_category" in study.spells.columns,
+    )
 
 
 def _bins(covariates: Sequence[str], kinds: dict[str, str]) -> dict[str, CovariateBins]:
@@ -364,90 +351,61 @@ def _bins(covariates: Sequence[str], kinds: dict[str, str]) -> dict[str, Covaria
     return {c: CovariateBins("values") for c in covariates if kinds.get(c) == "numeric"}
 
 
-def _quintiles(total: PartSummary, bins: dict[str, CovariateBins]) -> dict[str, CovariateBins]:
-    """Quintile bins for the per-value covariates with too many values (else unchanged)."""
-    out = dict(bins)
-    for c, counts in total.values.items():
-        if needs_quintiles("numeric", len(counts)):
-            vals = counts.sort_index()
-            out[c] = quintile_bins(vals.index.to_numpy(dtype=float), vals.to_numpy())
-    return out
-
-
-def _cells(
-    total: PartSummary, keys: Sequence[str], kinds: dict[str, str],
-    categories: dict[str, tuple[object, ...]], bins: dict[str, CovariateBins],
-) -> Cells:
-    """The reduced cells with the whole study's categories, sorted as ``cells_from_spells``."""
-    frame = total.cells.copy()
-    frame["jobcentre"] = frame["jobcentre"].cat.set_categories(sorted(total.jobcentres))
-    for c in keys:
-        if c in ("jobcentre",) or not isinstance(frame[c].dtype, pd.CategoricalDtype):
-            continue
-        col = frame[c]
-        observed = col.cat.categories[np.unique(col.cat.codes[col.cat.codes >= 0])]
-        b = bins.get(c)
-        fixed = categories.get(c) or (b.labels if b is not None and b.mode == "bins" else None)
-        frame[c] = col.cat.set_categories(final_categories(kinds.get(c, "other"), observed, fixed))
-    return coarsen(Cells(frame, tuple(keys)), [])
-
-
-def _spell_frame(counts: pd.DataFrame) -> pd.DataFrame:
-    """The used spells' frame rebuilt from the spell counts (one row per spell, no ids)."""
-    n = counts["n"].to_numpy(np.int64)
-    rep = {c: np.repeat(counts[c].to_numpy(), n) for c in SPELL_KEYS}
-    w8 = rep["w8_date"].astype("datetime64[ns]")
-    return pd.DataFrame(
-        {
-            "jobcentre": np.repeat(counts["jobcentre"].astype(str).to_numpy(object), n),
-            "absence_start": w8 - np.timedelta64(WEEK8_OFFSET.days, "D"),
-            "entry_week": rep["entry_week"].astype(np.int64),
-            "last_week": rep["last_week"].astype(np.int64),
-            "event_state": pd.Categorical(
-                np.repeat(counts["event_state"].astype(str).to_numpy(object), n),
-                categories=list(EXIT_STATES),
-            ),
-            "w8_date": w8,
-            "link_month": rep["link_month"].astype(np.int32),
-            "exposure": rep["exposure"].astype(np.int16),
-            "D": rep["D"].astype(np.int8),
-        }
+def _final_plan(
+    client: Any, first: _FirstPass, design: StudyDesign, covs: tuple[str, ...],
+    gather_below: int,
+) -> tuple[ReducePlan, int, pd.Timestamp]:
+    """The plan of the whole study: its data end and size after the cross-partition drops."""
+    plan = ReducePlan(
+        design=design, study_end=pd.Timestamp("NaT"), programme=first.programme,
+        monitoring=first.monitoring, keys=_keys(covs), covariates=covs,
+        bins=_bins(covs, first.kinds), duplicate=by_part(first.flags.duplicate),
+        overlap=by_part(first.flags.overlap),
     )
+    counts, ends = dict(first.counts), dict(first.ends)
+    dropped = first.flags.dropped()
+    if dropped:  # a dropped spell may have held the study's last date
+        after = client.gather({
+            k: client.submit(part_after_drops, *first.parts[k].args(k), first.small, plan,
+                             pure=False)
+            for k in dropped
+        })
+        for k, (end, n) in after.items():
+            ends[k], counts[k] = end, n
+    n_spells = sum(counts.values())
+    study_end = pd.Series(list(ends.values()), dtype="datetime64[ns]").max()
+    plan = replace(plan, design=_resolved(design, study_end), study_end=study_end,
+                   gather=n_spells <= gather_below)
+    return plan, n_spells, study_end
 
 
-def _sof_cells(
-    cells: Cells, total: PartSummary, design: StudyDesign, programme: pd.DataFrame
-) -> SOFCells:
-    windows, jc_map = programme_windows(programme)
-    jcs = cells.frame["jobcentre"].astype(str)
-    jc_window = pd.Series(
-        jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index
-    )
-    return SOFCells(
-        cells, _spell_frame(total.spells), design, windows, jc_window, total.panel_audit,
-        tuple(sorted(str(j) for j in jc_map)),
-    )
+def _reusable(first: _FirstPass, plan: ReducePlan) -> set[int]:
+    """Partitions whose provisional summary is final."""
+    p0 = first.plan
+    if p0 is None or first.summaries is None or not first.consistent:
+        return set()
+    same = (p0.design == plan.design and p0.study_end == plan.study_end
+            and p0.gather == plan.gather)
+    if not same:
+        return set()
+    return set(range(len(first.parts))) - set(first.flags.dropped())
 
 
-def _gathered(total: PartSummary, programme: pd.DataFrame, monitoring: Any) -> StudyData:
-    """The partitions put together, spells ordered by id.
-
-    That is the in-process engine's order for files sorted by spell id (as ``write_study``
-    and ``SyntheticStudy.write_csv`` write them).
-    """
-
-    def cat(name: str, keys: list[str]) -> pd.DataFrame:
-        frames = [getattr(t, name) for t in total.tables]
-        out = pd.concat(frames, ignore_index=True) if frames else empty_table(name)
-        return out.sort_values(keys, kind="mergesort").reset_index(drop=True)
-
-    return StudyData(
-        spells=cat("spells", ["spell_id"]),
-        meetings=cat("meetings", ["spell_id"]),
-        interventions=cat("interventions", ["spell_id"]),
-        programme=programme,
-        monitoring=monitoring,
-    )
+def _second_pass(
+    client: Any, first: _FirstPass, plan: ReducePlan, reuse: set[int], progress: bool | None
+) -> PartSummary:
+    """Summaries of every partition (recomputed where the provisional one is not final)."""
+    futures = [
+        first.summaries[k] if first.summaries is not None and k in reuse else
+        client.submit(summarise_part, *p.args(k), first.small, plan, pure=False)
+        for k, p in enumerate(first.parts)
+    ]
+    if show_progress(progress) and len(reuse) < len(futures):
+        gather(client, [client.submit(bool, f, pure=False) for f in futures], progress, "cells")
+    total = client.gather(tree_reduce(client, combine, futures))
+    if total is None:
+        raise EstimationError("spells: no partition has a spell left to analyse.")
+    return total
 
 
 def reduce_study(
@@ -492,77 +450,30 @@ def reduce_study(
     design = design or StudyDesign()
     covs = tuple(covariates)
     if isinstance(source, StudyDataset):
-        parts, small = _dataset_parts(client, source)
-        infos, flags = _check(client, parts, small, persons_grouped, progress)
-        programme, monitoring = infos[0].programme, infos[0].monitoring
-        local = [i.audit for i in infos]
-        if not flags.misplaced.empty:
-            raise _misplaced_error(infos, flags.misplaced)
-        if source.invalid == "error" and (any(len(a) for a in local) or not flags.empty):
-            cross = _cross_audit(client, parts, small, flags) if not flags.empty else empty_audit()
-            raise audit_error(_sorted_audit([*local, cross]))
-        n_spells = sum(i.n_spells for i in infos)
-        ends = [i.study_end for i in infos]
-        kinds = next((i.kinds for i in infos if i.n_spells), {})
-        categories = next((i.categories for i in infos if i.n_spells), {})
-        has_visitation = any("visitation_category" in i.columns for i in infos)
+        first = _first_pass(client, source, design, covs, gather_below, persons_grouped,
+                            progress)
     else:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        parts, small = _study_parts(
-            client, source, 2 * n_workers if partitions is None else partitions
-        )
-        programme, monitoring = source.programme, source.monitoring
-        local, flags = [source.audit], CrossFlags.concat([])
-        n_spells, ends = len(source.spells), [source.data_end()]
-        kinds = {str(c): covariate_kind(str(c), source.spells[c]) for c in covs}
-        categories = {c: tuple(source.spells[c].cat.categories) for c in covs
-                      if kinds[c] == "categorical"}
-        has_visitation = "visitation_category" in source.spells.columns
-    if programme is None:
-        programme = empty_table("programme")
-    dropped = flags.dropped()
-    plan = ReducePlan(
-        design=design,
-        study_end=pd.Timestamp("NaT"),
-        programme=programme,
-        monitoring=monitoring,
-        keys=("jobcentre", "week", "month", "exposure", "D", "link_month", *covs),
-        covariates=covs,
-        duplicate=by_part(flags.duplicate),
-        overlap=by_part(flags.overlap),
-    )
-    if dropped:  # a dropped spell may have held the study's last date
-        ends = list(ends)
-        counts = {i.index: i.n_spells for i in infos}
-        after = client.gather({
-            k: client.submit(part_after_drops, *parts[k].args(k), small, plan, pure=False)
-            for k in dropped
-        })
-        for k, (end, n) in after.items():
-            ends[k], counts[k] = end, n
-        n_spells = sum(counts.values())
-    study_end = pd.Series(ends, dtype="datetime64[ns]").max()
-    resolved = replace(design, data_end=design.data_end if design.data_end is not None
-                       else study_end)
-    plan = replace(plan, design=resolved, study_end=study_end,
-                   bins=_bins(covs, kinds), gather=n_spells <= gather_below)
-    total = _summarise(client, parts, small, plan, progress)
-    bins = _quintiles(total, plan.bins)
+        first = _in_memory(client, source, covs, partitions)
+    plan, n_spells, study_end = _final_plan(client, first, design, covs, gather_below)
+    total = _second_pass(client, first, plan, _reusable(first, plan), progress)
+    bins = quintiles(total, plan.bins or {})
     if bins != plan.bins:  # a numeric covariate has too many values: bin by global quintiles
         plan = replace(plan, bins=bins)
-        total = _summarise(client, parts, small, plan, progress)
+        total = _second_pass(client, first, plan, set(), progress)
     check_dropped_ids(total.dropped)
-    cells = _cells(total, plan.keys, kinds, categories, plan.bins)
-    return ReducedStudy(
-        cells=_sof_cells(cells, total, design, programme),
-        audit=_sorted_audit([*local, total.audit]),
+    return assemble(
+        total,
+        keys=plan.keys,
+        kinds=first.kinds,
+        categories=first.categories,
+        bins=plan.bins or {},
+        design=design,
+        programme=first.programme,
+        monitoring=first.monitoring,
+        audits=first.audits,
         n_spells=n_spells,
         study_end=study_end,
-        programme=programme,
-        monitoring=monitoring,
-        meetings=total.meetings,
-        measures=total.measures,
-        has_visitation=has_visitation,
-        n_partitions=len(parts),
-        study=_gathered(total, programme, monitoring) if plan.gather else None,
+        has_visitation=first.has_visitation,
+        n_partitions=len(first.parts),
+        gathered=plan.gather,
     )
