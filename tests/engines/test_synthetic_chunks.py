@@ -71,3 +71,14 @@ def test_aggregated_truth_of_a_homogeneous_scenario(tmp_path) -> None:
 def test_recurrence_scenarios_are_refused(tmp_path) -> None:
     with pytest.raises(OptionError, match="recurren"):
         write_synthetic_dataset(tmp_path, "destinations", 500, seed=1)
+
+
+def test_command_line_writes_partitioned_parquet(tmp_path, capsys) -> None:
+    from sofeval.cli import main
+
+    args = ["synth", "--format", "parquet", "--partition-by", "jobcentre", "--n-spells",
+            "1200", "--chunk-size", "500", "--seed", "3", "--out", str(tmp_path / "d")]
+    assert main(args) == 0
+    assert "1,200 spells in 3 chunks" in capsys.readouterr().out
+    assert any(p.name.startswith("jobcentre=") for p in (tmp_path / "d" / "meetings").iterdir())
+    assert main(["synth", "--partition-by", "jobcentre", "--out", str(tmp_path / "e")]) == 2
