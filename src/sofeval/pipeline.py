@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -32,7 +33,8 @@ from sofeval.analyses import (
     success_criteria,
 )
 from sofeval.config import RunConfig
-from sofeval.data import StudyData
+from sofeval.data import StudyData, StudyDataset
+from sofeval.engines import run_dask
 from sofeval.errors import EstimationError, check_option
 from sofeval.panel import StudyDesign
 from sofeval.runtime import Background, fork_available
@@ -92,18 +94,23 @@ def _dose_and_monitoring(
 
 
 def run_analysis(
-    study: StudyData,
+    study: StudyData | StudyDataset,
     config: RunConfig,
     *,
     progress: bool | None = None,
     parallel: bool = True,
+    engine: Literal["local", "dask"] = "local",
+    client: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunResults:
     """Run the default SOF evaluation on validated study tables.
 
     Parameters
     ----------
     study
-        Validated tables (see :func:`sofeval.data.io.load_study`).
+        Validated tables (see :func:`sofeval.data.io.load_study`), or partitioned datasets
+        (:func:`sofeval.data.open_study_dataset`; the local engine reads them whole).
     config
         Run settings.
     progress
@@ -112,12 +119,32 @@ def run_analysis(
         Compute the dose-response and the monitoring in a forked process beside the effects
         models (see :mod:`sofeval.runtime`; ignored where ``fork`` is not available). The
         results are identical either way.
+    engine
+        ``"local"`` (this process) or ``"dask"``: the cells and the monitoring counts are
+        computed partition by partition on a dask cluster, the models on this process
+        (:func:`sofeval.engines.run_dask`, docs/cluster.md); the results are the same.
+    client, workers, scheduler
+        For the dask engine: a ``distributed.Client`` (implies ``engine="dask"``), or the
+        address of a running scheduler, or the worker processes of a local cluster that
+        starts and stops with the run (default 2).
 
     Returns
     -------
     RunResults
     """
+    check_option("engine", engine, ("local", "dask"))
     design = StudyDesign(**config.design)
+    if engine == "dask" or client is not None:
+        d = run_dask(
+            study, design, covariates=config.covariates, family=config.family,
+            bootstrap_draws=config.bootstrap_draws, bootstrap_weights=config.bootstrap_weights,
+            ri_draws=config.ri_draws, seed=config.seed, progress=progress, client=client,
+            scheduler=scheduler, workers=workers, cox_max_spells=COX_MAX_SPELLS,
+        )
+        return RunResults(design, config, d.cells, d.effects, d.jobcentres, d.dose,
+                          d.monitoring, d.audit, d.notes, d.cox)
+    if isinstance(study, StudyDataset):
+        study = study.load()
     covs = config.covariates
     # one pass over the spells: the dose-response cells are also keyed by link_month, and
     # summing over it gives exactly the cells of the effects models
