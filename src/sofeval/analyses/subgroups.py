@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
 from sofeval.analyses.homogeneity import (
@@ -52,11 +54,22 @@ from sofeval.models import (
     BootWeights,
     Correction,
     Family,
+    ResultsBase,
     vcov,
     wald_test,
     wild_joint_test,
 )
 from sofeval.panel import StudyDesign, bin_covariates
+from sofeval.report import Lang, subgroup_forest
+
+__all__ = [
+    "MISSING_LEVEL",
+    "SUBGROUP_COLUMNS",
+    "SubgroupEffectsResult",
+    "default_subgroups",
+    "subgroup_effects",
+    "subgroup_model",
+]
 
 SUBGROUP_COLUMNS: tuple[str, ...] = (
     "variable",
@@ -76,7 +89,7 @@ MISSING_LEVEL = "missing"
 
 
 @dataclass(frozen=True)
-class SubgroupEffectsResult:
+class SubgroupEffectsResult(ResultsBase):
     """Effects by subgroup and the homogeneity tests of their variables (immutable).
 
     Attributes
@@ -94,37 +107,43 @@ class SubgroupEffectsResult:
     homogeneity: HomogeneityResult
     variables: tuple[str, ...] = field(default=())
 
+    title = "Effects by subgroup (D interacted with the levels, one model per variable)"
+
+    def header(self) -> list[tuple[str, str]]:
+        """Variables, standard errors and scales."""
+        return [
+            ("variables", ", ".join(self.variables)),
+            ("standard errors", "clustered by jobcentre"),
+            ("scales", "coef/se: log hazard ratio; CI: hazard ratio"),
+        ]
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """The homogeneity tests of the variables."""
+        return [(self.homogeneity.title, self.homogeneity.table)]
+
     def to_frame(self) -> pd.DataFrame:
         """The subgroup effects table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Forest plot of the subgroup hazard ratios, with the homogeneity p-values.
 
-    def summary(self) -> str:
-        """Text table of subgroup effects followed by the homogeneity tests."""
-        head = (
-            "Effects by subgroup (D interacted with the levels, one model per variable; "
-            "SEs clustered by jobcentre; CI on the hazard ratio scale)\n"
-        )
-        body = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        return head + body + "\n\n" + self.homogeneity.summary()
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def __str__(self) -> str:
-        return self.summary()
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.subgroup_forest`.
 
-    def _repr_html_(self) -> str:
-        return (
-            "<p><b>Effects by subgroup</b></p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-            + self.homogeneity._repr_html_()
-        )
-
-    def plot(self, lang: str = "en") -> object:
-        """Forest plot of the subgroup hazard ratios, with the homogeneity p-values."""
-        from sofeval.report import subgroup_forest
-
-        return subgroup_forest(self.table, self.homogeneity.table,
-                               lang=lang)  # type: ignore[arg-type]
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return subgroup_forest(self.table, self.homogeneity.table, lang=lang, **kwargs)
 
 
 def default_subgroups(study: StudyData) -> tuple[str, ...]:
