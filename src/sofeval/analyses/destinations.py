@@ -396,6 +396,20 @@ def _fit_all(
     return out
 
 
+def _reusable(
+    effects: EffectsResult | None, dm: DesignMatrix, family: str, trials: np.ndarray
+) -> EffectsResult | None:
+    """The pooled effects if they are this design's employment model (no refit), else None."""
+    if (
+        effects is not None
+        and effects.family == family
+        and tuple(effects.fit.names) == tuple(dm.names)
+        and effects.fit.n_trials == float(trials.sum())
+    ):
+        return effects
+    return None
+
+
 def destination_effects(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -489,14 +503,8 @@ def destination_effects(
         fd = fitted_design(dk, mf, categorical, _INTEREST)
         job = _Job(dk, trials, codes, len(jc_names), family, correction, bootstrap_draws,
                    bootstrap_weights, seed)
-        reuse = {}
-        if (
-            effects is not None
-            and effects.family == family
-            and tuple(effects.fit.names) == tuple(dk.names)
-            and effects.fit.n_trials == float(trials.sum())
-        ):
-            reuse = {s: effects for s in states if ev_col[s] == "event"}
+        pooled = _reusable(effects, dk, family, trials)
+        reuse = {} if pooled is None else {s: pooled for s in states if ev_col[s] == "event"}
         done.update(_fit_all(job, states, events, reuse, parallel, progress))
         designs.update({s: fd for s in states})
         del dk, job

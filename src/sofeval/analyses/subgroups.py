@@ -200,6 +200,45 @@ def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame
         })
 
 
+def _add_level_terms(
+    mf: pd.DataFrame, lev: np.ndarray, variable: str
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Add ``D_early[v=l]``/``D_late[v=l]`` columns to ``mf`` for every level of ``v``.
+
+    A level without treated person-weeks in a phase gets no column. Returns the new
+    column names and, for every (estimand, level) in order, ``(estimand, level, name)``.
+    """
+    numeric: list[str] = []
+    meta: list[tuple[str, str, str]] = []
+    for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
+        for lv in sorted(set(lev)):
+            name = f"{col}[{variable}={lv}]"
+            values = mf[col].to_numpy() * (lev == lv)
+            meta.append((est, lv, name))
+            if values.any():
+                mf[name] = values
+                numeric.append(name)
+    return numeric, meta
+
+
+def _with_counts(
+    effects: pd.DataFrame,
+    sc: SOFCells,
+    spell_levels: pd.Series | None,
+    cell_levels: np.ndarray,
+    variable: str,
+) -> pd.DataFrame:
+    """The effects with ``n_spells`` and ``n_events`` (0 without ``spell_levels``)."""
+    if spell_levels is not None:
+        counts = _counts(sc, spell_levels, cell_levels, variable)
+        effects = effects.merge(counts, on=["variable", "level", "estimand"], how="left")
+    else:
+        effects["n_spells"], effects["n_events"] = 0, 0
+    effects[["n_spells", "n_events"]] = effects[["n_spells", "n_events"]].fillna(0).astype(
+        np.int64)
+    return effects
+
+
 def subgroup_model(
     sc: SOFCells,
     variable: str,
@@ -257,17 +296,7 @@ def subgroup_model(
     trials = cells["at_risk"].to_numpy(float)
     lev = _levels(cells[variable]).to_numpy()
     mf[variable] = lev
-    levels = sorted(set(lev))
-    numeric: list[str] = []
-    meta: list[tuple[str, str, str]] = []
-    for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
-        for lv in levels:
-            name = f"{col}[{variable}={lv}]"
-            values = mf[col].to_numpy() * (lev == lv)
-            meta.append((est, lv, name))
-            if values.any():  # a level without treated person-weeks has no column
-                mf[name] = values
-                numeric.append(name)
+    numeric, meta = _add_level_terms(mf, lev, variable)
     base = ["week_block", "jobcentre", "month", *others, variable]
     mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
@@ -282,14 +311,8 @@ def subgroup_model(
     se = np.sqrt(np.clip(np.append(np.diag(cov), np.nan)[idx], 0.0, None))
     rows = pd.DataFrame([m[:2] for m in meta], columns=["estimand", "level"])
     rows.insert(0, "variable", variable)
-    effects = pd.concat([rows, _effect_rows(coef, se, level)], axis=1)
-    if spell_levels is not None:
-        counts = _counts(sc, spell_levels, lev, variable)
-        effects = effects.merge(counts, on=["variable", "level", "estimand"], how="left")
-    else:
-        effects["n_spells"], effects["n_events"] = 0, 0
-    effects[["n_spells", "n_events"]] = effects[["n_spells", "n_events"]].fillna(0).astype(
-        np.int64)
+    effects = _with_counts(pd.concat([rows, _effect_rows(coef, se, level)], axis=1),
+                           sc, spell_levels, lev, variable)
     hom = []
     for i, est in enumerate(ESTIMANDS):
         own = [int(idx[j]) for j, m in enumerate(meta) if m[0] == est and np.isfinite(coef[j])]
