@@ -35,10 +35,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sofeval.analyses.effects import EffectsResult
 from sofeval.analyses.prediction import (
@@ -65,10 +66,12 @@ from sofeval.models import (
     DesignMatrix,
     Family,
     GLMFit,
+    ResultsBase,
     build_design,
     wild_score_bootstrap,
 )
 from sofeval.panel import StudyDesign, group_codes
+from sofeval.report import Lang, destination_forest
 from sofeval.runtime import Background, fork_available
 
 __all__ = [
@@ -113,7 +116,7 @@ def destination_event_column(state: str, event_state: str = "employment") -> str
 
 
 @dataclass(frozen=True)
-class DestinationsResult:
+class DestinationsResult(ResultsBase):
     """Programme effects on every exit state, with their joint covariance (immutable).
 
     Attributes
@@ -161,6 +164,26 @@ class DestinationsResult:
     skipped: tuple[str, ...] = ()
 
     @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            "Programme effects by destination: cause-specific discrete-time hazards "
+            f"({self.family} link)"
+        )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Covariance, scales and the states without exits."""
+        rows = [
+            ("covariance", f"one joint covariance clustered by jobcentre "
+                           f"({len(self.clusters)} clusters, as Stata's suest)"),
+            ("scales", "coef/se: log hazard ratio; CI: hazard ratio; p_wild: wild cluster "
+                       "score bootstrap"),
+        ]
+        if self.skipped:
+            rows.append(("no exits (hazard 0)", ", ".join(self.skipped)))
+        return rows
+
+    @property
     def destinations(self) -> tuple[str, ...]:
         """The exit states with a model."""
         return tuple(self.fits)
@@ -168,8 +191,6 @@ class DestinationsResult:
     def to_frame(self) -> pd.DataFrame:
         """The destination effects table (a copy; columns :data:`DESTINATION_COLUMNS`)."""
         return self.table.copy()
-
-    tidy = to_frame
 
     def params(self, destination: str) -> pd.Series:
         """Every coefficient of one destination model (NaN where set aside)."""
@@ -196,33 +217,25 @@ class DestinationsResult:
         )
         return pd.DataFrame(z @ z.T, index=index, columns=index)
 
-    def summary(self) -> str:
-        """Text table of the effects on every destination."""
-        skipped = f"; no exits (hazard 0): {', '.join(self.skipped)}" if self.skipped else ""
-        head = (
-            "Programme effects by destination: cause-specific discrete-time hazards "
-            f"({self.family} link), one joint covariance clustered by jobcentre "
-            f"({len(self.clusters)} clusters, as Stata's suest){skipped}\n"
-            "coef/se: log hazard ratio; CI: hazard ratio; p_wild: wild cluster score "
-            "bootstrap\n"
-        )
-        return head + self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Hazard ratios with 95 % CIs per destination and estimand (a forest plot).
 
-    def __str__(self) -> str:
-        return self.summary()
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def _repr_html_(self) -> str:
-        return (
-            "<p><b>Programme effects by destination</b> (cause-specific hazards, "
-            f"{self.family} link; joint covariance clustered by jobcentre)</p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        )
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.destination_forest`.
 
-    def plot(self, lang: Literal["en", "da"] = "en") -> object:
-        """Hazard ratios with 95 % CIs per destination and estimand (a forest plot)."""
-        from sofeval.report import destination_forest
-
-        return destination_forest(self.table, lang=lang)
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return destination_forest(self.table, lang=lang, **kwargs)
 
 
 def _phase_counts(
@@ -386,6 +399,20 @@ def _fit_all(
     return out
 
 
+def _reusable(
+    effects: EffectsResult | None, dm: DesignMatrix, family: str, trials: np.ndarray
+) -> EffectsResult | None:
+    """The pooled effects if they are this design's employment model (no refit), else None."""
+    if (
+        effects is not None
+        and effects.family == family
+        and tuple(effects.fit.names) == tuple(dm.names)
+        and effects.fit.n_trials == float(trials.sum())
+    ):
+        return effects
+    return None
+
+
 def destination_effects(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -483,14 +510,8 @@ def destination_effects(
         fd = fitted_design(dk, mf, categorical, _INTEREST)
         job = _Job(dk, trials, codes, len(jc_names), family, correction, bootstrap_draws,
                    bootstrap_weights, seed, bootstrap_statistic)
-        reuse = {}
-        if (
-            effects is not None
-            and effects.family == family
-            and tuple(effects.fit.names) == tuple(dk.names)
-            and effects.fit.n_trials == float(trials.sum())
-        ):
-            reuse = {s: effects for s in states if ev_col[s] == "event"}
+        pooled = _reusable(effects, dk, family, trials)
+        reuse = {} if pooled is None else {s: pooled for s in states if ev_col[s] == "event"}
         done.update(_fit_all(job, states, events, reuse, parallel, progress))
         designs.update({s: fd for s in states})
         del dk, job
