@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sofeval.data import MAX_IDS_SHOWN, RULES, RuleContext
+from sofeval.data import HINTS, MAX_IDS_SHOWN, RULES, Audience, RuleContext, format_violation
 from sofeval.errors import ContractError
 
 __all__ = [
@@ -197,6 +197,9 @@ def _overlapping(rows: SpellKeys) -> np.ndarray:
     end[rows.end == _NEVER_DAY] = np.datetime64("NaT")
     frame = pd.DataFrame(
         {
+            # the rule's message quotes the other spell; only the mask is used here, and the
+            # workers' audit names the spells by their own ids
+            "spell_id": rows.spell.astype(str),
             "person_id": rows.person.astype(str),
             "absence_start": rows.start.astype("datetime64[D]").astype("datetime64[ns]"),
             "benefit_end": end,
@@ -291,12 +294,17 @@ def check_dropped_ids(dropped: pd.DataFrame) -> None:
 _LABELS = {"programme": "jobcentre", "monitoring": "jobcentre month"}
 
 
-def audit_error(audit: pd.DataFrame, where: dict[str, list[str]] | None = None) -> ContractError:
+def audit_error(
+    audit: pd.DataFrame,
+    where: dict[str, list[str]] | None = None,
+    audience: Audience = "python",
+) -> ContractError:
     """The :class:`ContractError` of ``invalid="error"`` for the rows an audit lists.
 
-    One message per broken rule, in the order of :data:`sofeval.data.RULES`, worded as
-    :func:`sofeval.data.validate_study` words them (rules that only run with
-    ``invalid="drop"`` are left out).
+    One message per broken rule, in the order of :data:`sofeval.data.RULES`, worded by
+    :func:`sofeval.data.format_violation` exactly as :func:`sofeval.data.validate_study`
+    words them (the audit's ``detail`` quotes each offending value; rules that only run
+    with ``invalid="drop"`` are left out).
 
     Parameters
     ----------
@@ -304,6 +312,9 @@ def audit_error(audit: pd.DataFrame, where: dict[str, list[str]] | None = None) 
         Rows with :data:`sofeval.data.AUDIT_COLUMNS`.
     where
         Optional rule name -> partitions the rule was broken in (added to its message).
+    audience
+        ``"python"`` or ``"cli"``: how the fix is spelled (``invalid="drop"`` or
+        ``--invalid drop``).
 
     Returns
     -------
@@ -315,6 +326,7 @@ def audit_error(audit: pd.DataFrame, where: dict[str, list[str]] | None = None) 
         ((k, g) for k, g in audit.groupby(["table", "rule"], sort=False)),
         key=lambda kg: order.get((str(kg[0][0]), str(kg[0][1])), len(order)),
     )
+    hints = HINTS[audience]
     messages: list[tuple[str, str, str, tuple[str, ...]]] = []  # message, table, rule, ids
     for (table_key, rule_key), g in groups:
         table, rule_name = str(table_key), str(rule_key)
@@ -322,18 +334,16 @@ def audit_error(audit: pd.DataFrame, where: dict[str, list[str]] | None = None) 
         if rule is not None and rule.drop_only:
             continue
         ids = tuple(pd.unique(g["row_id"].astype(str).to_numpy()).tolist())
-        shown = ", ".join(ids[:MAX_IDS_SHOWN])
-        if len(ids) > MAX_IDS_SHOWN:
-            shown += f", ... ({len(ids) - MAX_IDS_SHOWN} more)"
-        n = len(g)
-        label = _LABELS.get(table, "spell_id")
         how = "" if rule is None else (
-            f'{rule.requirement}; {rule.fix}, or pass invalid="drop" to drop them with an audit.'
+            f"{rule.requirement}; {rule.fix.format(**hints)}, or {hints['drop']}."
         )
-        plural = "row" if n == 1 else "rows"
-        msg = f"{table}: rule '{rule_name}' broken by {n} {plural} ({label}: {shown}). {how}"
+        msg = format_violation(
+            table, rule_name, _LABELS.get(table, "spell_id"),
+            g["row_id"].astype(str).to_numpy(dtype=object),
+            g["detail"].astype(str).to_numpy(dtype=object), how,
+        )
         if where and where.get(rule_name):
-            msg += f" [partitions: {', '.join(where[rule_name][:MAX_IDS_SHOWN])}]"
+            msg += f"\n  [partitions: {', '.join(where[rule_name][:MAX_IDS_SHOWN])}]"
         messages.append((msg.rstrip(), table, rule_name, ids))
     if not messages:
         return ContractError("no contract rule broken.", table="spells", rule="none")
