@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Re-install whenever pyproject.toml changes (refreshes an existing environment).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs,bench,dask]"
 	touch $(STAMP)
 
 venv: $(STAMP)

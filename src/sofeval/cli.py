@@ -32,17 +32,22 @@ from sofeval.analyses import BENEFIT_PER_WEEK, first_meetings
 from sofeval.config import RunConfig
 from sofeval.data import (
     AUDIT_COLUMNS,
+    CHUNK_SPELLS,
     SPELL_COVARIATES,
     RegisterMapping,
     StudyData,
+    is_dataset_location,
     load_study,
+    open_study_dataset,
     profile_study,
     read_study_dir,
     simulate,
+    write_synthetic_dataset,
 )
+from sofeval.engines import DEFAULT_WORKERS
 from sofeval.errors import ContractError, SofevalError
 from sofeval.montecarlo import check_failures, check_study, monte_carlo
-from sofeval.pipeline import run_analysis, write_outputs
+from sofeval.pipeline import RunResults, run_analysis, write_outputs
 from sofeval.runtime import show_progress
 
 #: Exit status for bad input or bad options (the message says what and where).
@@ -227,11 +232,10 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
     config = run_config(args)
-    study, _source = _load(args)
-    if len(study.audit):
-        print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
-    print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
-    res = run_analysis(study, config, progress=show_progress())
+    if args.engine == "dask" or _datasets_given(args):
+        res = _run_datasets(args, config)
+    else:
+        res = _run_files(args, config)
     paths = write_outputs(res, args.out)
     print(res.effects.summary())
     if res.cox is not None:
@@ -282,7 +286,68 @@ def _cmd_check(args: argparse.Namespace, notes: Notes) -> int:
     return 0
 
 
+def _datasets_given(args: argparse.Namespace) -> bool:
+    """Whether a table is given as a dataset (directory, glob or URL)."""
+    return any(is_dataset_location(getattr(args, t)) for t in TABLE_OPTIONS)
+
+
+def _run_files(args: argparse.Namespace, config: RunConfig) -> RunResults:
+    """``sofeval run`` on files read whole (the in-process engine)."""
+    study, _source = _load(args)
+    if len(study.audit):
+        print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
+    print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
+    return run_analysis(study, config, progress=show_progress())
+
+
+def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
+    """``sofeval run`` on partitioned datasets or with ``--engine dask``."""
+    if args.spells is None:
+        if any(getattr(args, t) for t in TABLE_OPTIONS[1:]):
+            raise SofevalError("--programme/--meetings/--interventions/--monitoring need --spells.")
+        source = default_data_dir()
+        print(f"sofeval: no data given; using the embedded synthetic data in {source}")
+        found = {
+            t: str(source / f"{t}.csv") for t in TABLE_OPTIONS if (source / f"{t}.csv").is_file()
+        }
+    else:
+        found = {t: getattr(args, t) for t in TABLE_OPTIONS if getattr(args, t) is not None}
+    dataset = open_study_dataset(
+        found["spells"], found.get("meetings"), found.get("interventions"),
+        found.get("programme"), found.get("monitoring"), invalid=args.invalid,
+    )
+    if args.engine == "local":
+        study = dataset.load()
+        print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
+        return run_analysis(study, config, progress=show_progress())
+    where = args.scheduler or f"a local cluster of {args.workers or DEFAULT_WORKERS} workers"
+    print(f"sofeval: {len(dataset.spells.pieces):,} partitions; estimating on {where} ...")
+    res = run_analysis(
+        dataset, config, progress=show_progress(), engine="dask", workers=args.workers,
+        scheduler=args.scheduler,
+    )
+    if len(res.audit):
+        print(f"sofeval: {len(res.audit)} rows dropped by --invalid drop (see data_audit.csv)")
+    audit = res.cells.audit
+    n_in = int(audit["value"].to_numpy()[(audit["item"] == "spells_in").to_numpy()][0])
+    print(f"sofeval: {n_in:,} spells validated on the cluster")
+    return res
+
+
 def _cmd_synth(args: argparse.Namespace, notes: Notes) -> int:
+    if args.format == "parquet":
+        ds = write_synthetic_dataset(
+            args.out, args.scenario, args.n_spells, args.seed, chunk_size=args.chunk_size,
+            partition_by=(args.partition_by,) if args.partition_by else (),
+            progress=show_progress(),
+        )
+        print(
+            f"sofeval: wrote the {args.scenario!r} scenario ({ds.n_spells:,} spells in "
+            f"{ds.n_chunks} chunks, seed {args.seed}) as Parquet datasets to {args.out}"
+        )
+        return 0
+    if args.partition_by:
+        raise SofevalError("--partition-by needs --format parquet.")
     data = simulate(
         args.scenario, n_spells=args.n_spells, seed=args.seed, progress=show_progress()
     )
@@ -403,6 +468,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _threshold_arg(r, None)
     r.add_argument("--out", required=True, help="output folder")
+    r.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="compute the cells in this process (default) or on a dask cluster "
+        "(tables may then be partitioned datasets: directories, globs or URLs)",
+    )
+    where = r.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://...)")
+    where.add_argument(
+        "--workers", type=int, default=None,
+        help=f"processes of a local dask cluster (default {DEFAULT_WORKERS})",
+    )
     r.set_defaults(func=_cmd_run)
 
     s = sub.add_parser("synth", help="write a synthetic register data set with known truth")
@@ -410,6 +488,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-spells", type=int, default=30_000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
+    s.add_argument(
+        "--format", choices=("csv", "parquet"), default="csv",
+        help="CSV files (default) or Parquet datasets written chunk by chunk",
+    )
+    s.add_argument(
+        "--partition-by", choices=("jobcentre",), default=None,
+        help="hive-partition the Parquet datasets by the spell's jobcentre",
+    )
+    s.add_argument("--chunk-size", type=int, default=CHUNK_SPELLS, help="spells per chunk")
     s.set_defaults(func=_cmd_synth)
 
     v = sub.add_parser(

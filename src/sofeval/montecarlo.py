@@ -37,6 +37,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,7 @@ from sofeval.analyses import (
 )
 from sofeval.config import CheckSettings, RunConfig
 from sofeval.data import SCENARIOS, StudyData, simulate, validate_study
+from sofeval.engines import map_on_client
 from sofeval.errors import EstimationError, SofevalError, check_option
 from sofeval.models import ResultsBase
 from sofeval.panel import StudyDesign
@@ -369,6 +371,7 @@ def monte_carlo(
     ri_draws: int = 199,
     config: RunConfig | None = None,
     parts: tuple[str, ...] = PARTS,
+    client: Any = None,
 ) -> MonteCarloResult:
     """Run a Monte Carlo over one synthetic scenario.
 
@@ -395,6 +398,9 @@ def monte_carlo(
         ``None``: the defaults.
     parts
         What each replication estimates, a subset of :data:`PARTS`.
+    client
+        A ``distributed.Client``: the replications run as tasks on its cluster (``jobs`` is
+        ignored). Results do not depend on where a replication runs.
 
     Returns
     -------
@@ -408,7 +414,11 @@ def monte_carlo(
         ReplicationTask(scenario, n_spells, int(s), r, bootstrap_draws, ri_draws, config, parts)
         for r, s in enumerate(seeds)
     ]
-    results = _run_tasks(tasks, jobs, show_progress(progress))
+    show = show_progress(progress)
+    if client is not None:
+        results = map_on_client(client, run_replication, tasks, progress, "reps")
+    else:
+        results = _run_tasks(tasks, jobs, show)
     ok = [r for r in results if "error" not in r.columns]
     bad = [r for r in results if "error" in r.columns]
     failed = (

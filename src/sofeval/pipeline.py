@@ -2,15 +2,16 @@
 
 One pass builds the cells once for every model on spell weeks (the dose-response model
 keys its cells by the link month as well; summing over it gives the cells of the others).
-Two lanes share the work (:class:`sofeval.runtime.Background`):
+Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
 
-* the main lane fits the pooled effects, the destination models (which reuse the
-  employment fit), the counterfactual durations and every second subgroup variable;
-* a forked second lane fits the per-jobcentre effects and the dose-response model,
-  computes the success-criteria monitoring, the recurrence after a return to work, the
-  event study, the placebo in time, the test of equal effects across jobcentres, the other
-  subgroup variables and, for samples up to :data:`COX_MAX_SPELLS` spells, the
-  continuous-time Cox cross-check.
+1. the core: this process fits the pooled and per-jobcentre effects while a forked second
+   lane fits the dose-response model and computes the success-criteria monitoring; then,
+   for samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check
+   (the order of :func:`sofeval.engines.run_dask`, so both engines give the same files);
+2. the second wave: this process fits the destination models (which reuse the employment
+   fit), the counterfactual durations and every second subgroup variable, while the
+   second lane fits the recurrence after a return to work, the event study, the placebo in
+   time, the test of equal effects across jobcentres and the other subgroup variables.
 
 Each subgroup variable's model has its own seed (``seed + i``, as
 :func:`~sofeval.analyses.subgroup_effects` gives the ``i``-th variable), so the split gives
@@ -25,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,8 @@ from sofeval.analyses import (
     write_honestdid_json,
 )
 from sofeval.config import RunConfig
-from sofeval.data import StudyData
+from sofeval.data import StudyData, StudyDataset
+from sofeval.engines import run_dask
 from sofeval.errors import SofevalError, check_option
 from sofeval.panel import StudyDesign
 from sofeval.runtime import Background, fork_available
@@ -78,6 +80,14 @@ COX_MAX_SPELLS = 50_000
 
 #: Weeks since a return to work at which the recurrence is reported (DESIGN.md §4b).
 RECURRENCE_HORIZONS: tuple[int, ...] = (26, 52)
+
+#: Note of a dask run on a study too large to gather into this process.
+DASK_NOTE = (
+    "the destination effects, counterfactual durations, recurrence, event study, placebo in "
+    "time, subgroup effects and homogeneity tests read the spell table in one process: the "
+    f"dask engine runs them on studies of up to {COX_MAX_SPELLS:,} spells; run without "
+    "--engine dask for them."
+)
 
 #: Failures that make an analysis a note of the run: the data cannot support it.
 ANALYSIS_FAILURES: tuple[type[Exception], ...] = (SofevalError, np.linalg.LinAlgError)
@@ -111,13 +121,9 @@ class RunResults:
 
 @dataclass(frozen=True)
 class _SideLane:
-    """What the second lane returns (small: no cells travel back)."""
+    """What the second lane of the second wave returns (small: no cells travel back)."""
 
-    jobcentres: JobcentreEffectsResult
-    dose: DoseResponseResult | None
-    monitoring: MonitoringResult | None
     recurrence: RecurrenceResult | None
-    cox: pd.DataFrame | None
     event_study: EventStudyResult | None
     placebo: PlaceboTimeResult | None
     jc_homogeneity: HomogeneityResult | None
@@ -234,52 +240,35 @@ def _attempt(what: str, notes: list[str], fn: Callable[[], T]) -> T | None:
         return None
 
 
-def _side_lane(
+def _core(
     study: StudyData,
     design: StudyDesign,
     config: RunConfig,
     sc_dose: SOFCells,
     sc: SOFCells,
-    subgroups: tuple[Sequence[str], Sequence[int]],
     progress: bool | None,
-) -> _SideLane:
-    """Step 2 (second lane): every analysis of the module docstring's second lane.
+    parallel: bool,
+) -> RunResults:
+    """Step 1: pooled and per-jobcentre effects, dose-response, monitoring, Cox cross-check.
 
-    ``subgroups`` is ``(variables, indices)``: the subgroup variables this lane fits.
+    The dose-response and the monitoring (both read the first meetings) run in the second
+    lane while this process fits the effects models; the order of the steps (and so of their
+    warnings) is that of :func:`sofeval.engines.run_dask`.
     """
     notes: list[str] = []
-    settings = _inference(config)
+    forked = parallel and fork_available()  # a child's progress bar would garble the parent's
+    side = Background(
+        lambda: _dose_and_monitoring(study, design, config, sc_dose, False if forked else progress),
+        enabled=forked,
+    )
+    eff = estimate_effects(
+        sc, ri_draws=config.ri_draws, progress=progress, **_inference(config)
+    )
     jce = jobcentre_effects(
         sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
     )
-    dose = _attempt(
-        "dose-response not estimated",
-        notes,
-        lambda: dose_response(
-            study,
-            design,
-            covariates=config.covariates,
-            family=config.family,  # type: ignore[arg-type]
-            cells=sc_dose,
-            bootstrap_draws=config.bootstrap_draws,
-            bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
-            seed=config.seed,
-            progress=progress,
-        ),
-    )
-    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study))
-    rec = _attempt(
-        "recurrence not estimated",
-        notes,
-        lambda: recurrence_effects(
-            study,
-            design,
-            horizons=RECURRENCE_HORIZONS,
-            covariates=config.covariates,
-            family=config.family,  # type: ignore[arg-type]
-            cells=sc_dose,
-        ),
-    )
+    dose, mon, side_notes = side.result()
+    notes += side_notes
     cox: pd.DataFrame | None = None
     if len(study.spells) <= COX_MAX_SPELLS:
         cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
@@ -288,6 +277,52 @@ def _side_lane(
             f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
             "(it works on the full person-week panel)."
         )
+    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes), cox)
+
+
+def _dose_and_monitoring(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    sc_dose: SOFCells,
+    progress: bool | None,
+) -> tuple[DoseResponseResult | None, MonitoringResult | None, list[str]]:
+    """The dose-response model and the success-criteria monitoring, with notes on failures."""
+    notes: list[str] = []
+    settings = _inference(config)
+    dose = _attempt(
+        "dose-response not estimated",
+        notes,
+        lambda: dose_response(study, design, cells=sc_dose, progress=progress, **settings),
+    )
+    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study))
+    return dose, mon, notes
+
+
+def _side_lane(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    cells: tuple[SOFCells, SOFCells],
+    subgroups: tuple[Sequence[str], Sequence[int]],
+    progress: bool | None,
+) -> _SideLane:
+    """Step 2, second lane: recurrence, event study, placebo, jobcentre homogeneity, subgroups.
+
+    ``cells`` are the cells keyed by ``link_month`` and those summed over it; ``subgroups``
+    is ``(variables, indices)``, the subgroup variables this lane fits.
+    """
+    notes: list[str] = []
+    settings = _inference(config)
+    sc_dose, sc = cells
+    rec = _attempt(
+        "recurrence not estimated",
+        notes,
+        lambda: recurrence_effects(
+            study, design, horizons=RECURRENCE_HORIZONS, covariates=config.covariates,
+            family=config.family, cells=sc_dose,  # type: ignore[arg-type]
+        ),
+    )  # fmt: skip
     es = _attempt(
         "event study not estimated",
         notes,
@@ -304,9 +339,7 @@ def _side_lane(
         lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
     )
     parts = _subgroup_parts(study, design, config, *subgroups, progress, notes)
-    return _SideLane(
-        jce, dose, mon, rec, cox, es, placebo, jc_hom, tuple(parts), tuple(notes)
-    )
+    return _SideLane(rec, es, placebo, jc_hom, tuple(parts), tuple(notes))
 
 
 def _outcomes(
@@ -317,23 +350,16 @@ def _outcomes(
     progress: bool | None,
     notes: list[str],
 ) -> tuple[DestinationsResult | None, DurationsResult | None]:
-    """Step 3 (main lane): effects on every destination, then weeks and kroner saved."""
+    """Step 2, main lane: effects on every destination, then weeks and kroner saved."""
     dest = _attempt(
         "destination effects not estimated",
         notes,
         lambda: destination_effects(
-            sc,
-            covariates=config.covariates,
-            family=config.family,  # type: ignore[arg-type]
-            bootstrap_draws=config.bootstrap_draws,
-            bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
-            seed=config.seed,
-            effects=eff,
-            progress=progress,
+            sc, effects=eff, progress=progress, **_inference(config),
             # the second lane already holds the other core: a fork here only adds copying
             parallel=False,
         ),
-    )
+    )  # fmt: skip
     if dest is None:
         notes.append("counterfactual durations not estimated: they need the destination models.")
         return None, None
@@ -347,92 +373,118 @@ def _outcomes(
     return dest, dur
 
 
-def run_analysis(
+def _second_wave(
     study: StudyData,
+    core: RunResults,
+    sc_dose: SOFCells,
+    sc: SOFCells,
+    progress: bool | None,
+    parallel: bool,
+) -> RunResults:
+    """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes."""
+    config, design = core.config, core.design
+    forked = parallel and fork_available()
+    variables = subgroup_variables(study, config)
+    mine, theirs = range(0, len(variables), 2), range(1, len(variables), 2)
+    side = Background(
+        lambda: _side_lane(
+            study, design, config, (sc_dose, sc), (variables, theirs),
+            progress=False if forked else progress,
+        ),
+        enabled=forked,
+    )  # fmt: skip
+    notes: list[str] = []
+    dest, dur = _outcomes(study, sc, core.effects, config, progress, notes)
+    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes)
+    lane = side.result()
+    subgroups = merge_subgroups([*parts, *lane.subgroups])
+    es = lane.event_study
+    if es is not None and not honestdid_disclosable(es, config.threshold):
+        notes.append(
+            "HonestDiD export not written: an event-study quarter rests on fewer than "
+            f"{config.threshold} spells or exits (disclosure control)."
+        )
+    return replace(
+        core,
+        notes=(*core.notes, *notes, *lane.notes),
+        destinations=dest,
+        durations=dur,
+        recurrence=lane.recurrence,
+        event_study=es,
+        placebo=lane.placebo,
+        subgroups=subgroups,
+        homogeneity=_homogeneity(subgroups, lane.jc_homogeneity),
+    )
+
+
+def run_analysis(
+    study: StudyData | StudyDataset,
     config: RunConfig,
     *,
     progress: bool | None = None,
     parallel: bool = True,
+    engine: Literal["local", "dask"] = "local",
+    client: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> RunResults:
     """Run the default SOF evaluation on validated study tables.
 
     Parameters
     ----------
     study
-        Validated tables (see :func:`sofeval.data.io.load_study`).
+        Validated tables (see :func:`sofeval.data.io.load_study`), or partitioned datasets
+        (:func:`sofeval.data.open_study_dataset`; the local engine reads them whole).
     config
         Run settings.
     progress
         Progress bars (default: only in an interactive terminal).
     parallel
-        Compute the dose-response, the monitoring, the recurrence and the Cox cross-check in
-        a forked process beside the effects models (see :mod:`sofeval.runtime`; ignored
-        where ``fork`` is not available). The results are identical either way.
+        Work in two lanes, the second a forked process (see :mod:`sofeval.runtime`;
+        ignored where ``fork`` is not available). The results are identical either way.
+    engine
+        ``"local"`` (this process) or ``"dask"``: the cells and the monitoring counts are
+        computed partition by partition on a dask cluster, the models on this process
+        (:func:`sofeval.engines.run_dask`, docs/cluster.md); the results are the same. The
+        second-wave analyses need the spell table in this process: the dask engine runs
+        them on studies it gathers (up to :data:`COX_MAX_SPELLS` spells) and otherwise
+        leaves a note (:data:`DASK_NOTE`).
+    client, workers, scheduler
+        For the dask engine: a ``distributed.Client`` (implies ``engine="dask"``), or the
+        address of a running scheduler, or the worker processes of a local cluster that
+        starts and stops with the run (default 2).
 
     Returns
     -------
     RunResults
     """
+    check_option("engine", engine, ("local", "dask"))
     design = StudyDesign(**config.design)
     covs = config.covariates
+    if engine == "dask" or client is not None:
+        d = run_dask(
+            study, design, covariates=covs, family=config.family,
+            bootstrap_draws=config.bootstrap_draws, bootstrap_weights=config.bootstrap_weights,
+            ri_draws=config.ri_draws, seed=config.seed, progress=progress, client=client,
+            scheduler=scheduler, workers=workers, cox_max_spells=COX_MAX_SPELLS,
+        )
+        core = RunResults(design, config, d.cells, d.effects, d.jobcentres, d.dose,
+                          d.monitoring, d.audit, d.notes, d.cox)
+        gathered = d.reduced.study
+        if gathered is None:
+            return replace(core, notes=(*core.notes, DASK_NOTE))
+        sc_dose = sof_cells(gathered, design, covs, extra_keys=("link_month",),
+                            progress=progress)
+        return _second_wave(gathered, core, sc_dose, coarsen_cells(sc_dose, ("link_month",)),
+                            progress, parallel)
+    if isinstance(study, StudyDataset):
+        study = study.load()
     # one pass over the spells: the dose-response cells are also keyed by link_month, and
     # summing over it gives exactly the cells of the effects models
     sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
     sc = coarsen_cells(sc_dose, ("link_month",))
-    # second lane: the per-jobcentre effects, the dose-response, the monitoring, the
-    # recurrence and the Cox cross-check run in a forked process while this one fits the
-    # pooled and destination models and the counterfactual durations
-    forked = parallel and fork_available()  # a child's progress bar would garble the parent's
-    variables = subgroup_variables(study, config)
-    mine, theirs = range(0, len(variables), 2), range(1, len(variables), 2)
-    side = Background(
-        lambda: _side_lane(
-            study, design, config, sc_dose, sc, (variables, theirs),
-            progress=False if forked else progress,
-        ),
-        enabled=forked,
-    )  # fmt: skip
-    eff = estimate_effects(
-        sc,
-        covariates=covs,
-        family=config.family,  # type: ignore[arg-type]
-        bootstrap_draws=config.bootstrap_draws,
-        bootstrap_weights=config.bootstrap_weights,  # type: ignore[arg-type]
-        ri_draws=config.ri_draws,
-        seed=config.seed,
-        progress=progress,
-    )
-    notes: list[str] = []
-    dest, dur = _outcomes(study, sc, eff, config, progress, notes)
-    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes)
-    lane = side.result()
-    subgroups = merge_subgroups([*parts, *lane.subgroups])
-    if lane.event_study is not None and not honestdid_disclosable(
-        lane.event_study, config.threshold
-    ):
-        notes.append(
-            "HonestDiD export not written: an event-study quarter rests on fewer than "
-            f"{config.threshold} spells or exits (disclosure control)."
-        )
-    return RunResults(
-        design,
-        config,
-        sc,
-        eff,
-        lane.jobcentres,
-        lane.dose,
-        lane.monitoring,
-        study.audit,
-        (*lane.notes, *notes),
-        lane.cox,
-        destinations=dest,
-        durations=dur,
-        recurrence=lane.recurrence,
-        event_study=lane.event_study,
-        placebo=lane.placebo,
-        subgroups=subgroups,
-        homogeneity=_homogeneity(subgroups, lane.jc_homogeneity),
-    )
+    core = _core(study, design, config, sc_dose, sc, progress, parallel)
+    return _second_wave(study, core, sc_dose, sc, progress, parallel)
 
 
 def design_text(res: RunResults, lang: str = "en") -> str:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from matplotlib.figure import Figure
 
 from sofeval.analyses import (
     DESTINATION_COLUMNS,
@@ -21,7 +22,7 @@ from sofeval.analyses import (
 )
 from sofeval.data import COMPETING_STATES, read_study_dir, simulate, validate_study
 from sofeval.errors import OptionError
-from sofeval.models import build_design, vcov
+from sofeval.models import ResultsBase, build_design, vcov
 from sofeval.panel import build_panel, week_block
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "destinations"
@@ -34,6 +35,29 @@ TOL_SE = 1e-7
 TOL_SAME = 1e-9
 #: Recovery of the synthetic truth: estimates within this many standard errors.
 N_SE = 3.0
+
+
+def _assert_shared_presentation(res, *tables):
+    """The results base: the summary prints every number of ``tables`` (4 decimals), the
+    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
+    assert isinstance(res, ResultsBase)
+    text = res.summary()
+    assert str(res) == text and text.splitlines()[0] == res.title
+    tokens = set(text.split())
+    for table in tables:
+        values = table.select_dtypes("float").to_numpy().ravel()
+        assert np.isfinite(values).any()
+        for v in values[np.isfinite(values)]:
+            assert f"{v:.4f}" in tokens, v
+    page = res._repr_html_()
+    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
+    first = tables[0].select_dtypes("float").to_numpy().ravel()
+    assert f"{first[np.isfinite(first)][0]:.4f}" in page
+    fig = res.plot(lang="da")
+    assert isinstance(fig, Figure)
+    assert fig.canvas.manager is None  # not registered with pyplot
+    assert fig.axes
+
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +109,15 @@ def test_employment_rows_equal_estimate_effects():
     sim = simulate("homogeneous", n_spells=5_000, seed=4, progress=False)
     study = validate_study(sim.spells, sim.meetings, sim.interventions, sim.programme)
     sc = sof_cells(study, progress=False)
+    # both default to the restricted wild bootstrap-t; the score bootstrap must agree too
     eff = estimate_effects(sc, inference=("cluster", "wild"), bootstrap_draws=99, seed=3)
     dest = destination_effects(sc, bootstrap_draws=99, seed=3, parallel=False)
+    eff_s = estimate_effects(sc, inference=("cluster", "wild"), bootstrap_draws=99, seed=3,
+                             bootstrap_statistic="score")
+    dest_s = destination_effects(sc, bootstrap_draws=99, seed=3, parallel=False,
+                                 bootstrap_statistic="score")
+    emp_s = dest_s.table[dest_s.table["destination"] == "employment"]
+    np.testing.assert_allclose(emp_s["p_wild"].to_numpy(), eff_s.table["p_wild"].to_numpy())
     emp = dest.table[dest.table["destination"] == "employment"].drop(columns="destination")
     cols = [c for c in emp.columns if c in eff.table.columns]
     # the destination models fit the cells summed over equal regressors: the same estimates,
@@ -194,6 +225,14 @@ def test_joint_covariance_blocks_equal_each_models_clustered_vcov(reference_fit)
     np.testing.assert_allclose(m, m.T, atol=1e-14)
     assert np.linalg.eigvalsh(m).min() > -1e-10 * np.abs(m).max()
     assert np.abs(vc.loc["employment", "unemployment"].to_numpy()).max() > 0
+
+
+def test_presentation(reference_fit):
+    _, res = reference_fit
+    _assert_shared_presentation(res, res.table)
+    assert ("covariance", "one joint covariance clustered by jobcentre "
+            f"({len(res.clusters)} clusters, as Stata's suest)") in res.header()
+    pd.testing.assert_frame_equal(res.tidy(), res.table)
 
 
 def test_options_are_checked(reference_fit):

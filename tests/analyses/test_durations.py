@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines import AalenJohansenFitter
+from matplotlib.figure import Figure
 
 from sofeval.analyses import (
     BENEFIT_PER_WEEK,
@@ -32,7 +33,7 @@ from sofeval.analyses.prediction import (
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import EstimationError, NotIdentifiedWarning, OptionError, SofevalError
-from sofeval.models import build_design, fit_glm_cells
+from sofeval.models import ResultsBase, build_design, fit_glm_cells
 from sofeval.panel import Cells, StudyDesign, bin_covariates, cells_from_spells, week_block
 from sofeval.report import weeks_saved_forest
 
@@ -43,6 +44,29 @@ TOL_LOOP = 1e-10
 #: Delta-method standard errors against central differences of the estimates along each
 #: cluster's influence direction (step 1e-4: truncation error ~1e-8 relative).
 TOL_DELTA = 1e-6
+
+
+def _assert_shared_presentation(res, *tables):
+    """The results base: the summary prints every number of ``tables`` (4 decimals), the
+    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
+    assert isinstance(res, ResultsBase)
+    text = res.summary()
+    assert str(res) == text and text.splitlines()[0] == res.title
+    tokens = set(text.split())
+    for table in tables:
+        values = table.select_dtypes("float").to_numpy().ravel()
+        assert np.isfinite(values).any()
+        for v in values[np.isfinite(values)]:
+            assert f"{v:.4f}" in tokens, v
+    page = res._repr_html_()
+    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
+    first = tables[0].select_dtypes("float").to_numpy().ravel()
+    assert f"{first[np.isfinite(first)][0]:.4f}" in page
+    fig = res.plot(lang="da")
+    assert isinstance(fig, Figure)
+    assert fig.canvas.manager is None  # not registered with pyplot
+    assert fig.axes
+
 
 
 def _study(scenario: str, n: int, seed: int, **kw):
@@ -399,15 +423,17 @@ def test_options_and_determinism(small):
 
 
 def test_plots_and_reprs(small):
-    from matplotlib.figure import Figure
-
     _, _, dest = small
     res = counterfactual_durations(dest, horizon=26)
+    pooled = res.incidence_at()
+    pooled = pooled[pooled["scope"] == "all"]
+    assert sorted(pooled["week"].unique()) == [13, 26]
+    _assert_shared_presentation(res, res.durations, pooled)
     for kind in ("incidence", "survival", "stacked", "weeks"):
-        assert isinstance(res.plot(kind, lang="da"), Figure)  # type: ignore[arg-type]
-    assert isinstance(dest.plot(), Figure)
-    assert "weeks saved" in str(res).lower() or "weeks on sickness" in str(res).lower()
-    assert "<table" in res._repr_html_() and "<table" in dest._repr_html_()
+        fig = res.plot(kind, lang="da")  # type: ignore[arg-type]
+        assert isinstance(fig, Figure) and fig.canvas.manager is None
+    pd.testing.assert_frame_equal(res.tidy("incidence"), res.incidence)
+    assert "weeks on sickness benefit within 26 weeks" in str(res).lower()
     with pytest.raises(OptionError, match="scope"):
         res.plot("incidence", scope="Atlantis")
     with pytest.raises(SofevalError, match="missing column"):

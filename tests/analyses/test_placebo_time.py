@@ -10,10 +10,34 @@ from matplotlib.figure import Figure
 from sofeval.analyses import PLACEBO_TIME_COLUMNS, placebo_study, placebo_time
 from sofeval.data import WEEK8_OFFSET, simulate, validate_study
 from sofeval.errors import EstimationError, OptionError
+from sofeval.models import ResultsBase
 from sofeval.panel import StudyDesign
 
 #: A placebo effect whose truth is zero lies within this many standard errors of it.
 N_SE = 3.0
+
+
+def _assert_shared_presentation(res, *tables):
+    """The results base: the summary prints every number of ``tables`` (4 decimals), the
+    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
+    assert isinstance(res, ResultsBase)
+    text = res.summary()
+    assert str(res) == text and text.splitlines()[0] == res.title
+    tokens = set(text.split())
+    for table in tables:
+        values = table.select_dtypes("float").to_numpy().ravel()
+        assert np.isfinite(values).any()
+        for v in values[np.isfinite(values)]:
+            assert f"{v:.4f}" in tokens, v
+    page = res._repr_html_()
+    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
+    first = tables[0].select_dtypes("float").to_numpy().ravel()
+    assert f"{first[np.isfinite(first)][0]:.4f}" in page
+    fig = res.plot(lang="da")
+    assert isinstance(fig, Figure)
+    assert fig.canvas.manager is None  # not registered with pyplot
+    assert fig.axes
+
 
 
 def _study(scenario: str, n: int, seed: int):
@@ -47,10 +71,15 @@ def test_sample_rule_and_windows(homogeneous):
     assert dropped_own < dropped
 
 
-def test_placebo_is_zero_where_the_programme_did_not_run(homogeneous):
-    """`homogeneous` has real effects (0.05, 0.10) after the start and none before it."""
+@pytest.fixture(scope="module")
+def placebo(homogeneous):
     _, study = homogeneous
-    res = placebo_time(study, bootstrap_draws=199, seed=2)
+    return placebo_time(study, bootstrap_draws=199, seed=2)
+
+
+def test_placebo_is_zero_where_the_programme_did_not_run(placebo):
+    """`homogeneous` has real effects (0.05, 0.10) after the start and none before it."""
+    res = placebo
     t = res.table
     assert tuple(t.columns) == PLACEBO_TIME_COLUMNS
     assert t["estimand"].tolist() == ["ex_ante", "programme"]
@@ -58,8 +87,13 @@ def test_placebo_is_zero_where_the_programme_did_not_run(homogeneous):
     assert t["p_wild"].between(0, 1).all()
     assert (t["n_spells"] > 0).all() and (t["n_events"] > 0).all()
     assert t["window_start"].tolist() == ["2016-10-01"] * 2
-    assert "Placebo in time" in str(res) and "<table" in res._repr_html_()
-    assert isinstance(res.plot(), Figure) and isinstance(res.plot(lang="da"), Figure)
+
+
+def test_presentation(placebo):
+    res = placebo
+    _assert_shared_presentation(res, res.table)
+    assert res.title.startswith("Placebo in time: programme windows moved 12 months")
+    assert isinstance(res.plot(), Figure)
 
 
 def test_bad_options_are_refused(homogeneous):

@@ -23,6 +23,7 @@ from sofeval.analyses import (
 from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
 from sofeval.models import (
+    ResultsBase,
     build_design,
     fit_glm_cells,
     wald_test,
@@ -37,6 +38,29 @@ TOL_COEF = 1e-6
 TOL_EXACT = 1e-8
 #: Recovery of the simulated truth: within this many standard errors.
 N_SE = 3.0
+
+
+def _assert_shared_presentation(res, *tables):
+    """The results base: the summary prints every number of ``tables`` (4 decimals), the
+    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
+    assert isinstance(res, ResultsBase)
+    text = res.summary()
+    assert str(res) == text and text.splitlines()[0] == res.title
+    tokens = set(text.split())
+    for table in tables:
+        values = table.select_dtypes("float").to_numpy().ravel()
+        assert np.isfinite(values).any()
+        for v in values[np.isfinite(values)]:
+            assert f"{v:.4f}" in tokens, v
+    page = res._repr_html_()
+    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
+    first = tables[0].select_dtypes("float").to_numpy().ravel()
+    assert f"{first[np.isfinite(first)][0]:.4f}" in page
+    fig = res.plot(lang="da")
+    assert isinstance(fig, Figure)
+    assert fig.canvas.manager is None  # not registered with pyplot
+    assert fig.axes
+
 
 
 def _study(scenario: str, n: int, seed: int, **kw):
@@ -72,8 +96,9 @@ def test_layout_and_additive_counts(null_study, sex_result):
     h = res.homogeneity.table
     assert h["df"].tolist() == [1, 1, 4, 4]
     assert h["p_wild"].between(0, 1).all()
-    assert "Effects by subgroup" in str(res) and "<table" in res._repr_html_()
-    assert isinstance(res.plot(), Figure) and isinstance(res.plot(lang="da"), Figure)
+    _assert_shared_presentation(res, res.table, res.homogeneity.table)
+    _assert_shared_presentation(res.homogeneity, res.homogeneity.table)
+    assert isinstance(res.plot(), Figure)
 
 
 def test_sex_effects_equal_statsmodels_on_the_same_cells():
@@ -182,8 +207,8 @@ def test_homogeneity_table_combines_subgroups_and_jobcentres(null_study, sex_res
     res = homogeneity(sof_cells(study, progress=False), sex_result, bootstrap_draws=99)
     assert res.table["variable"].tolist() == ["sex", "sex", "age", "age", "jobcentre",
                                               "jobcentre"]
-    assert isinstance(res.plot(), Figure)
-    assert "heteroskedasticity-robust" in str(res)
+    _assert_shared_presentation(res, res.table)
+    assert ("jobcentre clustered by", "cell (heteroskedasticity-robust)") in res.header()
 
 
 def test_missing_values_form_their_own_level():

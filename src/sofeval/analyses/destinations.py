@@ -35,10 +35,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sofeval.analyses.effects import EffectsResult
 from sofeval.analyses.prediction import (
@@ -61,13 +62,16 @@ from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
     CORRECTIONS,
+    BootStatistic,
     DesignMatrix,
     Family,
     GLMFit,
+    ResultsBase,
     build_design,
     wild_score_bootstrap,
 )
 from sofeval.panel import StudyDesign, group_codes
+from sofeval.report import Lang, destination_forest
 from sofeval.runtime import Background, fork_available
 
 __all__ = [
@@ -112,7 +116,7 @@ def destination_event_column(state: str, event_state: str = "employment") -> str
 
 
 @dataclass(frozen=True)
-class DestinationsResult:
+class DestinationsResult(ResultsBase):
     """Programme effects on every exit state, with their joint covariance (immutable).
 
     Attributes
@@ -160,6 +164,26 @@ class DestinationsResult:
     skipped: tuple[str, ...] = ()
 
     @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            "Programme effects by destination: cause-specific discrete-time hazards "
+            f"({self.family} link)"
+        )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Covariance, scales and the states without exits."""
+        rows = [
+            ("covariance", f"one joint covariance clustered by jobcentre "
+                           f"({len(self.clusters)} clusters, as Stata's suest)"),
+            ("scales", "coef/se: log hazard ratio; CI: hazard ratio; p_wild: wild cluster "
+                       "score bootstrap"),
+        ]
+        if self.skipped:
+            rows.append(("no exits (hazard 0)", ", ".join(self.skipped)))
+        return rows
+
+    @property
     def destinations(self) -> tuple[str, ...]:
         """The exit states with a model."""
         return tuple(self.fits)
@@ -167,8 +191,6 @@ class DestinationsResult:
     def to_frame(self) -> pd.DataFrame:
         """The destination effects table (a copy; columns :data:`DESTINATION_COLUMNS`)."""
         return self.table.copy()
-
-    tidy = to_frame
 
     def params(self, destination: str) -> pd.Series:
         """Every coefficient of one destination model (NaN where set aside)."""
@@ -195,33 +217,25 @@ class DestinationsResult:
         )
         return pd.DataFrame(z @ z.T, index=index, columns=index)
 
-    def summary(self) -> str:
-        """Text table of the effects on every destination."""
-        skipped = f"; no exits (hazard 0): {', '.join(self.skipped)}" if self.skipped else ""
-        head = (
-            "Programme effects by destination: cause-specific discrete-time hazards "
-            f"({self.family} link), one joint covariance clustered by jobcentre "
-            f"({len(self.clusters)} clusters, as Stata's suest){skipped}\n"
-            "coef/se: log hazard ratio; CI: hazard ratio; p_wild: wild cluster score "
-            "bootstrap\n"
-        )
-        return head + self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Hazard ratios with 95 % CIs per destination and estimand (a forest plot).
 
-    def __str__(self) -> str:
-        return self.summary()
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def _repr_html_(self) -> str:
-        return (
-            "<p><b>Programme effects by destination</b> (cause-specific hazards, "
-            f"{self.family} link; joint covariance clustered by jobcentre)</p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        )
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.destination_forest`.
 
-    def plot(self, lang: Literal["en", "da"] = "en") -> object:
-        """Hazard ratios with 95 % CIs per destination and estimand (a forest plot)."""
-        from sofeval.report import destination_forest
-
-        return destination_forest(self.table, lang=lang)
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return destination_forest(self.table, lang=lang, **kwargs)
 
 
 def _phase_counts(
@@ -255,8 +269,9 @@ def _wild_pvalues(
     weights: str,
     seed: int,
     progress: bool | None,
+    statistic: BootStatistic = "wald",
 ) -> list[float]:
-    """Wild cluster score bootstrap p-value of each tested column (NaN if not identified)."""
+    """Restricted wild cluster bootstrap p-value of each tested column (NaN if not identified)."""
     out = []
     params = np.asarray(fit.params)
     for i, k in enumerate(idx):
@@ -268,7 +283,7 @@ def _wild_pvalues(
             res = wild_score_bootstrap(
                 dm_x, events, trials, family, clusters, k,  # type: ignore[arg-type]
                 B=draws, weights=weights, seed=seed + i,  # type: ignore[arg-type]
-                progress=progress, start=params,
+                progress=progress, start=params, statistic=statistic,
             )
         out.append(res.p_value)
     return out
@@ -297,6 +312,7 @@ class _Job:
     draws: int
     weights: str
     seed: int
+    statistic: BootStatistic = "wald"
 
 
 def _fit_destination(
@@ -320,7 +336,7 @@ def _fit_destination(
     else:
         rows["p_wild"] = _wild_pvalues(
             job.dm.X, events, job.trials, job.family, job.codes, fit, idx, job.draws,
-            job.weights, job.seed, progress,
+            job.weights, job.seed, progress, job.statistic,
         )
     rows.insert(0, "estimand", list(ESTIMANDS))
     rows.insert(0, "destination", state)
@@ -383,6 +399,20 @@ def _fit_all(
     return out
 
 
+def _reusable(
+    effects: EffectsResult | None, dm: DesignMatrix, family: str, trials: np.ndarray
+) -> EffectsResult | None:
+    """The pooled effects if they are this design's employment model (no refit), else None."""
+    if (
+        effects is not None
+        and effects.family == family
+        and tuple(effects.fit.names) == tuple(dm.names)
+        and effects.fit.n_trials == float(trials.sum())
+    ):
+        return effects
+    return None
+
+
 def destination_effects(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -392,6 +422,7 @@ def destination_effects(
     destinations: Sequence[str] | None = None,
     bootstrap_draws: int = 999,
     bootstrap_weights: Literal["rademacher", "webb"] = "rademacher",
+    bootstrap_statistic: BootStatistic = "wald",
     seed: int = 0,
     correction: Literal["stata", "hc1", "none"] = "stata",
     progress: bool | None = None,
@@ -419,6 +450,9 @@ def destination_effects(
         ``i`` (0 ex ante, 1 programme) uses ``seed + i`` in every destination, as
         :func:`~sofeval.analyses.estimate_effects` does, so the employment rows equal its
         table and the destinations share their cluster weights.
+    bootstrap_statistic
+        ``wald`` (restricted wild cluster bootstrap-t, the default, as for the pooled
+        effects) or ``score`` (Kline-Santos); see :mod:`sofeval.models.bootstrap`.
     correction
         Small-sample factor of the clustered covariance (``stata``: G/(G-1)).
     progress
@@ -475,15 +509,9 @@ def destination_effects(
         )
         fd = fitted_design(dk, mf, categorical, _INTEREST)
         job = _Job(dk, trials, codes, len(jc_names), family, correction, bootstrap_draws,
-                   bootstrap_weights, seed)
-        reuse = {}
-        if (
-            effects is not None
-            and effects.family == family
-            and tuple(effects.fit.names) == tuple(dk.names)
-            and effects.fit.n_trials == float(trials.sum())
-        ):
-            reuse = {s: effects for s in states if ev_col[s] == "event"}
+                   bootstrap_weights, seed, bootstrap_statistic)
+        pooled = _reusable(effects, dk, family, trials)
+        reuse = {} if pooled is None else {s: pooled for s in states if ev_col[s] == "event"}
         done.update(_fit_all(job, states, events, reuse, parallel, progress))
         designs.update({s: fd for s in states})
         del dk, job

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import sparse, stats
 
 from sofeval.analyses.destinations import DestinationsResult, destination_event_column
@@ -55,7 +56,15 @@ from sofeval.analyses.prediction import (
 )
 from sofeval.data import COMPETING_STATES, StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
+from sofeval.models import ResultsBase
 from sofeval.panel import bin_covariates, group_codes, week_block
+from sofeval.report import (
+    Lang,
+    destinations_stacked,
+    incidence_curves,
+    survival_curves,
+    weeks_saved_forest,
+)
 
 __all__ = [
     "BENEFIT_PER_WEEK",
@@ -102,12 +111,8 @@ INCIDENCE_COLUMNS: tuple[str, ...] = (
 Table = Literal["durations", "incidence"]
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.3f}"
-
-
 @dataclass(frozen=True)
-class DurationsResult:
+class DurationsResult(ResultsBase):
     """Counterfactual weeks on benefit and cumulative incidences (immutable).
 
     Attributes
@@ -133,56 +138,78 @@ class DurationsResult:
     benefit_per_week: float
     level: float = 0.95
 
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            f"Weeks on sickness benefit within {self.horizon} weeks, programme spells with "
+            "and without the programme (g-computation)"
+        )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Confidence intervals and the benefit per week."""
+        return [
+            ("CI", f"{self.level:.0%} of weeks saved, delta method, joint covariance "
+                   "clustered by jobcentre"),
+            ("benefit", f"{self.benefit_per_week:,.0f} kr. per week"),
+        ]
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """The pooled cumulative incidences at :data:`REPORT_WEEKS`."""
+        inc = self.incidence_at()
+        weeks = ", ".join(str(w) for w in REPORT_WEEKS)
+        return [(f"Cumulative incidence by destination at weeks {weeks}, all programme "
+                 "spells (difference = with - without)",
+                 inc[inc["scope"] == "all"].reset_index(drop=True))]
+
     def to_frame(self, table: Table = "durations") -> pd.DataFrame:
         """A copy of one table: ``durations`` or ``incidence``.
 
         ``durations`` is ``duration_effects.csv``, ``incidence`` is
         ``cumulative_incidence.csv``.
+
+        Parameters
+        ----------
+        table
+            Which table.
+
+        Returns
+        -------
+        pandas.DataFrame
         """
         check_option("table", table, ("durations", "incidence"))
         return (self.durations if table == "durations" else self.incidence).copy()
 
-    tidy = to_frame
+    def tidy(self, table: Table = "durations") -> pd.DataFrame:
+        """Same as :meth:`to_frame`.
+
+        Parameters
+        ----------
+        table
+            ``durations`` or ``incidence``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.to_frame(table)
 
     def incidence_at(self, weeks: Sequence[int] = REPORT_WEEKS) -> pd.DataFrame:
         """The cumulative incidences at the given weeks (those within the horizon)."""
         return self.incidence[self.incidence["week"].isin(list(weeks))].reset_index(drop=True)
-
-    def summary(self) -> str:
-        """Text summary: weeks saved per scope and pooled incidences at weeks 13, 26, 52."""
-        inc = self.incidence_at()
-        inc = inc[inc["scope"] == "all"]
-        return (
-            f"Weeks on sickness benefit within {self.horizon} weeks, programme spells with and "
-            f"without the programme (g-computation; {self.level:.0%} CI of weeks saved, "
-            f"delta method, joint covariance clustered by jobcentre; "
-            f"{self.benefit_per_week:,.0f} kr. per week)\n"
-            + self.durations.to_string(index=False, float_format=_fmt)
-            + "\n\nCumulative incidence by destination, all programme spells\n"
-            + inc.to_string(index=False, float_format=_fmt)
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        inc = self.incidence_at()
-        return (
-            f"<p><b>Weeks on sickness benefit within {self.horizon} weeks</b> "
-            "(g-computation over the programme spells; CI of weeks saved)</p>"
-            + self.durations.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-            + "<p><b>Cumulative incidence by destination</b> (with - without)</p>"
-            + inc[inc["scope"] == "all"].to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        )
 
     def plot(
         self,
         kind: Literal["incidence", "survival", "stacked", "weeks"] = "incidence",
         *,
         scope: str = "all",
-        lang: Literal["en", "da"] = "en",
-    ) -> object:
+        lang: Lang = "en",
+        **kwargs: Any,
+    ) -> Figure:
         """A figure of :mod:`sofeval.report.outcome_figures`.
+
+        The report's figure functions build the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
         Parameters
         ----------
@@ -194,20 +221,20 @@ class DurationsResult:
             ``all`` or a programme jobcentre (not used by ``weeks``).
         lang
             ``en`` or ``da``.
-        """
-        from sofeval.report import (
-            destinations_stacked,
-            incidence_curves,
-            survival_curves,
-            weeks_saved_forest,
-        )
+        **kwargs
+            Passed to the figure function (e.g. ``ax`` for ``survival``).
 
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
         check_option("kind", kind, ("incidence", "survival", "stacked", "weeks"))
         if kind == "weeks":
-            return weeks_saved_forest(self.durations, lang=lang)
+            return weeks_saved_forest(self.durations, lang=lang, **kwargs)
         draw = {"incidence": incidence_curves, "survival": survival_curves,
                 "stacked": destinations_stacked}[kind]
-        return draw(self.incidence, scope=scope, lang=lang)
+        return draw(self.incidence, scope=scope, lang=lang, **kwargs)
 
 
 # --------------------------------------------------------------------------------------

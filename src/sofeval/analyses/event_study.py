@@ -38,13 +38,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
 from sofeval.analyses.homogeneity import collapse_patterns
+from sofeval.analyses.honestdid import REFERENCE_QUARTER, HonestDiDInputs, honestdid_inputs
 from sofeval.analyses.specification import (
     ESTIMANDS,
     SOFCells,
@@ -58,16 +60,29 @@ from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import (
     BootWeights,
     Correction,
+    DesignMatrix,
     Family,
     GLMFit,
+    ResultsBase,
     vcov,
     wald_test,
     wild_joint_test,
 )
 from sofeval.panel import StudyDesign
+from sofeval.report import Lang, event_study_plot
 
-if TYPE_CHECKING:  # honestdid imports this module
-    from sofeval.analyses.honestdid import HonestDiDInputs
+__all__ = [
+    "BAND_DRAWS",
+    "EVENT_STUDY_COLUMNS",
+    "MIN_LEAD",
+    "PRETREND_COLUMNS",
+    "REFERENCE_QUARTER",
+    "EventStudyResult",
+    "event_quarters",
+    "event_study",
+    "event_window",
+    "sup_t_critical",
+]
 
 EVENT_STUDY_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -89,13 +104,10 @@ PRETREND_COLUMNS: tuple[str, ...] = (
     "p_value",
     "p_wild",
 )
-#: Reference event quarter (the quarter before the programme start).
-REFERENCE_QUARTER = -1
 #: Default lower bin: event quarters at or below -6 share one coefficient.
 MIN_LEAD = -6
 #: Draws of the sup-t critical value (its Monte Carlo error is ~0.01 at 10,000 draws).
 BAND_DRAWS = 10_000
-_PHASE_COLUMN = {"ex_ante": "D_early", "programme": "D_late"}
 
 
 # --------------------------------------------------------------------------------------
@@ -169,7 +181,7 @@ def event_quarters(
 
 
 @dataclass(frozen=True)
-class EventStudyResult:
+class EventStudyResult(ResultsBase):
     """Event-study coefficients, simultaneous bands and the lead test (immutable).
 
     Attributes
@@ -206,11 +218,34 @@ class EventStudyResult:
     min_lead: int
     top: int | None
 
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            "Event study: log hazard ratios by quarter of the week-8 date relative to the "
+            f"programme start ({self.family} link)"
+        )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Reference quarter, bins, the pointwise CI and the sup-t critical values."""
+        top = "none" if self.top is None else f">= {self.top}"
+        return [
+            ("reference quarter", str(REFERENCE_QUARTER)),
+            ("end bins", f"<= {self.min_lead} and {top}"),
+            ("CI", f"pointwise {self.level:.0%}, clustered by jobcentre "
+                   f"({self.n_clusters} clusters)"),
+            ("band", "sup-t simultaneous, "
+                     + ", ".join(f"{e} c = {c:.3f}" for e, c in self.critical_values.items())),
+        ]
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """The joint lead tests."""
+        return [("Joint test that all leads are zero (clustered Wald; wild cluster score "
+                 "bootstrap)", self.pretrend)]
+
     def to_frame(self) -> pd.DataFrame:
         """The event-study table (a copy)."""
         return self.table.copy()
-
-    tidy = to_frame
 
     def pretrend_frame(self) -> pd.DataFrame:
         """The lead-test table (a copy)."""
@@ -218,46 +253,27 @@ class EventStudyResult:
 
     def honestdid(self, estimand: str) -> HonestDiDInputs:
         """HonestDiD inputs of one estimand (see :func:`~.honestdid.honestdid_inputs`)."""
-        from sofeval.analyses.honestdid import honestdid_inputs
-
         return honestdid_inputs(self, estimand)
 
-    def summary(self) -> str:
-        """Text summary: coefficients with both bands and the lead tests."""
-        top = "none" if self.top is None else f">= {self.top}"
-        head = (
-            "Event study: log hazard ratios by quarter of the week-8 date relative to the "
-            f"programme start ({self.family} link, reference quarter -1; bins <= "
-            f"{self.min_lead} and {top})\n"
-            f"CI: pointwise {self.level:.0%}, clustered by jobcentre ({self.n_clusters}); "
-            "band: sup-t simultaneous "
-            + ", ".join(f"{e} c = {c:.3f}" for e, c in self.critical_values.items())
-            + "\n"
-        )
-        fmt = lambda v: f"{v:.4f}"  # noqa: E731
-        return (
-            head + self.table.to_string(index=False, float_format=fmt)
-            + "\n\nJoint test that all leads are zero (clustered Wald; wild cluster score "
-            "bootstrap)\n" + self.pretrend.to_string(index=False, float_format=fmt)
-        )
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Event-study figure: coefficients, pointwise CIs and the sup-t band.
 
-    def __str__(self) -> str:
-        return self.summary()
+        The report's figure function builds the whole house-style figure (size, panels,
+        layout), so this replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def _repr_html_(self) -> str:
-        fmt = lambda v: f"{v:.4f}"  # noqa: E731
-        return (
-            "<p><b>Event study</b> (log hazard ratios relative to quarter -1; pointwise CI "
-            "and sup-t band)</p>" + self.table.to_html(index=False, float_format=fmt)
-            + "<p><b>Joint test that all leads are zero</b></p>"
-            + self.pretrend.to_html(index=False, float_format=fmt)
-        )
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.event_study_plot`.
 
-    def plot(self, lang: str = "en") -> object:
-        """Event-study figure: coefficients, pointwise CIs and the sup-t band."""
-        from sofeval.report import event_study_plot
-
-        return event_study_plot(self.table, self.pretrend, lang=lang)  # type: ignore[arg-type]
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return event_study_plot(self.table, self.pretrend, lang=lang, **kwargs)
 
 
 # --------------------------------------------------------------------------------------
@@ -357,6 +373,134 @@ def _event_frame(
     return mf, events, trials, numeric, meta, k_cell
 
 
+# --------------------------------------------------------------------------------------
+# Steps of event_study
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _EventFit:
+    """The event-study model fitted on collapsed cells, with its event coefficients."""
+
+    dm: DesignMatrix
+    fit: GLMFit
+    events: np.ndarray
+    trials: np.ndarray
+    clusters: np.ndarray
+    n_clusters: int
+    numeric: tuple[str, ...]
+    meta: list[tuple[str, int]]
+    k_cell: np.ndarray
+    idx: np.ndarray
+    coef: np.ndarray
+    cov: np.ndarray
+
+
+def _event_cells(
+    study: StudyData | SOFCells,
+    design: StudyDesign | None,
+    covariates: Sequence[str],
+    progress: bool | None,
+) -> SOFCells:
+    """The cells of the event study (keyed by ``link_month``), built or checked."""
+    if isinstance(study, SOFCells):
+        sc = study
+    else:
+        sc = sof_cells(study, design, covariates, extra_keys=("link_month",),
+                       progress=progress)
+    if "link_month" not in sc.cells.keys:
+        raise OptionError(
+            "event_study: the cells are not keyed by link_month (the month of the week-8 "
+            "date); build them with sof_cells(study, design, covariates, "
+            "extra_keys=('link_month',))."
+        )
+    return sc
+
+
+def _fit_event_model(
+    sc: SOFCells,
+    covariates: Sequence[str],
+    family: Family,
+    min_lead: int,
+    correction: Correction,
+) -> _EventFit:
+    """Fit the model with the event dummies; the coefficients' clustered covariance."""
+    mf, events, trials, numeric, meta, k_cell = _event_frame(sc, covariates, min_lead)
+    base = ["week_block", "jobcentre", "month", *covariates]
+    dm = design_matrix(mf, base, numeric, trials)
+    fit = fit_cells(dm, events, trials, family, numeric)
+    clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)
+    cov_all = vcov(fit, dm.X, method="cluster", clusters=clusters,
+                   correction=correction, n_obs=int(trials.sum()))
+    names = list(dm.names)
+    idx = np.array([names.index(n) for n in numeric])
+    return _EventFit(
+        dm=dm, fit=fit, events=events, trials=trials, clusters=clusters,
+        n_clusters=len(jc_names), numeric=tuple(numeric), meta=meta, k_cell=k_cell,
+        idx=idx, coef=np.asarray(fit.params)[idx], cov=cov_all[np.ix_(idx, idx)],
+    )
+
+
+def _bands_and_lead_tests(
+    ef: _EventFit,
+    family: Family,
+    level: float,
+    band_draws: int,
+    bootstrap_draws: int,
+    bootstrap_weights: BootWeights,
+    seed: int,
+    progress: bool | None,
+) -> tuple[pd.DataFrame, dict[str, float], pd.DataFrame]:
+    """Pointwise CIs and sup-t bands per coefficient, the joint lead test per estimand.
+
+    Returns the coefficient table (no reference rows yet), the critical value per
+    estimand and the :data:`PRETREND_COLUMNS` table.
+    """
+    coef, cov = ef.coef, ef.cov
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    table = pd.DataFrame(ef.meta, columns=["estimand", "event_quarter"])
+    table["coef"], table["se"] = coef, se
+    table["ci_low"], table["ci_high"] = coef - z * se, coef + z * se
+    table["band_low"], table["band_high"] = np.nan, np.nan
+    crit: dict[str, float] = {}
+    pre_rows = []
+    for i, est in enumerate(ESTIMANDS):
+        own = (table["estimand"] == est).to_numpy() & np.isfinite(coef)
+        c = sup_t_critical(cov[np.ix_(own, own)], level, band_draws, seed=[seed, 1, i])
+        crit[est] = c
+        table.loc[own, "band_low"] = coef[own] - c * se[own]
+        table.loc[own, "band_high"] = coef[own] + c * se[own]
+        leads = own & (table["event_quarter"] < 0).to_numpy()
+        stat, df, p = wald_test(coef[leads], cov[np.ix_(leads, leads)],
+                                np.eye(int(leads.sum())))
+        p_wild = float("nan")
+        if leads.any() and bootstrap_draws > 0:
+            jt = wild_joint_test(
+                ef.dm.X, ef.events, ef.trials, family, ef.clusters, ef.idx[leads].tolist(),
+                B=bootstrap_draws, weights=bootstrap_weights, seed=[seed, 2, i],
+                progress=progress, start=np.asarray(ef.fit.params),
+            )
+            p_wild = jt.p_wild
+        pre_rows.append((est, int(leads.sum()), stat, df, p, p_wild))
+    return table, crit, pd.DataFrame(pre_rows, columns=list(PRETREND_COLUMNS))
+
+
+def _with_reference_and_counts(
+    table: pd.DataFrame, sc: SOFCells, k_cell: np.ndarray, min_lead: int
+) -> pd.DataFrame:
+    """Add the reference quarter (coef 0) and the spell and event counts; sort."""
+    ref = pd.DataFrame({"estimand": list(ESTIMANDS), "event_quarter": REFERENCE_QUARTER,
+                        "coef": 0.0})
+    table = pd.concat([table, ref], ignore_index=True)
+    table["_order"] = table["estimand"].map({e: i for i, e in enumerate(ESTIMANDS)})
+    table = table.sort_values(["_order", "event_quarter"], kind="stable").drop(columns="_order")
+    counts = _event_counts(sc, k_cell, min_lead)
+    table = table.merge(counts, on=["estimand", "event_quarter"], how="left")
+    table[["n_spells", "n_events"]] = table[["n_spells", "n_events"]].fillna(0).astype(np.int64)
+    return table[list(EVENT_STUDY_COLUMNS)].reset_index(drop=True)
+
+
 def event_study(
     study: StudyData | SOFCells,
     design: StudyDesign | None = None,
@@ -414,75 +558,23 @@ def event_study(
     check_option("family", family, ("cloglog", "logit"))
     if not 0 < level < 1:
         raise OptionError(f"level={level} must lie strictly between 0 and 1.")
-    if isinstance(study, SOFCells):
-        sc = study
-    else:
-        sc = sof_cells(study, design, covariates, extra_keys=("link_month",),
-                       progress=progress)
-    if "link_month" not in sc.cells.keys:
-        raise OptionError(
-            "event_study: the cells are not keyed by link_month (the month of the week-8 "
-            "date); build them with sof_cells(study, design, covariates, "
-            "extra_keys=('link_month',))."
-        )
-    mf, events, trials, numeric, meta, k_cell = _event_frame(sc, covariates, min_lead)
-    base = ["week_block", "jobcentre", "month", *covariates]
-    dm = design_matrix(mf, base, numeric, trials)
-    fit = fit_cells(dm, events, trials, family, numeric)
+    sc = _event_cells(study, design, covariates, progress)
+    ef = _fit_event_model(sc, covariates, family, min_lead, correction)
+    table, crit, pretrend = _bands_and_lead_tests(
+        ef, family, level, band_draws, bootstrap_draws, bootstrap_weights, seed, progress
+    )
     lo, top = event_window(sc, min_lead)
-    clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)
-    cov_all = vcov(fit, dm.X, method="cluster", clusters=clusters,
-                   correction=correction, n_obs=int(trials.sum()))
-    names = list(dm.names)
-    idx = np.array([names.index(n) for n in numeric])
-    coef = np.asarray(fit.params)[idx]
-    cov = cov_all[np.ix_(idx, idx)]
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    z = float(stats.norm.ppf(0.5 + level / 2))
-
-    table = pd.DataFrame(meta, columns=["estimand", "event_quarter"])
-    table["coef"], table["se"] = coef, se
-    table["ci_low"], table["ci_high"] = coef - z * se, coef + z * se
-    table["band_low"], table["band_high"] = np.nan, np.nan
-    crit: dict[str, float] = {}
-    pre_rows = []
-    for i, est in enumerate(ESTIMANDS):
-        own = (table["estimand"] == est).to_numpy() & np.isfinite(coef)
-        c = sup_t_critical(cov[np.ix_(own, own)], level, band_draws, seed=[seed, 1, i])
-        crit[est] = c
-        table.loc[own, "band_low"] = coef[own] - c * se[own]
-        table.loc[own, "band_high"] = coef[own] + c * se[own]
-        leads = own & (table["event_quarter"] < 0).to_numpy()
-        stat, df, p = wald_test(coef[leads], cov[np.ix_(leads, leads)],
-                                np.eye(int(leads.sum())))
-        p_wild = float("nan")
-        if leads.any() and bootstrap_draws > 0:
-            jt = wild_joint_test(
-                dm.X, events, trials, family, clusters, idx[leads].tolist(),
-                B=bootstrap_draws, weights=bootstrap_weights, seed=[seed, 2, i],
-                progress=progress, start=np.asarray(fit.params),
-            )
-            p_wild = jt.p_wild
-        pre_rows.append((est, int(leads.sum()), stat, df, p, p_wild))
-    ref = pd.DataFrame({"estimand": list(ESTIMANDS), "event_quarter": REFERENCE_QUARTER,
-                        "coef": 0.0})
-    table = pd.concat([table, ref], ignore_index=True)
-    table["_order"] = table["estimand"].map({e: i for i, e in enumerate(ESTIMANDS)})
-    table = table.sort_values(["_order", "event_quarter"], kind="stable").drop(columns="_order")
-    counts = _event_counts(sc, k_cell, min_lead)
-    table = table.merge(counts, on=["estimand", "event_quarter"], how="left")
-    table[["n_spells", "n_events"]] = table[["n_spells", "n_events"]].fillna(0).astype(np.int64)
     return EventStudyResult(
-        table=table[list(EVENT_STUDY_COLUMNS)].reset_index(drop=True),
-        pretrend=pd.DataFrame(pre_rows, columns=list(PRETREND_COLUMNS)),
-        names=tuple(numeric),
-        coef=coef,
-        cov=cov,
+        table=_with_reference_and_counts(table, sc, ef.k_cell, min_lead),
+        pretrend=pretrend,
+        names=ef.numeric,
+        coef=ef.coef,
+        cov=ef.cov,
         critical_values=crit,
-        fit=fit,
+        fit=ef.fit,
         family=family,
         level=level,
-        n_clusters=len(jc_names),
+        n_clusters=ef.n_clusters,
         min_lead=lo,
         top=top,
     )

@@ -43,10 +43,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sofeval.analyses.specification import (
     ESTIMANDS,
@@ -60,14 +61,24 @@ from sofeval.models import (
     BootWeights,
     Correction,
     Family,
+    ResultsBase,
     vcov,
     wald_test,
     wild_joint_test,
 )
 from sofeval.panel import group_codes
+from sofeval.report import Lang, homogeneity_plot
 
-if TYPE_CHECKING:  # subgroups imports this module
-    from sofeval.analyses.subgroups import SubgroupEffectsResult
+__all__ = [
+    "HOMOGENEITY_COLUMNS",
+    "HomogeneityResult",
+    "SubgroupTests",
+    "collapse_patterns",
+    "equality_contrast",
+    "equality_design",
+    "homogeneity",
+    "jobcentre_homogeneity",
+]
 
 HOMOGENEITY_COLUMNS: tuple[str, ...] = (
     "variable",
@@ -169,7 +180,7 @@ def collapse_patterns(
 
 
 @dataclass(frozen=True)
-class HomogeneityResult:
+class HomogeneityResult(ResultsBase):
     """Joint tests that an effect is equal across levels (immutable).
 
     Attributes
@@ -187,35 +198,52 @@ class HomogeneityResult:
     table: pd.DataFrame
     clusters: dict[str, str] = field(default_factory=dict)
 
+    title = "Is the effect the same for everybody? Joint tests of equal effects across levels"
+
+    def header(self) -> list[tuple[str, str]]:
+        """The statistics and how each variable's test is clustered."""
+        return [
+            ("statistic", "clustered Wald (chi-square, df); p_wild: wild cluster score "
+                          "bootstrap"),
+            *((f"{v} clustered by", c) for v, c in self.clusters.items()),
+        ]
+
     def to_frame(self) -> pd.DataFrame:
         """The homogeneity table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Bar chart of the homogeneity p-values (Wald and wild) per variable.
 
-    def summary(self) -> str:
-        """Text table of the homogeneity tests."""
-        head = (
-            "Is the effect the same for everybody? Joint tests of equal effects across levels\n"
-            "statistic: clustered Wald (chi-square, df); p_wild: wild cluster score bootstrap"
-        )
-        notes = "".join(f"\n  {v}: clustered by {c}" for v, c in self.clusters.items())
-        body = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        return f"{head}{notes}\n{body}"
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def __str__(self) -> str:
-        return self.summary()
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.homogeneity_plot`.
 
-    def _repr_html_(self) -> str:
-        return "<p><b>Homogeneity of the effects</b></p>" + self.table.to_html(
-            index=False, float_format=lambda v: f"{v:.4f}"
-        )
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return homogeneity_plot(self.table, lang=lang, **kwargs)
 
-    def plot(self, lang: str = "en") -> object:
-        """Bar chart of the homogeneity p-values (Wald and wild) per variable."""
-        from sofeval.report import homogeneity_plot
 
-        return homogeneity_plot(self.table, lang=lang)  # type: ignore[arg-type]
+class SubgroupTests(Protocol):
+    """What :func:`homogeneity` reads of subgroup effects.
+
+    :class:`~sofeval.analyses.subgroups.SubgroupEffectsResult` has it; it is defined in a
+    module that imports this one, and the protocol keeps the imports one way.
+    """
+
+    @property
+    def homogeneity(self) -> HomogeneityResult:
+        """The homogeneity tests of the subgroup variables."""
+        ...
 
 
 # --------------------------------------------------------------------------------------
@@ -320,7 +348,7 @@ def jobcentre_homogeneity(
 
 def homogeneity(
     sc: SOFCells,
-    subgroups: SubgroupEffectsResult | None = None,
+    subgroups: SubgroupTests | None = None,
     covariates: Sequence[str] = (),
     *,
     family: Family = "cloglog",

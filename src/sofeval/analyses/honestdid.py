@@ -3,9 +3,15 @@
 HonestDiD's sensitivity analysis needs the event-study coefficients ``betahat`` (leads,
 oldest first, then lags; the reference period left out), their covariance ``sigma`` and
 the numbers of pre- and post-periods. :func:`honestdid_inputs` extracts them from an
-:class:`~sofeval.analyses.event_study.EventStudyResult`; :func:`write_honestdid_csv` and
-:func:`write_honestdid_json` write them for the R package (worked example in
+:class:`~sofeval.analyses.event_study.EventStudyResult` (or any object with its
+``names``, ``coef`` and ``cov``: :class:`EventCoefficients`); :func:`write_honestdid_csv`
+and :func:`write_honestdid_json` write them for the R package (worked example in
 ``docs/credibility.md``).
+
+The event study imports this module (``EventStudyResult.honestdid``), never the other way
+round: the export reads the coefficients through :class:`EventCoefficients`, and the
+reference quarter of the event study, :data:`REFERENCE_QUARTER`, is defined here because
+it is the period HonestDiD leaves out.
 """
 
 from __future__ import annotations
@@ -13,15 +19,45 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from sofeval.analyses.event_study import REFERENCE_QUARTER, EventStudyResult
-from sofeval.analyses.specification import (
-    ESTIMANDS,
-)
+from sofeval.analyses.specification import ESTIMANDS
 from sofeval.errors import check_option
+
+__all__ = [
+    "REFERENCE_QUARTER",
+    "EventCoefficients",
+    "HonestDiDInputs",
+    "honestdid_inputs",
+    "write_honestdid_csv",
+    "write_honestdid_json",
+]
+
+#: Reference event quarter (the quarter before the programme start): every event-study
+#: coefficient is relative to it, and HonestDiD leaves it out of ``betahat``.
+REFERENCE_QUARTER = -1
+
+
+class EventCoefficients(Protocol):
+    """What the export reads of an event study (:class:`~.event_study.EventStudyResult`)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Model column of every event coefficient, ``ES_<estimand>[<k>]``."""
+        ...
+
+    @property
+    def coef(self) -> np.ndarray:
+        """The event coefficients in ``names`` order."""
+        ...
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Their (clustered) covariance."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +98,7 @@ class HonestDiDInputs:
         }
 
 
-def honestdid_inputs(result: EventStudyResult, estimand: str) -> HonestDiDInputs:
+def honestdid_inputs(result: EventCoefficients, estimand: str) -> HonestDiDInputs:
     """The coefficient vector and covariance of one estimand in HonestDiD's form.
 
     ``betahat`` holds the leads (``k < -1``, oldest first) then the lags (``k >= 0``);
@@ -73,7 +109,8 @@ def honestdid_inputs(result: EventStudyResult, estimand: str) -> HonestDiDInputs
     Parameters
     ----------
     result
-        An :class:`EventStudyResult`.
+        An :class:`~sofeval.analyses.event_study.EventStudyResult` (any
+        :class:`EventCoefficients`).
     estimand
         ``ex_ante`` or ``programme``.
 
@@ -97,7 +134,7 @@ def honestdid_inputs(result: EventStudyResult, estimand: str) -> HonestDiDInputs
     )
 
 
-def write_honestdid_csv(result: EventStudyResult, directory: str | Path) -> list[Path]:
+def write_honestdid_csv(result: EventCoefficients, directory: str | Path) -> list[Path]:
     """Write ``honestdid_<estimand>.csv`` per estimand: betahat and the covariance.
 
     Columns ``event_quarter, period, betahat, sigma_1 .. sigma_m`` (``period`` is
@@ -107,7 +144,8 @@ def write_honestdid_csv(result: EventStudyResult, directory: str | Path) -> list
     Parameters
     ----------
     result
-        An :class:`EventStudyResult`.
+        An :class:`~sofeval.analyses.event_study.EventStudyResult` (any
+        :class:`EventCoefficients`).
     directory
         Output folder (created if missing).
 
@@ -135,7 +173,7 @@ def write_honestdid_csv(result: EventStudyResult, directory: str | Path) -> list
     return paths
 
 
-def write_honestdid_json(result: EventStudyResult, directory: str | Path) -> list[Path]:
+def write_honestdid_json(result: EventCoefficients, directory: str | Path) -> list[Path]:
     """Write ``honestdid_<estimand>.json`` per estimand (HonestDiD's argument names).
 
     Keys ``estimand, reference_quarter, event_quarters, betahat, sigma, numPrePeriods,
@@ -144,7 +182,8 @@ def write_honestdid_json(result: EventStudyResult, directory: str | Path) -> lis
     Parameters
     ----------
     result
-        An :class:`EventStudyResult`.
+        An :class:`~sofeval.analyses.event_study.EventStudyResult` (any
+        :class:`EventCoefficients`).
     directory
         Output folder (created if missing).
 

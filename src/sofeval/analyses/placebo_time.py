@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sofeval.analyses.effects import (
     EffectsResult,
@@ -43,8 +44,20 @@ from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import (
     BootWeights,
     Family,
+    ResultsBase,
 )
 from sofeval.panel import StudyDesign
+from sofeval.report import Lang, placebo_plot
+
+__all__ = [
+    "PLACEBO_SAMPLES",
+    "PLACEBO_TIME_COLUMNS",
+    "SHIFT_MONTHS",
+    "PlaceboSample",
+    "PlaceboTimeResult",
+    "placebo_study",
+    "placebo_time",
+]
 
 PLACEBO_TIME_COLUMNS: tuple[str, ...] = (
     "estimand",
@@ -64,7 +77,7 @@ SHIFT_MONTHS = 12
 
 
 @dataclass(frozen=True)
-class PlaceboTimeResult:
+class PlaceboTimeResult(ResultsBase):
     """Placebo-in-time effects (immutable).
 
     Attributes
@@ -86,36 +99,45 @@ class PlaceboTimeResult:
     sample: str
     n_spells_dropped: int
 
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        """Heading of the summary."""
+        return (
+            f"Placebo in time: programme windows moved {self.shift_months} months earlier "
+            "(the effect should be zero)"
+        )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Sample rule and scales."""
+        return [
+            ("sample", f"{self.sample} ({self.n_spells_dropped:,} spells dropped)"),
+            ("scales", "coef/se: log hazard ratio clustered by jobcentre; p_wild: wild "
+                       "cluster score bootstrap"),
+        ]
+
     def to_frame(self) -> pd.DataFrame:
         """The placebo table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Placebo hazard ratios with 95 % CIs.
 
-    def summary(self) -> str:
-        """Text summary of the placebo effects."""
-        head = (
-            f"Placebo in time: programme windows moved {self.shift_months} months earlier, "
-            f"sample {self.sample} ({self.n_spells_dropped:,} spells dropped); the effect "
-            "should be zero\ncoef/se: log hazard ratio clustered by jobcentre; p_wild: wild "
-            "cluster score bootstrap\n"
-        )
-        return head + self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def __str__(self) -> str:
-        return self.summary()
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.placebo_plot` (e.g. ``ax``).
 
-    def _repr_html_(self) -> str:
-        return (
-            f"<p><b>Placebo in time</b> (windows {self.shift_months} months earlier)</p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        )
-
-    def plot(self, lang: str = "en") -> object:
-        """Placebo hazard ratios with 95 % CIs."""
-        from sofeval.report import placebo_plot
-
-        return placebo_plot(self.table, lang=lang)  # type: ignore[arg-type]
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure (or the figure of ``ax``), not registered with pyplot.
+        """
+        return placebo_plot(self.table, lang=lang, **kwargs)
 
 
 def _reference_dates(spells: pd.DataFrame, design: StudyDesign) -> pd.Series:

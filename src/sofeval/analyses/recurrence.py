@@ -33,10 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
 from sofeval.analyses.gcomputation import Patterns, gcomp_gradients, gcomp_means
@@ -56,8 +57,9 @@ from sofeval.analyses.prediction import (
 from sofeval.analyses.specification import SOFCells, fit_cells
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
-from sofeval.models import CORRECTIONS, GLMFit, build_design
+from sofeval.models import CORRECTIONS, GLMFit, ResultsBase, build_design
 from sofeval.panel import StudyDesign, bin_covariates, group_codes, spell_frame
+from sofeval.report import Lang, recurrence_curves
 
 __all__ = [
     "RECURRENCE_BLOCK_WEEKS",
@@ -85,12 +87,8 @@ RECURRENCE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4f}"
-
-
 @dataclass(frozen=True)
-class RecurrenceResult:
+class RecurrenceResult(ResultsBase):
     """Recurrence after a return to work, with and without the programme (immutable).
 
     Attributes
@@ -121,40 +119,51 @@ class RecurrenceResult:
     n_person_weeks: int = 0
     n_cells: int = 0
 
+    title = (
+        "Recurrence of sickness absence after a return to work: probability of a new spell "
+        "within h weeks, programme returns with and without the programme (g-computation; "
+        "CI of the difference, clustered by jobcentre)"
+    )
+
+    def header(self) -> list[tuple[str, str]]:
+        """Sizes of the recurrence model."""
+        return [
+            ("returns", f"{self.n_returns:,}"),
+            ("recurrences", f"{self.n_recurrences:,}"),
+            ("person-weeks", f"{self.n_person_weeks:,}"),
+            ("cells", f"{self.n_cells:,}"),
+        ]
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """The programme's hazard ratio of recurrence."""
+        return [("Programme effect on the discrete-time hazard of recurrence by week since "
+                 "return (theta_R, log hazard ratio)", self.effect)]
+
     def to_frame(self) -> pd.DataFrame:
         """The recurrence table (a copy; columns :data:`RECURRENCE_COLUMNS`)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(self, *, scope: str = "all", lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Probability of recurrence by week since return, with and without the programme.
 
-    def summary(self) -> str:
-        """Text summary: the hazard ratio of recurrence and the g-computed probabilities."""
-        return (
-            "Recurrence of sickness absence after a return to work: discrete-time hazard "
-            f"by week since return ({self.n_returns:,} returns, {self.n_recurrences:,} "
-            f"recurrences, {self.n_person_weeks:,} person-weeks in {self.n_cells:,} cells)\n"
-            + self.effect.to_string(index=False, float_format=_fmt)
-            + "\n\nProbability of a new spell within h weeks, programme returns with and "
-            "without the programme (g-computation; CI of the difference, clustered by "
-            "jobcentre)\n"
-            + self.table.to_string(index=False, float_format=_fmt)
-        )
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def __str__(self) -> str:
-        return self.summary()
+        Parameters
+        ----------
+        scope
+            ``all`` or a programme jobcentre.
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.recurrence_curves`.
 
-    def _repr_html_(self) -> str:
-        return (
-            "<p><b>Recurrence after a return to work</b> (probability of a new spell within "
-            "h weeks; g-computation over the programme returns)</p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        )
-
-    def plot(self, *, scope: str = "all", lang: Literal["en", "da"] = "en") -> object:
-        """Probability of recurrence by week since return, with and without the programme."""
-        from sofeval.report import recurrence_curves
-
-        return recurrence_curves(self.curves, scope=scope, lang=lang)
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return recurrence_curves(self.curves, scope=scope, lang=lang, **kwargs)
 
 
 def return_spells(

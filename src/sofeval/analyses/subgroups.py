@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
 from sofeval.analyses.homogeneity import (
@@ -52,11 +54,22 @@ from sofeval.models import (
     BootWeights,
     Correction,
     Family,
+    ResultsBase,
     vcov,
     wald_test,
     wild_joint_test,
 )
 from sofeval.panel import StudyDesign, bin_covariates
+from sofeval.report import Lang, subgroup_forest
+
+__all__ = [
+    "MISSING_LEVEL",
+    "SUBGROUP_COLUMNS",
+    "SubgroupEffectsResult",
+    "default_subgroups",
+    "subgroup_effects",
+    "subgroup_model",
+]
 
 SUBGROUP_COLUMNS: tuple[str, ...] = (
     "variable",
@@ -76,7 +89,7 @@ MISSING_LEVEL = "missing"
 
 
 @dataclass(frozen=True)
-class SubgroupEffectsResult:
+class SubgroupEffectsResult(ResultsBase):
     """Effects by subgroup and the homogeneity tests of their variables (immutable).
 
     Attributes
@@ -94,37 +107,43 @@ class SubgroupEffectsResult:
     homogeneity: HomogeneityResult
     variables: tuple[str, ...] = field(default=())
 
+    title = "Effects by subgroup (D interacted with the levels, one model per variable)"
+
+    def header(self) -> list[tuple[str, str]]:
+        """Variables, standard errors and scales."""
+        return [
+            ("variables", ", ".join(self.variables)),
+            ("standard errors", "clustered by jobcentre"),
+            ("scales", "coef/se: log hazard ratio; CI: hazard ratio"),
+        ]
+
+    def sections(self) -> list[tuple[str, pd.DataFrame]]:
+        """The homogeneity tests of the variables."""
+        return [(self.homogeneity.title, self.homogeneity.table)]
+
     def to_frame(self) -> pd.DataFrame:
         """The subgroup effects table (a copy)."""
         return self.table.copy()
 
-    tidy = to_frame
+    def plot(self, lang: Lang = "en", **kwargs: Any) -> Figure:
+        """Forest plot of the subgroup hazard ratios, with the homogeneity p-values.
 
-    def summary(self) -> str:
-        """Text table of subgroup effects followed by the homogeneity tests."""
-        head = (
-            "Effects by subgroup (D interacted with the levels, one model per variable; "
-            "SEs clustered by jobcentre; CI on the hazard ratio scale)\n"
-        )
-        body = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        return head + body + "\n\n" + self.homogeneity.summary()
+        The report's figure function builds the whole house-style figure, so this
+        replaces the base's ``plot`` rather than drawing in ``_draw``.
 
-    def __str__(self) -> str:
-        return self.summary()
+        Parameters
+        ----------
+        lang
+            Label language.
+        **kwargs
+            Passed to :func:`sofeval.report.subgroup_forest`.
 
-    def _repr_html_(self) -> str:
-        return (
-            "<p><b>Effects by subgroup</b></p>"
-            + self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-            + self.homogeneity._repr_html_()
-        )
-
-    def plot(self, lang: str = "en") -> object:
-        """Forest plot of the subgroup hazard ratios, with the homogeneity p-values."""
-        from sofeval.report import subgroup_forest
-
-        return subgroup_forest(self.table, self.homogeneity.table,
-                               lang=lang)  # type: ignore[arg-type]
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A new figure, not registered with pyplot.
+        """
+        return subgroup_forest(self.table, self.homogeneity.table, lang=lang, **kwargs)
 
 
 def default_subgroups(study: StudyData) -> tuple[str, ...]:
@@ -179,6 +198,45 @@ def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame
             "ci_high": np.exp(coef + z * se),
             "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
         })
+
+
+def _add_level_terms(
+    mf: pd.DataFrame, lev: np.ndarray, variable: str
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Add ``D_early[v=l]``/``D_late[v=l]`` columns to ``mf`` for every level of ``v``.
+
+    A level without treated person-weeks in a phase gets no column. Returns the new
+    column names and, for every (estimand, level) in order, ``(estimand, level, name)``.
+    """
+    numeric: list[str] = []
+    meta: list[tuple[str, str, str]] = []
+    for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
+        for lv in sorted(set(lev)):
+            name = f"{col}[{variable}={lv}]"
+            values = mf[col].to_numpy() * (lev == lv)
+            meta.append((est, lv, name))
+            if values.any():
+                mf[name] = values
+                numeric.append(name)
+    return numeric, meta
+
+
+def _with_counts(
+    effects: pd.DataFrame,
+    sc: SOFCells,
+    spell_levels: pd.Series | None,
+    cell_levels: np.ndarray,
+    variable: str,
+) -> pd.DataFrame:
+    """The effects with ``n_spells`` and ``n_events`` (0 without ``spell_levels``)."""
+    if spell_levels is not None:
+        counts = _counts(sc, spell_levels, cell_levels, variable)
+        effects = effects.merge(counts, on=["variable", "level", "estimand"], how="left")
+    else:
+        effects["n_spells"], effects["n_events"] = 0, 0
+    effects[["n_spells", "n_events"]] = effects[["n_spells", "n_events"]].fillna(0).astype(
+        np.int64)
+    return effects
 
 
 def subgroup_model(
@@ -238,17 +296,7 @@ def subgroup_model(
     trials = cells["at_risk"].to_numpy(float)
     lev = _levels(cells[variable]).to_numpy()
     mf[variable] = lev
-    levels = sorted(set(lev))
-    numeric: list[str] = []
-    meta: list[tuple[str, str, str]] = []
-    for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
-        for lv in levels:
-            name = f"{col}[{variable}={lv}]"
-            values = mf[col].to_numpy() * (lev == lv)
-            meta.append((est, lv, name))
-            if values.any():  # a level without treated person-weeks has no column
-                mf[name] = values
-                numeric.append(name)
+    numeric, meta = _add_level_terms(mf, lev, variable)
     base = ["week_block", "jobcentre", "month", *others, variable]
     mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials)
@@ -263,14 +311,8 @@ def subgroup_model(
     se = np.sqrt(np.clip(np.append(np.diag(cov), np.nan)[idx], 0.0, None))
     rows = pd.DataFrame([m[:2] for m in meta], columns=["estimand", "level"])
     rows.insert(0, "variable", variable)
-    effects = pd.concat([rows, _effect_rows(coef, se, level)], axis=1)
-    if spell_levels is not None:
-        counts = _counts(sc, spell_levels, lev, variable)
-        effects = effects.merge(counts, on=["variable", "level", "estimand"], how="left")
-    else:
-        effects["n_spells"], effects["n_events"] = 0, 0
-    effects[["n_spells", "n_events"]] = effects[["n_spells", "n_events"]].fillna(0).astype(
-        np.int64)
+    effects = _with_counts(pd.concat([rows, _effect_rows(coef, se, level)], axis=1),
+                           sc, spell_levels, lev, variable)
     hom = []
     for i, est in enumerate(ESTIMANDS):
         own = [int(idx[j]) for j, m in enumerate(meta) if m[0] == est and np.isfinite(coef[j])]

@@ -205,3 +205,34 @@ __all__ += [
     "profile_study",
     "suppress_counts",
 ]
+
+# --- partitioned datasets and chunked synthetic data (the dask engine's inputs) -----------
+from sofeval.data.partitioned import (  # noqa: E402
+    DATASET_SUFFIXES,
+    DatasetPiece,
+    StudyDataset,
+    TableDataset,
+    is_dataset_location,
+    open_study_dataset,
+    open_table_dataset,
+)
+from sofeval.data.synthetic_chunks import (  # noqa: E402
+    CHUNK_SPELLS,
+    SyntheticDataset,
+    chunk_sizes,
+    write_synthetic_dataset,
+)
+
+__all__ += [
+    "CHUNK_SPELLS",
+    "DATASET_SUFFIXES",
+    "DatasetPiece",
+    "StudyDataset",
+    "SyntheticDataset",
+    "TableDataset",
+    "chunk_sizes",
+    "is_dataset_location",
+    "open_study_dataset",
+    "open_table_dataset",
+    "write_synthetic_dataset",
+]
