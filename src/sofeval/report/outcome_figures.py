@@ -218,7 +218,7 @@ def incidence_curves(
         fig.supxlabel(outcome_label("spell_week", lang), fontsize=9)
         fig.supylabel(outcome_label("cum_incidence", lang), fontsize=9)
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=2)
+        fig.legend(handles, labels, loc="outside upper center", ncols=2)
     return fig
 
 
