@@ -5,9 +5,10 @@ keys its cells by the link month as well; summing over it gives the cells of the
 Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
 
 1. the core: this process fits the pooled and per-jobcentre effects while a forked second
-   lane fits the dose-response model and computes the success-criteria monitoring; then,
-   for samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check
-   (the order of :func:`sofeval.engines.run_dask`, so both engines give the same files);
+   lane fits the dose-response model, computes the success-criteria monitoring and, for
+   samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check (their
+   warnings and notes come in the order of :func:`sofeval.engines.run_dask`, so both
+   engines give the same files);
 2. the second wave: this process fits the destination models (which reuse the employment
    fit), the counterfactual durations and every second subgroup variable, while the
    second lane fits the recurrence after a return to work, the event study, the placebo in
@@ -251,14 +252,13 @@ def _core(
 ) -> RunResults:
     """Step 1: pooled and per-jobcentre effects, dose-response, monitoring, Cox cross-check.
 
-    The dose-response and the monitoring (both read the first meetings) run in the second
-    lane while this process fits the effects models; the order of the steps (and so of their
-    warnings) is that of :func:`sofeval.engines.run_dask`.
+    The dose-response, the monitoring and the Cox cross-check run in the second lane while
+    this process fits the effects models; their warnings are re-issued after the effects
+    models', in the order of :func:`sofeval.engines.run_dask`.
     """
-    notes: list[str] = []
     forked = parallel and fork_available()  # a child's progress bar would garble the parent's
     side = Background(
-        lambda: _dose_and_monitoring(study, design, config, sc_dose, False if forked else progress),
+        lambda: _core_side(study, design, config, sc_dose, False if forked else progress),
         enabled=forked,
     )
     eff = estimate_effects(
@@ -267,27 +267,19 @@ def _core(
     jce = jobcentre_effects(
         sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
     )
-    dose, mon, side_notes = side.result()
-    notes += side_notes
-    cox: pd.DataFrame | None = None
-    if len(study.spells) <= COX_MAX_SPELLS:
-        cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
-    else:
-        notes.append(
-            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
-            "(it works on the full person-week panel)."
-        )
-    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, tuple(notes), cox)
+    dose, mon, cox, notes = side.result()
+    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, notes, cox)
 
 
-def _dose_and_monitoring(
+def _core_side(
     study: StudyData,
     design: StudyDesign,
     config: RunConfig,
     sc_dose: SOFCells,
     progress: bool | None,
-) -> tuple[DoseResponseResult | None, MonitoringResult | None, list[str]]:
-    """The dose-response model and the success-criteria monitoring, with notes on failures."""
+) -> tuple[DoseResponseResult | None, MonitoringResult | None, pd.DataFrame | None,
+           tuple[str, ...]]:  # fmt: skip
+    """Step 1, second lane: dose-response, monitoring and Cox cross-check, with notes."""
     notes: list[str] = []
     settings = _inference(config)
     dose = _attempt(
@@ -296,7 +288,15 @@ def _dose_and_monitoring(
         lambda: dose_response(study, design, cells=sc_dose, progress=progress, **settings),
     )
     mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study))
-    return dose, mon, notes
+    cox: pd.DataFrame | None = None
+    if len(study.spells) <= COX_MAX_SPELLS:
+        cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
+    else:
+        notes.append(
+            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
+            "(it works on the full person-week panel)."
+        )
+    return dose, mon, cox, tuple(notes)
 
 
 def _side_lane(
