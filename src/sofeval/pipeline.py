@@ -524,7 +524,7 @@ def design_text(res: RunResults, lang: str = "en") -> str:
             f"jobcentrets programperiode ({windows}). Faser: ex ante-effekt i uge "
             f"1–{d.phase_cut - 1}, programeffekt fra uge {d.phase_cut}. Opfølgning i højst "
             f"{d.max_weeks} uger; forsinket indgang {entry}. Standardfejl klyngekorrigeret "
-            f"på jobcenter; wild cluster score bootstrap med {cfg.bootstrap_draws} "
+            f"på jobcenter; restringeret wild cluster bootstrap-t med {cfg.bootstrap_draws} "
             f"{cfg.bootstrap_weights}-træk; randomiseringsinferens med {cfg.ri_draws} "
             "permutationer af programstatus på tværs af jobcentre."
         )
@@ -537,7 +537,7 @@ def design_text(res: RunResults, lang: str = "en") -> str:
         f"its jobcentre's programme window ({windows}). Phases: ex ante weeks 1–{d.phase_cut - 1}, "
         f"programme week {d.phase_cut} on. Follow-up capped at {d.max_weeks} weeks; delayed "
         f"entry at the {d.entry.replace('_', ' ')}. Standard errors clustered by jobcentre; "
-        f"wild cluster score bootstrap with {cfg.bootstrap_draws} "
+        f"restricted wild cluster bootstrap-t with {cfg.bootstrap_draws} "
         f"{cfg.bootstrap_weights} draws; randomisation inference with "
         f"{cfg.ri_draws} permutations of programme status across jobcentres."
     )
