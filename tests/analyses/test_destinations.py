@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from matplotlib.figure import Figure
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import (
     DESTINATION_COLUMNS,
     destination_effects,
@@ -22,7 +22,7 @@ from sofeval.analyses import (
 )
 from sofeval.data import COMPETING_STATES, read_study_dir, simulate, validate_study
 from sofeval.errors import OptionError
-from sofeval.models import ResultsBase, build_design, vcov
+from sofeval.models import build_design, vcov
 from sofeval.panel import build_panel, week_block
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "destinations"
@@ -37,26 +37,6 @@ TOL_SAME = 1e-9
 N_SE = 3.0
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -229,7 +209,7 @@ def test_joint_covariance_blocks_equal_each_models_clustered_vcov(reference_fit)
 
 def test_presentation(reference_fit):
     _, res = reference_fit
-    _assert_shared_presentation(res, res.table)
+    assert_shared_presentation(res, res.table)
     assert ("covariance", "one joint covariance clustered by jobcentre "
             f"({len(res.clusters)} clusters, as Stata's suest)") in res.header()
     pd.testing.assert_frame_equal(res.tidy(), res.table)

@@ -11,6 +11,7 @@ import pytest
 from lifelines import AalenJohansenFitter
 from matplotlib.figure import Figure
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import (
     BENEFIT_PER_WEEK,
     DURATION_COLUMNS,
@@ -33,7 +34,7 @@ from sofeval.analyses.prediction import (
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import EstimationError, NotIdentifiedWarning, OptionError, SofevalError
-from sofeval.models import ResultsBase, build_design, fit_glm_cells
+from sofeval.models import build_design, fit_glm_cells
 from sofeval.panel import Cells, StudyDesign, bin_covariates, cells_from_spells, week_block
 from sofeval.report import weeks_saved_forest
 
@@ -46,26 +47,6 @@ TOL_LOOP = 1e-10
 TOL_DELTA = 1e-6
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -428,7 +409,7 @@ def test_plots_and_reprs(small):
     pooled = res.incidence_at()
     pooled = pooled[pooled["scope"] == "all"]
     assert sorted(pooled["week"].unique()) == [13, 26]
-    _assert_shared_presentation(res, res.durations, pooled)
+    assert_shared_presentation(res, res.durations, pooled)
     for kind in ("incidence", "survival", "stacked", "weeks"):
         fig = res.plot(kind, lang="da")  # type: ignore[arg-type]
         assert isinstance(fig, Figure) and fig.canvas.manager is None

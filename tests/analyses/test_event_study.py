@@ -11,6 +11,7 @@ import statsmodels.api as sm
 from matplotlib.figure import Figure
 from scipy import stats
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import (
     EVENT_STUDY_COLUMNS,
     PRETREND_COLUMNS,
@@ -24,7 +25,6 @@ from sofeval.analyses import (
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import OptionError
-from sofeval.models import ResultsBase
 from sofeval.panel import Cells, StudyDesign, week_block
 
 #: Cells fits (sofeval IRLS and statsmodels IRLS at tol 1e-13) agree to the solvers'
@@ -38,26 +38,6 @@ TOL_CRIT = 0.02
 Q_START = 4 * 2017 + 3
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -96,7 +76,7 @@ def test_table_layout(homogeneous_es):
     assert es.pretrend["n_leads"].tolist() == [5, 5]
     assert es.pretrend["df"].tolist() == [5, 5]
     assert es.pretrend["p_wild"].between(0, 1).all()
-    _assert_shared_presentation(es, es.table, es.pretrend)
+    assert_shared_presentation(es, es.table, es.pretrend)
     assert isinstance(es.plot(), Figure)
     h = es.honestdid("programme")
     np.testing.assert_array_equal(h.betahat, honestdid_inputs(es, "programme").betahat)

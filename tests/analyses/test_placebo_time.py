@@ -7,36 +7,16 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import PLACEBO_TIME_COLUMNS, placebo_study, placebo_time
 from sofeval.data import WEEK8_OFFSET, simulate, validate_study
 from sofeval.errors import EstimationError, OptionError
-from sofeval.models import ResultsBase
 from sofeval.panel import StudyDesign
 
 #: A placebo effect whose truth is zero lies within this many standard errors of it.
 N_SE = 3.0
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -91,7 +71,7 @@ def test_placebo_is_zero_where_the_programme_did_not_run(placebo):
 
 def test_presentation(placebo):
     res = placebo
-    _assert_shared_presentation(res, res.table)
+    assert_shared_presentation(res, res.table)
     assert res.title.startswith("Placebo in time: programme windows moved 12 months")
     assert isinstance(res.plot(), Figure)
 

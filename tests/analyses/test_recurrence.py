@@ -8,6 +8,7 @@ import pytest
 import statsmodels.api as sm
 from matplotlib.figure import Figure
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import (
     RECURRENCE_BLOCK_WEEKS,
     RECURRENCE_COLUMNS,
@@ -17,7 +18,7 @@ from sofeval.analyses import (
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import EstimationError, OptionError
-from sofeval.models import ResultsBase, build_design
+from sofeval.models import build_design
 from sofeval.panel import StudyDesign
 
 #: Cells against person-weeks: the same likelihood, solver tolerance.
@@ -28,26 +29,6 @@ TOL_LOOP = 1e-10
 N_SE = 3.0
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -189,7 +170,7 @@ def test_table_layout_margins_and_plots(small):
         np.testing.assert_allclose(sub["difference"],
                                    sub["recurrence_with"] - sub["recurrence_without"])
     assert ((t["ci_low"] <= t["difference"]) & (t["difference"] <= t["ci_high"])).all()
-    _assert_shared_presentation(res, res.table, res.effect)
+    assert_shared_presentation(res, res.table, res.effect)
     assert ("returns", f"{res.n_returns:,}") in res.header()
     assert isinstance(res.plot(scope=t["scope"].iloc[-1], lang="en"), Figure)
 

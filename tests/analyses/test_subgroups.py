@@ -8,6 +8,7 @@ import pytest
 import statsmodels.api as sm
 from matplotlib.figure import Figure
 
+from presentation import assert_shared_presentation
 from sofeval.analyses import (
     HOMOGENEITY_COLUMNS,
     SUBGROUP_COLUMNS,
@@ -23,7 +24,6 @@ from sofeval.analyses import (
 from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
 from sofeval.models import (
-    ResultsBase,
     build_design,
     fit_glm_cells,
     wald_test,
@@ -40,26 +40,6 @@ TOL_EXACT = 1e-8
 N_SE = 3.0
 
 
-def _assert_shared_presentation(res, *tables):
-    """The results base: the summary prints every number of ``tables`` (4 decimals), the
-    HTML view is one ``<div>`` with tables, ``plot`` is a Figure outside pyplot."""
-    assert isinstance(res, ResultsBase)
-    text = res.summary()
-    assert str(res) == text and text.splitlines()[0] == res.title
-    tokens = set(text.split())
-    for table in tables:
-        values = table.select_dtypes("float").to_numpy().ravel()
-        assert np.isfinite(values).any()
-        for v in values[np.isfinite(values)]:
-            assert f"{v:.4f}" in tokens, v
-    page = res._repr_html_()
-    assert page.startswith("<div>") and page.endswith("</div>") and "<table" in page
-    first = tables[0].select_dtypes("float").to_numpy().ravel()
-    assert f"{first[np.isfinite(first)][0]:.4f}" in page
-    fig = res.plot(lang="da")
-    assert isinstance(fig, Figure)
-    assert fig.canvas.manager is None  # not registered with pyplot
-    assert fig.axes
 
 
 
@@ -96,8 +76,8 @@ def test_layout_and_additive_counts(null_study, sex_result):
     h = res.homogeneity.table
     assert h["df"].tolist() == [1, 1, 4, 4]
     assert h["p_wild"].between(0, 1).all()
-    _assert_shared_presentation(res, res.table, res.homogeneity.table)
-    _assert_shared_presentation(res.homogeneity, res.homogeneity.table)
+    assert_shared_presentation(res, res.table, res.homogeneity.table)
+    assert_shared_presentation(res.homogeneity, res.homogeneity.table)
     assert isinstance(res.plot(), Figure)
 
 
@@ -207,7 +187,7 @@ def test_homogeneity_table_combines_subgroups_and_jobcentres(null_study, sex_res
     res = homogeneity(sof_cells(study, progress=False), sex_result, bootstrap_draws=99)
     assert res.table["variable"].tolist() == ["sex", "sex", "age", "age", "jobcentre",
                                               "jobcentre"]
-    _assert_shared_presentation(res, res.table)
+    assert_shared_presentation(res, res.table)
     assert ("jobcentre clustered by", "cell (heteroskedasticity-robust)") in res.header()
 
 
