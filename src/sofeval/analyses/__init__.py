@@ -126,6 +126,7 @@ from sofeval.analyses.mediators import (
 from sofeval.analyses.monitoring import (
     MonitoringResult,
     measure_did,
+    measure_did_from_counts,
     success_criteria,
 )
 from sofeval.analyses.placebo_time import (
@@ -275,6 +276,7 @@ __all__ = [
     "km_frame",
     "link_mediator",
     "measure_did",
+    "measure_did_from_counts",
     "measure_sample",
     "measure_shares",
     "meeting_shares",

@@ -156,25 +156,48 @@ def measure_did(study: StudyData, *, weeks: tuple[int, int] = (1, 13)) -> pd.Dat
 
 def _did_from_sample(s: pd.DataFrame) -> pd.DataFrame:
     """The DiD of :func:`measure_did` on its spell sample (``measure``, ``D``, ...)."""
+    keys = ["jobcentre", "link_month", "D", "measure"]
+    counts = s.groupby(keys, sort=True, observed=True).size().rename("n").reset_index()
+    return measure_did_from_counts(counts)
+
+
+def measure_did_from_counts(c: pd.DataFrame) -> pd.DataFrame:
+    """The DiD of :func:`measure_did` from the spell sample's counts.
+
+    Parameters
+    ----------
+    c
+        ``jobcentre, link_month, D, measure, n``: the number ``n`` of sample spells with
+        each pattern (what the dask engine reduces from its partitions).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``term, coef, se, t_stat, p_value, ci_low, ci_high``, the same in
+        percentage points, ``n_spells, n_jobcentres, n_months``.
+    """
     # linearmodels takes seconds to import (statsmodels, formulaic): only on use
     from linearmodels import PanelOLS
     from linearmodels.panel.utility import AbsorbingEffectError
 
-    if s.empty:
+    c = c[c["n"] > 0]
+    if c.empty:
         raise EstimationError("measure_did: no spells observed through the measure window.")
+    n_spells = int(c["n"].sum())
     counts = {
-        "n_spells": len(s),
-        "n_jobcentres": int(s["jobcentre"].nunique()),
-        "n_months": int(s["link_month"].nunique()),
+        "n_spells": n_spells,
+        "n_jobcentres": int(c["jobcentre"].nunique()),
+        "n_months": int(c["link_month"].nunique()),
     }
     est = dict.fromkeys(("coef", "se", "t_stat", "p_value", "ci_low", "ci_high"), np.nan)
-    ok = s["D"].nunique() > 1 and s["measure"].nunique() > 1 and counts["n_jobcentres"] > 1
+    ok = c["D"].nunique() > 1 and c["measure"].nunique() > 1 and counts["n_jobcentres"] > 1
     if ok:
-        cells = (
-            s.groupby(["jobcentre", "link_month", "D"], sort=True)["measure"]
-            .agg(["size", "mean"])
-            .reset_index()
+        g = c.assign(hits=c["n"] * c["measure"].astype("int64")).groupby(
+            ["jobcentre", "link_month", "D"], sort=True
         )
+        cells = g[["n", "hits"]].sum().reset_index()
+        cells["size"] = cells.pop("n").astype("int64")
+        cells["mean"] = cells.pop("hits").to_numpy(np.float64) / cells["size"].to_numpy(np.float64)
         cells = cells.assign(
             cell=np.arange(len(cells)),
             jc=pd.Categorical(cells["jobcentre"]).codes.astype("int64"),
@@ -192,7 +215,7 @@ def _did_from_sample(s: pd.DataFrame) -> pd.DataFrame:
         except AbsorbingEffectError:
             ok = False
         else:
-            n_spells, n_cells, df_cells = len(s), len(cells), int(res.df_resid)
+            n_cells, df_cells = len(cells), int(res.df_resid)
             df = n_spells - (n_cells - df_cells)  # spell-level residual degrees of freedom
             scale = (n_spells / df) / (n_cells / df_cells)
             coef = float(res.params["D"])

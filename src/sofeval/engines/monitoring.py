@@ -22,16 +22,19 @@ unnoticed.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from sofeval.analyses import MonitoringResult, first_meetings, half_year_label, meeting_shares
+from sofeval.analyses import (
+    MonitoringResult,
+    first_meetings,
+    half_year_label,
+    measure_did_from_counts,
+    meeting_shares,
+)
 from sofeval.data import WEEK8_OFFSET, StudyData, empty_table, month_index, month_label
-from sofeval.errors import EstimationError, NotIdentifiedWarning
 
 __all__ = [
     "MEASURE_WEEKS",
@@ -268,73 +271,6 @@ def _by_month(
     return bm[order].sort_values(keys).reset_index(drop=True)
 
 
-def _did_from_counts(c: pd.DataFrame) -> pd.DataFrame:
-    """The measure DiD of :func:`sofeval.analyses.measure_did` from the sample's counts."""
-    from linearmodels import PanelOLS
-    from linearmodels.panel.utility import AbsorbingEffectError
-
-    c = c[c["n"] > 0]
-    if c.empty:
-        raise EstimationError("measure_did: no spells observed through the measure window.")
-    n_spells = int(c["n"].sum())
-    counts = {
-        "n_spells": n_spells,
-        "n_jobcentres": int(c["jobcentre"].nunique()),
-        "n_months": int(c["link_month"].nunique()),
-    }
-    est = dict.fromkeys(("coef", "se", "t_stat", "p_value", "ci_low", "ci_high"), np.nan)
-    ok = c["D"].nunique() > 1 and c["measure"].nunique() > 1 and counts["n_jobcentres"] > 1
-    if ok:
-        g = c.assign(hits=c["n"] * c["measure"].astype("int64")).groupby(
-            ["jobcentre", "link_month", "D"], sort=True
-        )
-        cells = g[["n", "hits"]].sum().reset_index()
-        cells["size"] = cells.pop("n").astype("int64")
-        cells["mean"] = cells.pop("hits").to_numpy(np.float64) / cells["size"].to_numpy(np.float64)
-        cells = cells.assign(
-            cell=np.arange(len(cells)),
-            jc=pd.Categorical(cells["jobcentre"]).codes.astype("int64"),
-            t=cells["link_month"].astype("int64"),
-        ).set_index(["cell", "t"])
-        mod = PanelOLS(
-            cells["mean"].astype("float64"),
-            cells[["D"]].astype("float64"),
-            time_effects=True,
-            other_effects=cells[["jc"]],
-            weights=cells["size"].astype("float64"),
-        )
-        try:
-            res = mod.fit(cov_type="clustered", clusters=cells[["jc"]])
-        except AbsorbingEffectError:
-            ok = False
-        else:
-            n_cells, df_cells = len(cells), int(res.df_resid)
-            df = n_spells - (n_cells - df_cells)  # spell-level residual degrees of freedom
-            scale = (n_spells / df) / (n_cells / df_cells)
-            coef = float(res.params["D"])
-            se = float(res.std_errors["D"]) * float(np.sqrt(scale))
-            t_stat = coef / se
-            q = float(stats.t.ppf(0.975, df))
-            est = {
-                "coef": coef,
-                "se": se,
-                "t_stat": t_stat,
-                "p_value": float(2 * stats.t.sf(abs(t_stat), df)),
-                "ci_low": coef - q * se,
-                "ci_high": coef + q * se,
-            }
-    if not ok:
-        msg = (
-            "measure_did: D is constant or absorbed by the jobcentre and month effects, or "
-            "the outcome has no variation; the DiD is not identified (reported as NaN)."
-        )
-        warnings.warn(msg, NotIdentifiedWarning, stacklevel=3)
-    row: dict[str, Any] = {"term": "D", **est}
-    row.update({f"{k}_pp": 100.0 * est[k] for k in ("coef", "se", "ci_low", "ci_high")})
-    row.update(counts)
-    return pd.DataFrame([row])
-
-
 def success_criteria_from_counts(
     meetings: pd.DataFrame,
     measures: pd.DataFrame,
@@ -383,5 +319,5 @@ def success_criteria_from_counts(
     if out["n_measure"].between(-128, 127).all():
         out["n_measure"] = out["n_measure"].astype("int8")
     out["share"] = _share(out["n_measure"], out["n_spells"])
-    did = _did_from_counts(measures)
+    did = measure_did_from_counts(measures)
     return MonitoringResult(bm, by_half, overall, out, did, float(TARGET))
