@@ -125,6 +125,8 @@ from sofeval.analyses.mediators import (
 )
 from sofeval.analyses.monitoring import (
     MonitoringResult,
+    aggregate_shares,
+    finish_shares,
     measure_did,
     measure_did_from_counts,
     success_criteria,
@@ -180,6 +182,8 @@ from sofeval.analyses.subgroups import (
 )
 
 __all__ = [
+    "aggregate_shares",
+    "finish_shares",
     "BAND_DRAWS",
     "BENEFIT_PER_WEEK",
     "COX_MODEL",

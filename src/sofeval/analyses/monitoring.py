@@ -87,7 +87,9 @@ def _treatment(study: StudyData, spells: pd.DataFrame) -> np.ndarray:
     return _in_windows(study, spells["jobcentre"], w8, "date").astype("int8")
 
 
-def _aggregate(frame: pd.DataFrame, by: list[str], target: float, min_count: int) -> pd.DataFrame:
+def aggregate_shares(
+    frame: pd.DataFrame, by: list[str], target: float, min_count: int
+) -> pd.DataFrame:
     """Sum meeting counts over ``by`` and recompute the shares and the target flag."""
     g = (
         frame.assign(_jc=frame["jobcentre"])
@@ -103,10 +105,10 @@ def _aggregate(frame: pd.DataFrame, by: list[str], target: float, min_count: int
             n_months_at_target=("meets_target", lambda s: int((s == True).sum())),  # noqa: E712
         )
     )
-    return _finish(g, target, min_count)
+    return finish_shares(g, target, min_count)
 
 
-def _finish(frame: pd.DataFrame, target: float, min_count: int) -> pd.DataFrame:
+def finish_shares(frame: pd.DataFrame, target: float, min_count: int) -> pd.DataFrame:
     """Add ``share``, ``share_v23`` and ``meets_target`` (NA below ``min_count``)."""
     f = frame.copy()
     f["share"] = safe_share(f["workplace_meetings"], f["first_meetings"])
@@ -338,7 +340,7 @@ def _monthly_table(study: StudyData, target: float, min_count: int) -> pd.DataFr
     bm["half_year"] = half_year_label(bm["month"])
     bm["programme"] = bm["jobcentre"].isin(set(study.programme_jobcentres))
     bm["in_window"] = _in_windows(study, bm["jobcentre"], bm["month"], "month")
-    bm = _finish(bm, target, min_count)
+    bm = finish_shares(bm, target, min_count)
     order = ["jobcentre", "month", "month_label", "half_year", "programme", "in_window"]
     order += [*v23_cols, "share", *v23_cols.values(), "share_v23", "meets_target", "source"]
     return bm[order].sort_values(keys).reset_index(drop=True)
@@ -347,8 +349,8 @@ def _monthly_table(study: StudyData, target: float, min_count: int) -> pd.DataFr
 def _pooled_periods(bm: pd.DataFrame, target: float, min_count: int) -> pd.DataFrame:
     """Programme jobcentres' in-window months pooled by half-year and ``overall``."""
     pw = bm[bm["programme"] & bm["in_window"]]
-    per_half = _aggregate(pw.assign(period=pw["half_year"]), ["period"], target, min_count)
-    tot = _aggregate(pw.assign(period="overall"), ["period"], target, min_count)
+    per_half = aggregate_shares(pw.assign(period=pw["half_year"]), ["period"], target, min_count)
+    tot = aggregate_shares(pw.assign(period="overall"), ["period"], target, min_count)
     return pd.concat([per_half, tot], ignore_index=True)
 
 
@@ -387,7 +389,7 @@ def success_criteria(
     if not (0.0 <= float(target) <= 1.0 and int(min_count) >= 0):
         raise OptionError(f"target={target!r} must be in [0, 1] and min_count={min_count!r} >= 0.")
     bm = _monthly_table(study, target, min_count)
-    by_half = _aggregate(bm, ["jobcentre", "half_year", "programme"], target, min_count)
+    by_half = aggregate_shares(bm, ["jobcentre", "half_year", "programme"], target, min_count)
     by_half = by_half.drop(columns=["n_jobcentres"])
     overall = _pooled_periods(bm, target, min_count)
     w0, w1 = check_weeks(measure_weeks)

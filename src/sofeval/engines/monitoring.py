@@ -29,10 +29,13 @@ import pandas as pd
 
 from sofeval.analyses import (
     MonitoringResult,
+    aggregate_shares,
+    finish_shares,
     first_meetings,
     half_year_label,
     measure_did_from_counts,
     meeting_shares,
+    safe_share,
 )
 from sofeval.data import WEEK8_OFFSET, StudyData, empty_table, month_index, month_label
 
@@ -58,12 +61,6 @@ _SHARE_COLUMNS = ["jobcentre", "month", "month_label", "first_meetings", "workpl
 _KEYS = ["jobcentre", "month"]
 
 
-def _share(num: pd.Series, den: pd.Series) -> pd.Series:
-    d = den.astype("float64")
-    return num.astype("float64") / d.where(d > 0)
-
-
-# --- worker side ---------------------------------------------------------------------------
 
 
 def meeting_counts(study: StudyData) -> pd.DataFrame:
@@ -211,35 +208,12 @@ def meeting_shares_from_counts(
     out = out.sort_values(_KEYS).reset_index(drop=True)
     out["month"] = out["month"].astype("int32")
     out.insert(2, "month_label", month_label(out["month"]))
-    out["share"] = _share(out["workplace_meetings"], out["first_meetings"])
+    out["share"] = safe_share(out["workplace_meetings"], out["first_meetings"])
     return out[[*_SHARE_COLUMNS, "share", "source"]]
 
 
-def _finish(frame: pd.DataFrame, target: float, min_count: int) -> pd.DataFrame:
-    f = frame.copy()
-    f["share"] = _share(f["workplace_meetings"], f["first_meetings"])
-    f["share_v23"] = _share(f["workplace_meetings_v23"], f["first_meetings_v23"])
-    meets = (f["share"] >= target).astype("boolean")
-    f["meets_target"] = meets.mask(f["first_meetings"] < min_count)
-    return f
 
 
-def _aggregate(frame: pd.DataFrame, by: list[str], target: float, min_count: int) -> pd.DataFrame:
-    g = (
-        frame.assign(_jc=frame["jobcentre"])
-        .groupby(by, as_index=False, sort=True)
-        .agg(
-            n_jobcentres=("_jc", "nunique"),
-            n_months=("month", "size"),
-            n_months_in_window=("in_window", "sum"),
-            first_meetings=("first_meetings", "sum"),
-            workplace_meetings=("workplace_meetings", "sum"),
-            first_meetings_v23=("first_meetings_v23", "sum"),
-            workplace_meetings_v23=("workplace_meetings_v23", "sum"),
-            n_months_at_target=("meets_target", lambda s: int((s == True).sum())),  # noqa: E712
-        )
-    )
-    return _finish(g, target, min_count)
 
 
 def _by_month(
@@ -265,7 +239,7 @@ def _by_month(
     prog = set(programme["jobcentre"].astype(str).unique())
     bm["programme"] = bm["jobcentre"].isin(prog)
     bm["in_window"] = _in_windows(programme, bm["jobcentre"], bm["month"], "month")
-    bm = _finish(bm, TARGET, MIN_COUNT)
+    bm = finish_shares(bm, TARGET, MIN_COUNT)
     order = ["jobcentre", "month", "month_label", "half_year", "programme", "in_window"]
     order += [*v23_cols, "share", *v23_cols.values(), "share_v23", "meets_target", "source"]
     return bm[order].sort_values(keys).reset_index(drop=True)
@@ -297,11 +271,11 @@ def success_criteria_from_counts(
     MonitoringResult
     """
     bm = _by_month(meetings, programme, monitoring, has_visitation)
-    by_half = _aggregate(bm, ["jobcentre", "half_year", "programme"], TARGET, MIN_COUNT)
+    by_half = aggregate_shares(bm, ["jobcentre", "half_year", "programme"], TARGET, MIN_COUNT)
     by_half = by_half.drop(columns=["n_jobcentres"])
     pw = bm[bm["programme"] & bm["in_window"]]
-    per_half = _aggregate(pw.assign(period=pw["half_year"]), ["period"], TARGET, MIN_COUNT)
-    tot = _aggregate(pw.assign(period="overall"), ["period"], TARGET, MIN_COUNT)
+    per_half = aggregate_shares(pw.assign(period=pw["half_year"]), ["period"], TARGET, MIN_COUNT)
+    tot = aggregate_shares(pw.assign(period="overall"), ["period"], TARGET, MIN_COUNT)
     overall = pd.concat([per_half, tot], ignore_index=True)
 
     prog = set(programme["jobcentre"].astype(str).unique())
@@ -318,6 +292,6 @@ def success_criteria_from_counts(
     # pandas sums the in-process int8 measure flags in int64 and casts back when they fit
     if out["n_measure"].between(-128, 127).all():
         out["n_measure"] = out["n_measure"].astype("int8")
-    out["share"] = _share(out["n_measure"], out["n_spells"])
+    out["share"] = safe_share(out["n_measure"], out["n_spells"])
     did = measure_did_from_counts(measures)
     return MonitoringResult(bm, by_half, overall, out, did, float(TARGET))
