@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sofeval.errors import EstimationError, SofevalError, SofevalWarning
 from sofeval.runtime import SERIAL_ENV, Background, fork_available
@@ -110,3 +111,20 @@ def test_id_cache_computes_once_and_forgets_dead_keys() -> None:
     del a
     gc.collect()
     assert len(cache) == 1
+
+
+def _blas_threads() -> int:
+    """Threads of the BLAS pool numpy uses (the largest over the pools loaded)."""
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+@pytest.mark.skipif(not fork_available(), reason="needs fork")
+def test_lanes_use_one_blas_thread_each_and_restore_the_pool() -> None:
+    np.ones((4, 4)) @ np.ones((4, 4))  # load the BLAS pool
+    with threadpool_limits(limits=2):
+        assert _blas_threads() == 2
+        job = Background(_blas_threads)
+        during = _blas_threads()
+        child = job.result()
+        after = _blas_threads()
+    assert (child, during, after) == (1, 1, 2)
