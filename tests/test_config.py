@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sofeval.config import CHECK_SCENARIOS, CheckSettings, RunConfig
+from sofeval.config import CHECK_SCENARIOS, OPTIONAL_ANALYSES, CheckSettings, RunConfig
 from sofeval.errors import OptionError
 
 STUDY = """
@@ -65,3 +65,16 @@ def test_bad_check_table_is_refused(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(OptionError, match=match):
         RunConfig.from_toml(path)
+
+
+def test_skip_is_read_from_the_analyses_table_and_checked(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text('[analyses]\nskip = ["destinations", "subgroups"]\n')
+    cfg = RunConfig.from_toml(path)
+    assert cfg.skip == ("destinations", "subgroups")
+    # durations need the destination models; the effects are not optional
+    assert [a for a in OPTIONAL_ANALYSES if not cfg.runs(a)] == [
+        "destinations", "durations", "subgroups"]
+    assert RunConfig(subgroups=()).runs("subgroups") is False
+    with pytest.raises(OptionError, match="'effects' is not a valid option"):
+        RunConfig(skip=("effects",))

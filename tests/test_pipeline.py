@@ -336,3 +336,20 @@ def test_an_analysis_that_cannot_be_estimated_becomes_a_note(tmp_path: Path) -> 
     paths = write_outputs(res, tmp_path)
     assert "recurrence" not in paths and "subgroup_effects" not in paths
     assert "recurrence not estimated" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_skipped_analyses_are_not_run_and_the_rest_is_unchanged(
+    study: StudyData, res: RunResults, tmp_path: Path
+) -> None:
+    skip = ("destinations", "event_study", "homogeneity")
+    part = _run(study, replace(res.config, skip=skip))
+    assert part.destinations is None and part.durations is None
+    assert part.event_study is None and part.homogeneity is not None
+    # the jobcentre test is left out; the subgroup variables' tests stay
+    assert set(part.homogeneity.table["variable"]) == set(SUBGROUPS)
+    assert part.notes[-1].endswith("destinations, durations, event study, homogeneity.")
+    pd.testing.assert_frame_equal(part.effects.table, res.effects.table)
+    pd.testing.assert_frame_equal(part.recurrence.table, res.recurrence.table)
+    pd.testing.assert_frame_equal(part.subgroups.table, res.subgroups.table)
+    paths = write_outputs(part, tmp_path)
+    assert {"destination_effects", "duration_effects", "event_study"}.isdisjoint(paths)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from sofeval import __version__
 from sofeval.analyses import BENEFIT_PER_WEEK, first_meetings
-from sofeval.config import RunConfig
+from sofeval.config import OPTIONAL_ANALYSES, RunConfig
 from sofeval.data import (
     AUDIT_COLUMNS,
     CHUNK_SPELLS,
@@ -198,6 +198,13 @@ def _subgroups_arg(text: str | None) -> tuple[str, ...] | None:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _list_arg(text: str | None) -> tuple[str, ...] | None:
+    """A comma-separated option as a tuple (absent is ``None``)."""
+    if text is None:
+        return None
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
 def run_config(args: argparse.Namespace) -> RunConfig:
     """The settings of ``sofeval run``: its ``--config`` file, overridden by the options.
 
@@ -227,6 +234,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         horizon=args.horizon,
         benefit_per_week=args.benefit_per_week,
         subgroups=_subgroups_arg(args.subgroups),
+        skip=_list_arg(args.skip),
     )
 
 
@@ -465,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated spell covariates for the subgroup effects (of "
         f"{', '.join(SPELL_COVARIATES)}; default: those in the data; 'none' for none)",
+    )
+    r.add_argument(
+        "--skip",
+        default=None,
+        help="comma-separated analyses to leave out (of "
+        f"{', '.join(OPTIONAL_ANALYSES)}; default: none)",
     )
     _threshold_arg(r, None)
     r.add_argument("--out", required=True, help="output folder")

@@ -1,6 +1,6 @@
 """Run configuration: the settings of ``sofeval run``, from a ``study.toml`` and the command line.
 
-A ``study.toml`` has up to seven tables, each optional::
+A ``study.toml`` has up to eight tables, each optional::
 
     [design]            # panel rules (DESIGN.md §3), see sofeval.panel.build.StudyDesign
     data_end = "2019-12-31"
@@ -27,6 +27,10 @@ A ``study.toml`` has up to seven tables, each optional::
     [credibility]       # can we believe the comparison? (DESIGN.md §4b)
     subgroups = ["sex", "age"]   # default: every optional spell covariate in the data;
                                  # [] switches the subgroup analysis off
+
+    [analyses]
+    skip = ["subgroups"]         # analyses left out of the run (see OPTIONAL_ANALYSES);
+                                 # default: none, every analysis runs
 
     [report]
     lang = "en"                  # or "da"
@@ -58,6 +62,20 @@ from sofeval.analyses import BENEFIT_PER_WEEK
 from sofeval.data import SPELL_COVARIATES
 from sofeval.errors import OptionError, check_option
 
+#: Analyses a run may leave out (``skip``); the pooled and per-jobcentre effects always run.
+#: ``durations`` need ``destinations``: skipping the latter skips both.
+OPTIONAL_ANALYSES: tuple[str, ...] = (
+    "dose_response",
+    "monitoring",
+    "destinations",
+    "durations",
+    "recurrence",
+    "event_study",
+    "placebo_time",
+    "homogeneity",
+    "subgroups",
+)
+
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "design": (
         "data_end",
@@ -73,6 +91,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     "inference": ("bootstrap_draws", "bootstrap_weights", "ri_draws", "seed"),
     "outcomes": ("horizon", "benefit_per_week"),
     "credibility": ("subgroups",),
+    "analyses": ("skip",),
     "report": ("lang", "threshold"),
     "check": (
         "reps",
@@ -178,6 +197,8 @@ class RunConfig:
         Spell covariates of the subgroup effects and their homogeneity tests, each one of
         :data:`sofeval.data.SPELL_COVARIATES` (``age`` in bands); ``None`` (default): every
         one present in the data with two or more levels; ``()``: none.
+    skip
+        Analyses left out of the run, each one of :data:`OPTIONAL_ANALYSES` (default: none).
     lang
         Report language, ``en`` or ``da``.
     threshold
@@ -196,6 +217,7 @@ class RunConfig:
     horizon: int | None = None
     benefit_per_week: float = BENEFIT_PER_WEEK
     subgroups: tuple[str, ...] | None = None
+    skip: tuple[str, ...] = ()
     lang: str = "en"
     threshold: int = 5
     check: CheckSettings = field(default_factory=CheckSettings)
@@ -228,6 +250,17 @@ class RunConfig:
             )
         for v in self.subgroups or ():
             check_option("subgroups", v, SPELL_COVARIATES)
+        for v in self.skip:
+            check_option("skip", v, OPTIONAL_ANALYSES)
+
+    def runs(self, analysis: str) -> bool:
+        """Whether ``analysis`` (one of :data:`OPTIONAL_ANALYSES`) is part of the run."""
+        check_option("analysis", analysis, OPTIONAL_ANALYSES)
+        if analysis == "durations" and "destinations" in self.skip:
+            return False
+        if analysis == "subgroups" and self.subgroups == ():
+            return False
+        return analysis not in self.skip
 
     @property
     def horizon_weeks(self) -> int:
@@ -269,6 +302,8 @@ class RunConfig:
         kwargs.update(raw.get("outcomes", {}))
         if "subgroups" in raw.get("credibility", {}):
             kwargs["subgroups"] = tuple(raw["credibility"]["subgroups"])
+        if "skip" in raw.get("analyses", {}):
+            kwargs["skip"] = tuple(raw["analyses"]["skip"])
         kwargs.update(raw.get("report", {}))
         if "check" in raw:
             gate = dict(raw["check"])

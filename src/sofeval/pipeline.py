@@ -67,7 +67,7 @@ from sofeval.analyses import (
     write_honestdid_csv,
     write_honestdid_json,
 )
-from sofeval.config import RunConfig
+from sofeval.config import OPTIONAL_ANALYSES, RunConfig
 from sofeval.data import StudyData, StudyDataset
 from sofeval.engines import run_dask
 from sofeval.errors import SofevalError, check_option
@@ -158,6 +158,8 @@ def subgroup_variables(study: StudyData, config: RunConfig) -> tuple[str, ...]:
     tuple of str
         Empty when the subgroup analysis is switched off.
     """
+    if not config.runs("subgroups"):
+        return ()
     if config.subgroups is None:
         return default_subgroups(study)
     return tuple(config.subgroups)
@@ -232,8 +234,17 @@ def _homogeneity(
     return HomogeneityResult(table, clusters)
 
 
-def _attempt(what: str, notes: list[str], fn: Callable[[], T]) -> T | None:
-    """``fn()``, or ``None`` with a note when the data cannot support the analysis."""
+def _attempt(
+    what: str, notes: list[str], fn: Callable[[], T], config: RunConfig | None = None,
+    analysis: str = "",
+) -> T | None:
+    """``fn()``, or ``None`` with a note when the data cannot support the analysis.
+
+    With ``config`` and ``analysis`` (one of :data:`sofeval.config.OPTIONAL_ANALYSES`), an
+    analysis the run skips is ``None`` without running (:func:`skip_notes` says so).
+    """
+    if config is not None and not config.runs(analysis):
+        return None
     try:
         return fn()
     except ANALYSIS_FAILURES as exc:
@@ -286,8 +297,10 @@ def _core_side(
         "dose-response not estimated",
         notes,
         lambda: dose_response(study, design, cells=sc_dose, progress=progress, **settings),
+        config, "dose_response",
     )
-    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study))
+    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study), config,
+                   "monitoring")
     cox: pd.DataFrame | None = None
     if len(study.spells) <= COX_MAX_SPELLS:
         cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
@@ -322,21 +335,25 @@ def _side_lane(
             study, design, horizons=RECURRENCE_HORIZONS, covariates=config.covariates,
             family=config.family, cells=sc_dose,  # type: ignore[arg-type]
         ),
+        config, "recurrence",
     )  # fmt: skip
     es = _attempt(
         "event study not estimated",
         notes,
         lambda: event_study(sc_dose, progress=progress, **settings),
+        config, "event_study",
     )
     placebo = _attempt(
         "placebo in time not estimated",
         notes,
         lambda: placebo_time(study, design, progress=progress, **settings),
+        config, "placebo_time",
     )
     jc_hom = _attempt(
         "homogeneity across jobcentres not tested",
         notes,
         lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
+        config, "homogeneity",
     )
     parts = _subgroup_parts(study, design, config, *subgroups, progress, notes)
     return _SideLane(rec, es, placebo, jc_hom, tuple(parts), tuple(notes))
@@ -359,8 +376,11 @@ def _outcomes(
             # the second lane already holds the other core: a fork here only adds copying
             parallel=False,
         ),
+        config, "destinations",
     )  # fmt: skip
     if dest is None:
+        if not config.runs("destinations"):
+            return None, None
         notes.append("counterfactual durations not estimated: they need the destination models.")
         return None, None
     dur = _attempt(
@@ -369,6 +389,7 @@ def _outcomes(
         lambda: counterfactual_durations(
             dest, study, horizon=config.horizon_weeks, benefit_per_week=config.benefit_per_week
         ),
+        config, "durations",
     )
     return dest, dur
 
@@ -459,6 +480,40 @@ def run_analysis(
     RunResults
     """
     check_option("engine", engine, ("local", "dask"))
+    res = _run(study, config, progress, parallel, engine, client, workers, scheduler)
+    return replace(res, notes=(*res.notes, *skip_notes(config)))
+
+
+def skip_notes(config: RunConfig) -> tuple[str, ...]:
+    """The note naming the analyses the run leaves out (``skip``, ``subgroups = []``).
+
+    Parameters
+    ----------
+    config
+        Run settings.
+
+    Returns
+    -------
+    tuple of str
+        Empty when every analysis runs.
+    """
+    left = [a.replace("_", " ") for a in OPTIONAL_ANALYSES if not config.runs(a)]
+    if not left:
+        return ()
+    return (f"not estimated, left out by the run settings (skip, subgroups): {', '.join(left)}.",)
+
+
+def _run(
+    study: StudyData | StudyDataset,
+    config: RunConfig,
+    progress: bool | None,
+    parallel: bool,
+    engine: Literal["local", "dask"],
+    client: Any,
+    workers: int | None,
+    scheduler: str | None,
+) -> RunResults:
+    """The body of :func:`run_analysis`, without the notes of skipped analyses."""
     design = StudyDesign(**config.design)
     covs = config.covariates
     if engine == "dask" or client is not None:
@@ -468,8 +523,12 @@ def run_analysis(
             ri_draws=config.ri_draws, seed=config.seed, progress=progress, client=client,
             scheduler=scheduler, workers=workers, cox_max_spells=COX_MAX_SPELLS,
         )
-        core = RunResults(design, config, d.cells, d.effects, d.jobcentres, d.dose,
-                          d.monitoring, d.audit, d.notes, d.cox)
+        skipped = [a for a in ("dose_response", "monitoring") if not config.runs(a)]
+        core = RunResults(
+            design, config, d.cells, d.effects, d.jobcentres,
+            None if "dose_response" in skipped else d.dose,
+            None if "monitoring" in skipped else d.monitoring, d.audit, d.notes, d.cox,
+        )  # fmt: skip
         gathered = d.reduced.study
         if gathered is None:
             return replace(core, notes=(*core.notes, DASK_NOTE))
