@@ -54,6 +54,7 @@ SPARSE_DENSITY = 0.15
 #: Designs with at most this many entries stay dense (BLAS is fast enough there).
 SPARSE_MIN_SIZE = 1_000_000
 
+_ROW_BLOCK = 20_000  # rows made dense at once by rows_dot
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
 # dense copy of a small or dense CSR design; None: the CSR design is its own operand
 _DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
@@ -277,7 +278,10 @@ def binary_columns(X: Matrix) -> np.ndarray:
 
 
 def rows_dot(X: Matrix, rows: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``X[rows] @ b`` (dense rows of a small CSR design through its dense copy).
+    """``X[rows] @ b`` as a dense matrix-vector product, whatever the form of ``X``.
+
+    Meant for a few rows (the cells a fit sets aside): the rows of a CSR design are made
+    dense in blocks of :data:`_ROW_BLOCK`, so the numbers equal those of a dense design.
 
     Parameters
     ----------
@@ -292,8 +296,12 @@ def rows_dot(X: Matrix, rows: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    src = operand(X) if sparse.issparse(X) else X
-    return np.asarray(src[rows] @ b)
+    if isinstance(X, np.ndarray):
+        return np.asarray(X[rows] @ b)
+    idx = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
+    parts = [np.asarray(X[idx[i : i + _ROW_BLOCK]].toarray() @ b)
+             for i in range(0, idx.size, _ROW_BLOCK)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def dot(X: Matrix, b: np.ndarray) -> np.ndarray:
