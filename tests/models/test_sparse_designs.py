@@ -180,3 +180,15 @@ def test_wild_joint_test_equal_on_both_paths(force_sparse, monkeypatch):
     np.testing.assert_allclose(sp.statistic, de.statistic, rtol=PATH_TOL)
     np.testing.assert_allclose(sp.draws, de.draws, rtol=PATH_TOL)
     assert sp.p_wild == de.p_wild
+
+
+def test_sparse_gram_is_the_weighted_sparse_product(force_sparse):
+    dense, csr, _, trials, _ = cells()
+    S = csr.X
+    xw = S.copy()
+    xw.data *= np.repeat(trials, np.diff(S.indptr))
+    ref = (S.T @ xw).toarray()
+    np.testing.assert_array_equal(gram(S, trials), ref)  # the same sums, bit for bit
+    np.testing.assert_array_equal(gram(S, trials), gram(S, trials))  # cached structure
+    np.testing.assert_allclose(gram(S, trials), (dense.X * trials[:, None]).T @ dense.X,
+                               rtol=PATH_TOL)

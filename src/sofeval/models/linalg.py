@@ -55,6 +55,7 @@ SPARSE_DENSITY = 0.15
 SPARSE_MIN_SIZE = 1_000_000
 
 _ROW_BLOCK = 20_000  # rows made dense at once by rows_dot
+_CSC: IdCache[sparse.csr_matrix, sparse.csc_matrix] = IdCache()  # CSC structure for gram
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
 # dense copy of a small or dense CSR design; None: the CSR design is its own operand
 _DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
@@ -341,8 +342,9 @@ def tdot(X: Matrix, u: np.ndarray) -> np.ndarray:
 def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
-    A sparse product costs O(nnz) instead of O(n p^2) on a mostly-zero design; dense
-    designs use a symmetric rank-k update (BLAS ``dsyrk``).
+    A sparse product costs O(nnz) instead of O(n p^2) on a mostly-zero design (the CSC
+    copy it needs is cached per design); dense designs use a symmetric rank-k update
+    (BLAS ``dsyrk``).
 
     Parameters
     ----------
@@ -358,9 +360,12 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """
     xs = operand(X)
     if not isinstance(xs, np.ndarray):
-        xw = xs.copy()
-        xw.data *= np.repeat(w, np.diff(xs.indptr))
-        return np.asarray((xs.T @ xw).toarray())
+        # (X' is CSC) @ (W X as CSC): the CSC structure of X is built once per design and
+        # only its entries are weighted (the product scipy forms from W X in CSR form)
+        xc = _CSC.get(xs, lambda: sparse.csc_matrix(xs.tocsc()))
+        xwc = sparse.csc_matrix((xc.data * w[xc.indices], xc.indices, xc.indptr),
+                                shape=xc.shape)
+        return np.asarray((xs.T @ xwc).toarray())
     xw = xs * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
         g = blas.dsyrk(1.0, xw, trans=1)
