@@ -282,7 +282,7 @@ def rows_dot(X: Matrix, rows: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``X[rows] @ b`` as a dense matrix-vector product, whatever the form of ``X``.
 
     Meant for a few rows (the cells a fit sets aside): the rows of a CSR design are made
-    dense in blocks of :data:`_ROW_BLOCK`, so the numbers equal those of a dense design.
+    dense in blocks of 20,000, so the numbers equal those of a dense design.
 
     Parameters
     ----------
