@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from matplotlib.figure import Figure
+from scipy import sparse
 
 from presentation import assert_shared_presentation
 from sofeval.analyses import (
@@ -25,6 +26,7 @@ from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
 from sofeval.models import (
     build_design,
+    build_sparse_design,
     fit_glm_cells,
     wald_test,
     wild_joint_test,
@@ -172,6 +174,22 @@ def test_equality_design_keeps_the_fit(null_study):
     b = fit_glm_cells(x_alt, ev, tr)
     assert abs(a.loglik - b.loglik) < TOL_EXACT * abs(a.loglik)
     np.testing.assert_allclose(b.params[test], start[test], atol=TOL_COEF)
+
+
+def test_equality_design_of_a_csr_design_equals_the_dense_one():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"a": rng.integers(0, 6, 300), "L1": rng.integers(0, 2, 300),
+                          "L2": rng.integers(0, 2, 300), "L3": rng.integers(0, 2, 300)})
+    spec = {"categorical": ["a"], "numeric": ["L1", "L2", "L3"]}
+    dense, csr = build_design(frame, **spec), build_sparse_design(frame, **spec)
+    cols = [dense.names.index(c) for c in ("L1", "L2", "L3")]
+    params = rng.normal(size=len(dense.names))
+    xd, td, sd = equality_design(dense.X, cols, params)
+    xs, ts, ss = equality_design(csr.X, cols, params)
+    assert sparse.issparse(xs) and xs.has_canonical_format and td == ts
+    np.testing.assert_array_equal(xs.toarray(), xd)
+    np.testing.assert_array_equal(ss, sd)
+    np.testing.assert_array_equal(csr.X.toarray(), dense.X)  # the input is not changed
 
 
 def test_jobcentre_homogeneity_rejects_heterogeneous_effects():

@@ -63,11 +63,12 @@ from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
     CORRECTIONS,
     BootStatistic,
-    DesignMatrix,
     Family,
     GLMFit,
+    Matrix,
     ResultsBase,
-    build_design,
+    SparseDesign,
+    build_sparse_design,
     wild_score_bootstrap,
 )
 from sofeval.panel import StudyDesign, group_codes
@@ -258,7 +259,7 @@ def _phase_counts(
 
 
 def _wild_pvalues(
-    dm_x: np.ndarray,
+    dm_x: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: str,
@@ -303,7 +304,7 @@ class _Fitted:
 class _Job:
     """What every destination fit of one design needs."""
 
-    dm: DesignMatrix
+    dm: SparseDesign
     trials: np.ndarray
     codes: np.ndarray
     n_clusters: int
@@ -400,7 +401,7 @@ def _fit_all(
 
 
 def _reusable(
-    effects: EffectsResult | None, dm: DesignMatrix, family: str, trials: np.ndarray
+    effects: EffectsResult | None, dm: SparseDesign, family: str, trials: np.ndarray
 ) -> EffectsResult | None:
     """The pooled effects if they are this design's employment model (no refit), else None."""
     if (
@@ -497,14 +498,14 @@ def destination_effects(
         model_frame(sc, covs), frame["at_risk"].to_numpy(float),
         {s: frame[ev_col[s]].to_numpy(float) for s in fitted}, [*categorical, *_INTEREST],
     )
-    dm = design_matrix(mf, categorical, _INTEREST, trials)
+    dm = design_matrix(mf, categorical, _INTEREST, trials, csr=True)
     codes, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     common = reference_levels(mf, categorical, trials, np.ones_like(trials))
     done: dict[str, _Fitted] = {}
     designs: dict[str, FittedDesign] = {}
     for refs, states in _design_groups(mf, categorical, trials, events, fitted):
         # one design matrix alive at a time
-        dk = dm if refs == common else build_design(
+        dk = dm if refs == common else build_sparse_design(
             mf, categorical=categorical, numeric=_INTEREST, reference=refs
         )
         fd = fitted_design(dk, mf, categorical, _INTEREST)

@@ -44,10 +44,10 @@ from sofeval.data import StudyData
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models import (
     BootStatistic,
-    DesignMatrix,
     Family,
     GLMFit,
     ResultsBase,
+    SparseDesign,
     vcov,
     wild_score_bootstrap,
 )
@@ -217,7 +217,7 @@ class EffectsResult(ResultsBase):
 
 
 def _wild_pvalues(
-    dm: DesignMatrix,
+    dm: SparseDesign,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,
@@ -306,7 +306,7 @@ def estimate_effects(
         check_option("inference", m, INFERENCE_METHODS)
     sc = as_cells(study, design, covariates, progress)
     mf, events, trials = model_arrays(sc, covariates)
-    dm = design_matrix(mf, base_categorical(covariates), list(INTEREST), trials)
+    dm = design_matrix(mf, base_categorical(covariates), list(INTEREST), trials, csr=True)
     if events.sum() == 0:
         raise EstimationError("spells: no exit to employment in the estimation sample.")
     fit = fit_cells(dm, events, trials, family, INTEREST)

@@ -60,10 +60,10 @@ from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import (
     BootWeights,
     Correction,
-    DesignMatrix,
     Family,
     GLMFit,
     ResultsBase,
+    SparseDesign,
     vcov,
     wald_test,
     wild_joint_test,
@@ -382,7 +382,7 @@ def _event_frame(
 class _EventFit:
     """The event-study model fitted on collapsed cells, with its event coefficients."""
 
-    dm: DesignMatrix
+    dm: SparseDesign
     fit: GLMFit
     events: np.ndarray
     trials: np.ndarray
@@ -427,7 +427,7 @@ def _fit_event_model(
     """Fit the model with the event dummies; the coefficients' clustered covariance."""
     mf, events, trials, numeric, meta, k_cell = _event_frame(sc, covariates, min_lead)
     base = ["week_block", "jobcentre", "month", *covariates]
-    dm = design_matrix(mf, base, numeric, trials)
+    dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters, jc_names = pd.factorize(mf["jobcentre"], sort=True)
     cov_all = vcov(fit, dm.X, method="cluster", clusters=clusters,

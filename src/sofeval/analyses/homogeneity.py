@@ -48,6 +48,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from scipy import sparse
 
 from sofeval.analyses.specification import (
     ESTIMANDS,
@@ -61,7 +62,9 @@ from sofeval.models import (
     BootWeights,
     Correction,
     Family,
+    Matrix,
     ResultsBase,
+    as_matrix,
     vcov,
     wald_test,
     wild_joint_test,
@@ -91,8 +94,8 @@ HOMOGENEITY_COLUMNS: tuple[str, ...] = (
 
 
 def equality_design(
-    X: np.ndarray, columns: Sequence[int], params: np.ndarray | None = None
-) -> tuple[np.ndarray, list[int], np.ndarray | None]:
+    X: Matrix, columns: Sequence[int], params: np.ndarray | None = None
+) -> tuple[Matrix, list[int], np.ndarray | None]:
     """Reparametrise ``theta_1 = ... = theta_L`` as the exclusion of ``L - 1`` columns.
 
     The first of ``columns`` is replaced by the sum of all of them (the common effect);
@@ -102,7 +105,9 @@ def equality_design(
     Parameters
     ----------
     X
-        Design matrix with one column per level ``(n, p)``.
+        Design matrix with one column per level ``(n, p)``, dense or CSR (a CSR design
+        gives a CSR design, built without a dense copy: ``X T`` with ``T`` the identity
+        whose column ``columns[0]`` sums the level columns).
     columns
         Indices of the level columns (at least two).
     params
@@ -111,16 +116,23 @@ def equality_design(
 
     Returns
     -------
-    X_alt : numpy.ndarray
-        The reparametrised design (a copy).
+    X_alt : numpy.ndarray or scipy.sparse.csr_matrix
+        The reparametrised design (a copy, in the form of ``X``).
     test : list of int
         Columns whose exclusion is the equality restriction.
     start : numpy.ndarray or None
         ``params`` in the new parametrisation.
     """
     cols = list(columns)
-    out = np.array(X, dtype=np.float64, copy=True)
-    out[:, cols[0]] = out[:, cols].sum(axis=1)
+    out: Matrix
+    if sparse.issparse(X):
+        p = X.shape[1]
+        t = sparse.identity(p, format="lil", dtype=np.float64)
+        t[cols, cols[0]] = 1.0
+        out = as_matrix(sparse.csr_matrix(X @ t.tocsr()))  # canonical: sorted indices
+    else:
+        out = np.array(X, dtype=np.float64, copy=True)
+        out[:, cols[0]] = out[:, cols].sum(axis=1)
     start = None
     if params is not None:
         start = np.array(params, dtype=np.float64, copy=True)
@@ -322,7 +334,7 @@ def jobcentre_homogeneity(
                 groups[est].append(name)
     base = ["week_block", "jobcentre", "month", *covariates]
     mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
-    dm = design_matrix(mf, base, numeric, trials)
+    dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, ())
     clusters = np.arange(len(mf))  # every cell its own cluster: see module docstring
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters,

@@ -42,6 +42,7 @@ from sofeval.errors import check_option
 from sofeval.models import (
     Family,
     GLMFit,
+    Matrix,
     ResultsBase,
     adjust_pvalues,
     group_sum,
@@ -253,7 +254,7 @@ def _placebo_pvalues(table: pd.DataFrame, placebo: pd.DataFrame) -> np.ndarray:
 
 
 def _placebo_statistics(
-    sc: SOFCells, mf: pd.DataFrame, x_full: np.ndarray, fit: GLMFit, trials: np.ndarray
+    sc: SOFCells, mf: pd.DataFrame, x_full: Matrix, fit: GLMFit, trials: np.ndarray
 ) -> pd.DataFrame:
     """One-step placebo estimates for every non-programme jobcentre and estimand.
 
@@ -338,7 +339,7 @@ def jobcentre_effects(
     )
     flags = _identification_flags(mf, events, trials, programme_jcs)
     numeric, term_of = _add_jobcentre_terms(mf, programme_jcs, flags)
-    dm = design_matrix(mf, base_categorical(covariates), numeric, trials)
+    dm = design_matrix(mf, base_categorical(covariates), numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, ())
     se = np.sqrt(np.diag(vcov(fit, dm.X, method="model")))
     rec = _jobcentre_records(programme_jcs, fit, list(dm.names), se, term_of, flags)

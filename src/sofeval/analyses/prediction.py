@@ -28,7 +28,16 @@ import pandas as pd
 from scipy import sparse
 
 from sofeval.errors import EstimationError, check_option
-from sofeval.models import CORRECTIONS, DesignMatrix, GLMFit, cluster_scores, sparse_view
+from sofeval.models import (
+    CORRECTIONS,
+    DesignMatrix,
+    GLMFit,
+    Matrix,
+    SparseDesign,
+    as_matrix,
+    cluster_scores,
+    operand,
+)
 from sofeval.panel import group_codes
 
 __all__ = [
@@ -72,7 +81,8 @@ class FittedDesign:
 
 
 def fitted_design(
-    dm: DesignMatrix, frame: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str]
+    dm: DesignMatrix | SparseDesign, frame: pd.DataFrame, categorical: Sequence[str],
+    numeric: Sequence[str],
 ) -> FittedDesign:
     """The :class:`FittedDesign` of a design matrix built from ``frame``.
 
@@ -152,7 +162,7 @@ def design_rows(fd: FittedDesign, frame: pd.DataFrame) -> sparse.csr_matrix:
 
 
 def separation_signs(
-    fit: GLMFit, X: np.ndarray, events: np.ndarray, trials: np.ndarray
+    fit: GLMFit, X: Matrix, events: np.ndarray, trials: np.ndarray
 ) -> np.ndarray:
     """Direction in which each separated parameter diverges.
 
@@ -175,8 +185,7 @@ def separation_signs(
     out = np.zeros(len(fit.names), dtype=np.int8)
     sep = np.asarray([fit.names.index(s) for s in fit.separated], dtype=np.int64)
     if sep.size:
-        xs = sparse_view(np.asarray(X))
-        xt = np.asarray(X).T if xs is None else xs.T
+        xt = operand(as_matrix(X)).T
         both = np.column_stack([np.asarray(events, np.float64), np.asarray(trials, np.float64)])
         ev, tr = np.asarray(xt @ both)[sep].T
         out[sep] = np.where((tr > 0) & (ev >= tr), 1, -1)
@@ -243,7 +252,7 @@ def hazard_slope(eta: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
 
 def cluster_influence(
     fit: GLMFit,
-    X: np.ndarray,
+    X: Matrix,
     codes: np.ndarray,
     n_groups: int,
     correction: str = "stata",
@@ -282,7 +291,7 @@ def cluster_influence(
     bread = np.asarray(fit.cov)[np.ix_(keep, keep)]
     # scores of every column through the design's cached sparse copy, then the kept ones
     # (cutting the columns out of a large dense design would copy it)
-    s = cluster_scores(np.asarray(X), np.asarray(fit.score_factor), codes, n_groups)[:, keep]
+    s = cluster_scores(as_matrix(X), np.asarray(fit.score_factor), codes, n_groups)[:, keep]
     c = 1.0
     if correction in ("stata", "hc1"):
         c = n_groups / (n_groups - 1.0)

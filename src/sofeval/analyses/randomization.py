@@ -118,7 +118,7 @@ def randomization_test(
     """
     mf, events, trials = model_arrays(sc, covariates)
     cells = sc.cells.frame
-    dm = design_matrix(mf, base_categorical(covariates), (), trials)
+    dm = design_matrix(mf, base_categorical(covariates), (), trials, csr=True)
     offset = (
         null[0] * mf["D_early"].to_numpy() + null[1] * mf["D_late"].to_numpy()
         if any(null)

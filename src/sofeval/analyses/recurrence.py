@@ -57,7 +57,7 @@ from sofeval.analyses.prediction import (
 from sofeval.analyses.specification import SOFCells, fit_cells
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
-from sofeval.models import CORRECTIONS, GLMFit, ResultsBase, build_design
+from sofeval.models import CORRECTIONS, GLMFit, ResultsBase, build_sparse_design
 from sofeval.panel import StudyDesign, bin_covariates, group_codes, spell_frame
 from sofeval.report import Lang, recurrence_curves
 
@@ -366,7 +366,9 @@ def recurrence_effects(
     categorical = ["week_block", "jobcentre", "month", *covs]
     cells_str = rc.assign(**{c: rc[c].astype(str) for c in categorical if c != "month"})
     refs = reference_levels(cells_str, categorical, trials, events)
-    dm = build_design(cells_str, categorical=categorical, numeric=["D"], reference=refs)
+    dm = build_sparse_design(
+        cells_str, categorical=categorical, numeric=["D"], reference=refs
+    )
     fit = fit_cells(dm, events, trials, family, ("D",))
     codes, jc_names = pd.factorize(rc["jobcentre"], sort=True)
     z = cluster_influence(fit, dm.X, codes, len(jc_names), correction, float(trials.sum()))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,10 @@ from sofeval.errors import NotIdentifiedWarning
 from sofeval.models import (
     DesignMatrix,
     GLMFit,
+    Matrix,
+    SparseDesign,
     build_design,
+    build_sparse_design,
     fisher_weights,
     fit_glm_cells,
     gram,
@@ -279,23 +283,47 @@ def base_categorical(covariates: Sequence[str]) -> list[str]:
     return ["week_block", "jobcentre", "month", *covariates]
 
 
+@overload
 def design_matrix(
-    mf: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], trials: np.ndarray
-) -> DesignMatrix:
+    mf: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], trials: np.ndarray,
+    *, csr: Literal[False] = ...,
+) -> DesignMatrix: ...
+
+
+@overload
+def design_matrix(
+    mf: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], trials: np.ndarray,
+    *, csr: Literal[True],
+) -> SparseDesign: ...
+
+
+def design_matrix(
+    mf: pd.DataFrame, categorical: Sequence[str], numeric: Sequence[str], trials: np.ndarray,
+    *, csr: bool = False,
+) -> DesignMatrix | SparseDesign:
     """Design matrix whose reference level of each categorical is its largest (by trials).
 
     The largest category as the base (Stata's ``fvset base most``) keeps every contrast
     well determined; the first sorted level may be a tiny month or week whose estimate
     runs off towards plus or minus infinity and drags every other level with it.
+
+    ``csr=True`` builds the same columns as a CSR matrix (:class:`sofeval.models.SparseDesign`):
+    the large models of the analyses (a few hundred thousand cells, a few hundred dummy
+    columns, about ten non-zeros per row) are fitted, scored and bootstrapped on it
+    without a dense copy; the numbers equal those of the dense design.
     """
     reference = {
         c: pd.Series(trials).groupby(mf[c].to_numpy()).sum().idxmax() for c in categorical
     }
+    if csr:
+        return build_sparse_design(
+            mf, categorical=categorical, numeric=numeric, reference=reference
+        )
     return build_design(mf, categorical=categorical, numeric=numeric, reference=reference)
 
 
 def fit_cells(
-    dm: DesignMatrix,
+    dm: DesignMatrix | SparseDesign,
     events: np.ndarray,
     trials: np.ndarray,
     family: str,
@@ -406,7 +434,7 @@ class ScoreParts:
     Attributes
     ----------
     x
-        Design without the aliased columns (cells x p).
+        Design without the aliased columns (cells x p), dense or CSR.
     xs
         ``x`` as a CSR matrix (for grouped sums).
     u
@@ -417,14 +445,14 @@ class ScoreParts:
         Pseudo-inverse of the information ``x' diag(w) x``.
     """
 
-    x: np.ndarray
+    x: Matrix
     xs: sparse.csr_matrix
     u: np.ndarray
     w: np.ndarray
     h_inv: np.ndarray
 
 
-def score_parts(fit: GLMFit, x_full: np.ndarray, trials: np.ndarray) -> ScoreParts:
+def score_parts(fit: GLMFit, x_full: Matrix, trials: np.ndarray) -> ScoreParts:
     """The :class:`ScoreParts` of a fit on cells.
 
     Parameters
@@ -432,7 +460,7 @@ def score_parts(fit: GLMFit, x_full: np.ndarray, trials: np.ndarray) -> ScorePar
     fit
         Fit of :func:`fit_cells`.
     x_full
-        Its design matrix (all columns; aliased ones are dropped here).
+        Its design matrix (all columns; aliased ones are dropped here), dense or CSR.
     trials
         Person-weeks per cell.
 
@@ -446,5 +474,6 @@ def score_parts(fit: GLMFit, x_full: np.ndarray, trials: np.ndarray) -> ScorePar
     w = np.nan_to_num(fisher_weights(fit.eta, trials, fit.family), nan=0.0, posinf=0.0)
     h_inv = np.linalg.pinv(gram(x, w))
     xs = sparse_view(x)
-    xs = sparse.csr_matrix(x) if xs is None else xs
+    if xs is None:
+        xs = sparse.csr_matrix(x)
     return ScoreParts(x, xs, u, w, h_inv)

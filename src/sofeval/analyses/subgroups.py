@@ -299,7 +299,7 @@ def subgroup_model(
     numeric, meta = _add_level_terms(mf, lev, variable)
     base = ["week_block", "jobcentre", "month", *others, variable]
     mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
-    dm = design_matrix(mf, base, numeric, trials)
+    dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
     cov = vcov(fit, dm.X, method="cluster", clusters=clusters,

@@ -43,7 +43,7 @@ from scipy.linalg import cho_factor, cho_solve
 from sofeval.errors import EstimationError, check_option
 from sofeval.models.covariance import RestrictedScores, restricted_scores
 from sofeval.models.families import FAMILIES, Family
-from sofeval.models.linalg import dot, group_sum, sparse_view
+from sofeval.models.linalg import Matrix, dot, group_sum, operand
 from sofeval.runtime import show_progress
 
 __all__ = [
@@ -150,11 +150,9 @@ def wald_components(rs: RestrictedScores) -> tuple[np.ndarray, np.ndarray]:
     m = rs.info_row()
     q = np.asarray(rs.scores @ m)
     r = np.asarray(cho_solve(cho_factor(rs.info), rs.scores.T)).T  # rows r_g = H^-1 s_g
-    xs = sparse_view(rs.X)
     # row g: (H_g m)' = sum_{c in g} w_c (x_c' m) x_c'
     hm = np.asarray(
-        group_sum(rs.X if xs is None else xs, rs.codes, rs.n_clusters,
-                  weights=rs.weights * dot(rs.X, m))
+        group_sum(operand(rs.X), rs.codes, rs.n_clusters, weights=rs.weights * dot(rs.X, m))
     )
     return q, np.asarray(hm @ r.T)
 
@@ -182,7 +180,7 @@ def wild_wald_t(q: np.ndarray, c: np.ndarray, weights: np.ndarray) -> np.ndarray
 
 
 def wild_score_bootstrap(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,
@@ -212,7 +210,8 @@ def wild_score_bootstrap(
     Parameters
     ----------
     X, events, trials, family
-        Full-model cell data as for :func:`sofeval.models.glm.fit_glm_cells`.
+        Full-model cell data as for :func:`sofeval.models.glm.fit_glm_cells` (``X`` dense
+        or CSR).
     clusters
         Cluster label per cell (cells nest within clusters).
     test_index

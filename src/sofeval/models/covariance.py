@@ -21,7 +21,16 @@ from scipy.linalg import cho_factor, cho_solve
 from sofeval.errors import EstimationError, check_option
 from sofeval.models.families import Family, fisher_weights
 from sofeval.models.glm import GLMFit, fit_glm_cells
-from sofeval.models.linalg import aliased_columns, gram, group_sum, sparse_view, subset_matrix
+from sofeval.models.linalg import (
+    Matrix,
+    aliased_columns,
+    as_matrix,
+    column,
+    gram,
+    group_sum,
+    operand,
+    subset_matrix,
+)
 
 __all__ = [
     "CORRECTIONS",
@@ -77,13 +86,13 @@ def cluster_codes(clusters: np.ndarray | None, n: int) -> tuple[np.ndarray, int]
     return codes.astype(np.int64), len(uniq)
 
 
-def cluster_scores(X: np.ndarray, u: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+def cluster_scores(X: Matrix, u: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Return the ``G x p`` matrix of cluster scores ``s_g = sum_{c in g} X[c] u[c]``.
 
     Parameters
     ----------
     X
-        Design matrix ``(n, p)``.
+        Design matrix ``(n, p)``, dense or CSR.
     u
         Per-cell score factors ``(n,)``.
     codes
@@ -95,13 +104,12 @@ def cluster_scores(X: np.ndarray, u: np.ndarray, codes: np.ndarray, n_groups: in
     -------
     numpy.ndarray
     """
-    xs = sparse_view(X)
-    return np.asarray(group_sum(X if xs is None else xs, codes, n_groups, weights=u))
+    return np.asarray(group_sum(operand(X), codes, n_groups, weights=u))
 
 
 def vcov(
     fit: GLMFit,
-    X: np.ndarray,
+    X: Matrix,
     *,
     method: VcovMethod,
     clusters: np.ndarray | None = None,
@@ -128,7 +136,7 @@ def vcov(
     fit
         A fit from :func:`sofeval.models.glm.fit_glm_cells`.
     X
-        The design matrix the fit used ``(n, p)``.
+        The design matrix the fit used ``(n, p)``, dense or CSR.
     method
         ``"model"`` or ``"cluster"``.
     clusters
@@ -152,7 +160,7 @@ def vcov(
     check_option("correction", correction, CORRECTIONS)
     if method == "model":
         return np.array(fit.cov, copy=True)
-    X = np.asarray(X, dtype=np.float64)
+    X = as_matrix(X)
     codes, G = cluster_codes(clusters, X.shape[0])
     keep = ~np.asarray(fit.aliased)
     bread = np.asarray(fit.cov)[np.ix_(keep, keep)]
@@ -177,7 +185,7 @@ class RestrictedScores:
     Attributes
     ----------
     X
-        Design without aliased columns ``(n, p)``.
+        Design without aliased columns ``(n, p)``, dense or CSR as given.
     scores
         Cluster scores ``s_g`` at the restricted estimate, ``(G, p)``; their nuisance
         components sum to zero (the restricted score equations).
@@ -193,7 +201,7 @@ class RestrictedScores:
         Position of the tested parameter among the columns of ``X``.
     """
 
-    X: np.ndarray
+    X: Matrix
     scores: np.ndarray
     info: np.ndarray
     weights: np.ndarray
@@ -209,7 +217,7 @@ class RestrictedScores:
 
 
 def restricted_scores(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,
@@ -236,7 +244,7 @@ def restricted_scores(
     EstimationError
         ``test_index`` out of range or an aliased tested column.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = as_matrix(X)
     n = np.asarray(trials, dtype=np.float64)
     p = X.shape[1]
     if not 0 <= test_index < p:
@@ -254,7 +262,7 @@ def restricted_scores(
     rest[test_index] = False
     if null_value:
         base = np.zeros(X.shape[0]) if offset is None else np.asarray(offset, dtype=np.float64)
-        offset = base + null_value * X[:, test_index]
+        offset = base + null_value * column(X, test_index)
     r_start = None
     if start is not None:
         r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
@@ -276,7 +284,7 @@ def restricted_scores(
 
 
 def score_contributions(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,
@@ -297,7 +305,8 @@ def score_contributions(
     Parameters
     ----------
     X, events, trials, family
-        Full-model cell data as for :func:`sofeval.models.glm.fit_glm_cells`.
+        Full-model cell data as for :func:`sofeval.models.glm.fit_glm_cells` (``X`` dense
+        or CSR).
     clusters
         Cluster label per cell.
     test_index

@@ -2,10 +2,12 @@
 
 :func:`build_design` turns a frame of cells (or rows) into a dense
 :class:`DesignMatrix`; :func:`build_sparse_design` builds the same columns as a CSR
-matrix for long person-week designs. Categorical columns are treatment-coded as
-``"col[level]"`` with one reference level dropped: the first sorted level, a level given
-per column, or (``base="largest"``) the level with the largest total weight (row count by
-default; Stata's ``fvset base most``), which keeps every contrast well determined.
+matrix (:class:`SparseDesign`) for long person-week designs and for the large cell models
+of the analyses, which the whole engine fits, scores and bootstraps without a dense copy.
+Categorical columns are treatment-coded as ``"col[level]"`` with one reference level
+dropped: the first sorted level, a level given per column, or (``base="largest"``) the
+level with the largest total weight (row count by default; Stata's ``fvset base most``),
+which keeps every contrast well determined.
 """
 
 from __future__ import annotations

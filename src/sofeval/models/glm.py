@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 
 from sofeval.errors import (
@@ -43,7 +44,20 @@ from sofeval.models.families import (
     mean_functions,
     saturated_loglik,
 )
-from sofeval.models.linalg import aliased_columns, dot, gram, sparse_view, subset_matrix, tdot
+from sofeval.models.linalg import (
+    Matrix,
+    aliased_columns,
+    as_matrix,
+    binary_columns,
+    dot,
+    gram,
+    rows_dot,
+    rows_touching,
+    sparse_view,
+    subset_matrix,
+    tdot,
+    to_dense,
+)
 
 __all__ = ["SEPARATION_BOUND", "SLOW_ITER", "GLMFit", "check_separation", "fit_glm_cells"]
 
@@ -123,7 +137,7 @@ class _Sample:
     sep_pos: np.ndarray
     alias: np.ndarray  # separated or collinear columns
     keep: np.ndarray  # ~alias
-    Xk: np.ndarray  # active rows, kept columns
+    Xk: Matrix  # active rows, kept columns
     y: np.ndarray
     n: np.ndarray
     off: np.ndarray
@@ -147,13 +161,14 @@ class _Iterates:
 # ----------------------------------------------------------------------------
 
 
-def _check_inputs(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: str) -> None:
+def _check_inputs(X: Matrix, y: np.ndarray, n: np.ndarray, family: str) -> None:
     if X.ndim != 2 or y.shape != (X.shape[0],) or n.shape != (X.shape[0],):
         raise EstimationError(
             f"fit_glm_cells: X must be (n, p) and events/trials (n,); got {X.shape}, "
             f"{y.shape}, {n.shape}."
         )
-    for nm, a in (("X", X), ("events", y), ("trials", n)):
+    xv = X.data if sparse.issparse(X) else X  # a CSR design: its stored entries
+    for nm, a in (("X", xv), ("events", y), ("trials", n)):
         if not np.all(np.isfinite(a)):
             raise EstimationError(f"fit_glm_cells: {nm} has non-finite values; drop them.")
     bad = np.flatnonzero((y < 0) | (n < 0) | ((y > n) & (family != "poisson")))
@@ -171,7 +186,7 @@ def _check_inputs(X: np.ndarray, y: np.ndarray, n: np.ndarray, family: str) -> N
 
 
 def check_separation(
-    X: np.ndarray, events: np.ndarray, trials: np.ndarray, family: str
+    X: Matrix, events: np.ndarray, trials: np.ndarray, family: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flag indicator columns whose support has no events (-inf) or only events (+inf).
 
@@ -182,7 +197,7 @@ def check_separation(
     Parameters
     ----------
     X
-        Design ``(n, p)``.
+        Design ``(n, p)``, dense or CSR.
     events, trials
         Events and trials per cell.
     family
@@ -199,7 +214,8 @@ def check_separation(
         nnz = np.bincount(xs.indices, minlength=X.shape[1])
         is_ind = ~not_one & (nnz < X.shape[0])
     else:
-        is_ind = np.all((X == 0) | (X == 1), axis=0) & (X.min(axis=0) == 0)
+        xd = to_dense(X)
+        is_ind = np.all((xd == 0) | (xd == 1), axis=0) & (xd.min(axis=0) == 0)
     ev = tdot(X, events)  # for 0/1 columns: events in the support of the column
     tr = tdot(X, trials)
     neg = is_ind & (tr > 0) & (ev == 0)
@@ -208,13 +224,13 @@ def check_separation(
 
 
 def _set_aside(
-    X: np.ndarray, y: np.ndarray, n: np.ndarray, off: np.ndarray, family: str,
+    X: Matrix, y: np.ndarray, n: np.ndarray, off: np.ndarray, family: str,
     cnames: tuple[str, ...],
 ) -> _Sample:
     """Set aside separated columns with their cells, then flag collinear columns."""
     sep_neg, sep_pos = check_separation(X, y, n, family)
     sep = sep_neg | sep_pos
-    dropped_rows = (X[:, sep] != 0).any(axis=1) if sep.any() else np.zeros(len(y), bool)
+    dropped_rows = rows_touching(X, sep) if sep.any() else np.zeros(len(y), bool)
     active = (n > 0) & ~dropped_rows
     if active.all():
         ya, na, Xa, oa = y, n, X, off
@@ -314,7 +330,7 @@ def _iterate(
 
 
 def _finalise(
-    X: np.ndarray, y: np.ndarray, n: np.ndarray, off: np.ndarray, family: Family,
+    X: Matrix, y: np.ndarray, n: np.ndarray, off: np.ndarray, family: Family,
     s: _Sample, r: _Iterates, cnames: tuple[str, ...],
 ) -> GLMFit:
     """Divergence by size, covariance of the identified columns, per-cell outputs."""
@@ -325,7 +341,7 @@ def _finalise(
     # (indicator columns only: a numeric regressor on a small scale may have a large slope)
     diverging = np.abs(r.beta) > SEPARATION_BOUND
     if diverging.any():
-        diverging &= np.all((s.Xk == 0) | (s.Xk == 1), axis=0)
+        diverging &= binary_columns(s.Xk)
         kidx = np.flatnonzero(keep)
         alias[kidx[diverging]] = True
         sep[kidx[diverging]] = True
@@ -347,7 +363,7 @@ def _finalise(
     sub = np.flatnonzero(final[keep])
     cov = np.full((p, p), np.nan)
     if sub.size:
-        h = gram(s.Xk if sub.size == s.Xk.shape[1] else s.Xk[:, sub], w)
+        h = gram(s.Xk if sub.size == s.Xk.shape[1] else subset_matrix(s.Xk, cols=sub), w)
         try:
             cov[np.ix_(final, final)] = cho_solve(cho_factor(h), np.eye(sub.size))
         except np.linalg.LinAlgError:  # singular after divergence: pseudo-inverse
@@ -366,11 +382,11 @@ def _finalise(
     rest = ~active
     if rest.any():
         b0 = np.where(np.isfinite(params), params, 0.0)
-        eta_r = X[rest] @ b0 + off[rest]
+        eta_r = rows_dot(X, rest, b0) + off[rest]
         full_eta[rest], full_mu[rest] = eta_r, mean_functions(eta_r, family)[0]
         if s.dropped_rows.any():
-            neg_rows = (X[:, s.sep_neg] != 0).any(axis=1) & rest
-            pos_rows = (X[:, s.sep_pos] != 0).any(axis=1) & rest
+            neg_rows = rows_touching(X, s.sep_neg) & rest
+            pos_rows = rows_touching(X, s.sep_pos) & rest
             full_eta[neg_rows], full_mu[neg_rows] = -np.inf, 0.0
             full_eta[pos_rows], full_mu[pos_rows] = np.inf, 1.0
     return GLMFit(
@@ -393,7 +409,7 @@ def _finalise(
 
 
 def fit_glm_cells(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family = "cloglog",
@@ -416,7 +432,8 @@ def fit_glm_cells(
     Parameters
     ----------
     X
-        Design matrix ``(n_cells, p)``.
+        Design matrix ``(n_cells, p)``: a dense array or a CSR matrix (products, subsets
+        and separation checks then stay sparse; no dense copy of a large design is made).
     events
         Events per cell.
     trials
@@ -451,7 +468,7 @@ def fit_glm_cells(
         The iteration limit was reached.
     """
     check_option("family", family, FAMILIES)
-    X = np.asarray(X, dtype=np.float64)
+    X = as_matrix(X)
     y = np.asarray(events, dtype=np.float64)
     n = np.asarray(trials, dtype=np.float64)
     _check_inputs(X, y, n, family)

@@ -31,7 +31,7 @@ from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights
 from sofeval.models.covariance import cluster_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
-from sofeval.models.linalg import aliased_columns, gram, subset_matrix
+from sofeval.models.linalg import Matrix, aliased_columns, as_matrix, gram, subset_matrix
 from sofeval.runtime import show_progress
 
 __all__ = [
@@ -121,7 +121,7 @@ def wald_test(coef: np.ndarray, cov: np.ndarray, contrast: np.ndarray) -> tuple[
 
 
 def joint_score_contributions(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,
@@ -136,7 +136,8 @@ def joint_score_contributions(
     Parameters
     ----------
     X, events, trials, family
-        Full-model cell data as for :func:`sofeval.models.fit_glm_cells`.
+        Full-model cell data as for :func:`sofeval.models.fit_glm_cells` (``X`` dense or
+        CSR).
     clusters
         Cluster label per cell (cells must nest within clusters).
     test_indices
@@ -158,7 +159,7 @@ def joint_score_contributions(
     EstimationError
         If no tested column is identified.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = as_matrix(X)
     n = np.asarray(trials, dtype=np.float64)
     test = np.zeros(X.shape[1], dtype=bool)
     test[list(test_indices)] = True
@@ -202,7 +203,7 @@ def _lm(s: np.ndarray, v_inv: np.ndarray) -> np.ndarray:
 
 
 def wild_joint_test(
-    X: np.ndarray,
+    X: Matrix,
     events: np.ndarray,
     trials: np.ndarray,
     family: Family,

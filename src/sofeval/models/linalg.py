@@ -1,13 +1,19 @@
-"""Linear-algebra helpers of the engine: sparse views, products, Gram matrices, group sums.
+"""Linear-algebra helpers of the engine: sparse designs, products, Gram matrices, group sums.
 
-Hazard designs on cells are mostly dummies (a handful of non-zeros per row). A large,
-mostly-zero design gets one cached CSR copy (:func:`sparse_view`, keyed by the identity of
-the array through :class:`sofeval.runtime.IdCache`), and every product of the engine
-(:func:`dot`, :func:`tdot`, :func:`gram`, :func:`group_sum`) goes through it; small or dense
-designs use BLAS. :func:`aliased_columns` finds columns collinear with earlier ones.
+Hazard designs on cells are mostly dummies (a handful of non-zeros per row). Every helper
+takes a design as a dense array or a CSR matrix (:data:`Matrix`). Products run on one
+*operand* per design (:func:`operand`): a large, mostly-zero design is multiplied in CSR
+form (a dense one through one cached CSR copy, :func:`sparse_view`), a small or dense one
+through BLAS (a CSR one through one cached dense copy), both caches keyed by the identity
+of the design through :class:`sofeval.runtime.IdCache`. The rule depends only on the
+entries, so a dense design and its CSR copy give the same numbers. Row and column subsets
+(:func:`subset_matrix`) keep the form and the product path of their parent.
+:func:`aliased_columns` finds columns collinear with earlier ones.
 """
 
 from __future__ import annotations
+
+from typing import TypeAlias
 
 import numpy as np
 from scipy import sparse
@@ -19,14 +25,25 @@ __all__ = [
     "ALIAS_TOL",
     "SPARSE_DENSITY",
     "SPARSE_MIN_SIZE",
+    "Matrix",
     "aliased_columns",
+    "as_matrix",
+    "binary_columns",
+    "column",
     "dot",
     "gram",
     "group_sum",
+    "operand",
+    "rows_dot",
+    "rows_touching",
     "sparse_view",
     "subset_matrix",
     "tdot",
+    "to_dense",
 ]
+
+#: A design matrix: dense ``(n, p)`` float64 array or CSR matrix.
+Matrix: TypeAlias = np.ndarray | sparse.csr_matrix
 
 #: Relative residual variance below which a column counts as collinear with the
 #: columns before it (Gram-matrix Cholesky; ~ R's qr tolerance 1e-11 on X squared,
@@ -37,66 +54,160 @@ SPARSE_DENSITY = 0.15
 #: Designs with at most this many entries stay dense (BLAS is fast enough there).
 SPARSE_MIN_SIZE = 1_000_000
 
+_ROW_BLOCK = 20_000  # rows made dense at once by rows_dot
+_CSC: IdCache[sparse.csr_matrix, sparse.csc_matrix] = IdCache()  # CSC structure for gram
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
+# dense copy of a small or dense CSR design; None: the CSR design is its own operand
+_DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
 
 
 def _to_sparse(X: np.ndarray) -> sparse.csr_matrix | None:
     return sparse.csr_matrix(X) if np.count_nonzero(X) <= SPARSE_DENSITY * X.size else None
 
 
-def sparse_view(X: np.ndarray) -> sparse.csr_matrix | None:
-    """CSR copy of a large, mostly-zero design (``None`` for small or dense ones).
+def _to_dense(X: sparse.csr_matrix) -> np.ndarray | None:
+    size = X.shape[0] * X.shape[1]
+    if size <= SPARSE_MIN_SIZE or X.nnz > SPARSE_DENSITY * size:
+        return np.asarray(X.toarray())
+    return None
 
-    Fisher scoring, the bootstrap and randomisation inference compute many Gram matrices
-    of the same design; the conversion is cached per array object (through a weak
-    reference, so a new array never receives a stale copy).
+
+def as_matrix(X: object) -> Matrix:
+    """A design as the engine takes it: a float64 array, or a canonical float64 CSR matrix.
+
+    A CSR matrix that is already canonical (sorted indices, no duplicates, no stored zeros)
+    and float64 is returned as it is (its cached operand is kept); any other sparse input
+    is converted once. Everything else goes through :func:`numpy.asarray`.
 
     Parameters
     ----------
     X
-        Dense design ``(n, p)``.
+        Array-like or scipy sparse matrix ``(n, p)``.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse.csr_matrix
+    """
+    if not sparse.issparse(X):
+        return np.asarray(X, dtype=np.float64)
+    xs = X if isinstance(X, sparse.csr_matrix) else sparse.csr_matrix(X)
+    if (
+        xs.dtype == np.float64
+        and xs.has_canonical_format
+        and bool(np.all(xs.data != 0))
+    ):
+        return xs
+    out = sparse.csr_matrix(xs, dtype=np.float64, copy=True)
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    return out
+
+
+def sparse_view(X: Matrix) -> sparse.csr_matrix | None:
+    """The CSR operand of a large, mostly-zero design (``None`` for small or dense ones).
+
+    Fisher scoring, the bootstrap and randomisation inference compute many Gram matrices
+    of the same design; the conversion of a dense design is cached per array object
+    (through a weak reference, so a new array never receives a stale copy). A CSR design
+    that qualifies is its own view.
+
+    Parameters
+    ----------
+    X
+        Design ``(n, p)``, dense or CSR.
 
     Returns
     -------
     scipy.sparse.csr_matrix or None
     """
-    if X.shape[0] * X.shape[1] <= SPARSE_MIN_SIZE:
-        return None
-    return _SPARSE.get(X, lambda: _to_sparse(X))
+    op = operand(X)
+    return op if sparse.issparse(op) else None
 
 
-def subset_matrix(
-    X: np.ndarray, rows: np.ndarray | None = None, cols: np.ndarray | None = None
-) -> np.ndarray:
-    """``X[rows][:, cols]`` whose cached sparse copy is cut from ``X``'s (not rebuilt).
-
-    Converting a large dense design to CSR scans every entry; the restricted refits of
-    the bootstrap and the fits without separated cells use row and column subsets of one
-    design, so their sparse copies are taken from the parent's.
+def operand(X: Matrix) -> np.ndarray | sparse.csr_matrix:
+    """What the products of a design run on: CSR when large and mostly zero, dense otherwise.
 
     Parameters
     ----------
     X
-        Dense design ``(n, p)``.
+        Design ``(n, p)``, dense or CSR.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse.csr_matrix
+        ``X`` itself, its cached CSR copy (dense ``X``) or its cached dense copy (CSR ``X``
+        with at most :data:`SPARSE_MIN_SIZE` entries or more than :data:`SPARSE_DENSITY`
+        non-zeros).
+    """
+    if sparse.issparse(X):
+        dense = _DENSE.get(X, lambda: _to_dense(X))
+        return X if dense is None else dense
+    if X.shape[0] * X.shape[1] <= SPARSE_MIN_SIZE:
+        return X
+    xs = _SPARSE.get(X, lambda: _to_sparse(X))
+    return X if xs is None else xs
+
+
+def to_dense(X: Matrix) -> np.ndarray:
+    """A dense array of the design (``X`` itself when it is dense).
+
+    Parameters
+    ----------
+    X
+        Design, dense or CSR.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if not isinstance(X, np.ndarray):
+        op = operand(X)
+        return op if isinstance(op, np.ndarray) else np.asarray(X.toarray())
+    return np.asarray(X)
+
+
+def _as_index(idx: np.ndarray | None) -> np.ndarray | None:
+    if idx is not None and idx.dtype == bool and idx.all():
+        return None
+    return idx
+
+
+def subset_matrix(
+    X: Matrix, rows: np.ndarray | None = None, cols: np.ndarray | None = None
+) -> Matrix:
+    """``X[rows][:, cols]`` in the form of ``X``, products on the path of ``X``.
+
+    Converting a large dense design to CSR scans every entry; the restricted refits of
+    the bootstrap and the fits without separated cells use row and column subsets of one
+    design, so the sparse copy of a dense subset is cut from the parent's (not rebuilt),
+    and the subset of a CSR design multiplied in CSR form is multiplied in CSR form too.
+
+    Parameters
+    ----------
+    X
+        Design ``(n, p)``, dense or CSR.
     rows, cols
         Boolean masks or integer indices (None: all).
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or scipy.sparse.csr_matrix
         ``X`` itself when nothing is cut away.
     """
-    if rows is not None and rows.dtype == bool and rows.all():
-        rows = None
-    if cols is not None and cols.dtype == bool and cols.all():
-        cols = None
+    rows, cols = _as_index(rows), _as_index(cols)
+    if rows is None and cols is None:
+        return X
+    if sparse.issparse(X):
+        out_s = X if rows is None else X[rows]
+        out_s = sparse.csr_matrix(out_s if cols is None else out_s[:, cols])
+        if sparse.issparse(operand(X)) and out_s.shape[0] * out_s.shape[1] > SPARSE_MIN_SIZE:
+            _DENSE.get(out_s, lambda: None)
+        return out_s
     out = X
     if rows is not None:
         out = out[rows]
     if cols is not None:
         out = out[:, cols]
-    if out is X:
-        return X
     xs = sparse_view(X)
     if xs is not None:
         if rows is not None:
@@ -105,16 +216,102 @@ def subset_matrix(
             xs = xs[:, cols]
         cut = sparse.csr_matrix(xs)
         _SPARSE.get(out, lambda: cut)
-    return out
+    return np.asarray(out)
 
 
-def dot(X: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``X @ b``, through the cached sparse copy of a large mostly-zero design.
+def column(X: Matrix, j: int) -> np.ndarray:
+    """Column ``j`` of a design as a dense vector.
 
     Parameters
     ----------
     X
-        Dense design ``(n, p)``.
+        Design, dense or CSR.
+    j
+        Column index.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)``.
+    """
+    if not isinstance(X, np.ndarray):
+        return np.asarray(X[:, [j]].toarray()).ravel()
+    return np.asarray(X[:, j])
+
+
+def rows_touching(X: Matrix, cols: np.ndarray) -> np.ndarray:
+    """Rows with a non-zero entry in any of the columns ``cols`` (``(X[:, cols] != 0).any(1)``).
+
+    Parameters
+    ----------
+    X
+        Design, dense or CSR (canonical: no stored zeros, see :func:`as_matrix`).
+    cols
+        Boolean mask or integer indices of columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(n,)``.
+    """
+    if sparse.issparse(X):
+        sub = sparse.csr_matrix(X[:, cols])
+        return np.asarray(np.diff(sub.indptr) > 0)
+    return np.asarray((X[:, cols] != 0).any(axis=1))
+
+
+def binary_columns(X: Matrix) -> np.ndarray:
+    """Columns whose entries are all 0 or 1.
+
+    Parameters
+    ----------
+    X
+        Design, dense or CSR.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(p,)``.
+    """
+    if not isinstance(X, np.ndarray):
+        return np.asarray(np.bincount(X.indices[X.data != 1], minlength=X.shape[1]) == 0)
+    return np.asarray(np.all((X == 0) | (X == 1), axis=0))
+
+
+def rows_dot(X: Matrix, rows: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X[rows] @ b`` as a dense matrix-vector product, whatever the form of ``X``.
+
+    Meant for a few rows (the cells a fit sets aside): the rows of a CSR design are made
+    dense in blocks of 20,000, so the numbers equal those of a dense design.
+
+    Parameters
+    ----------
+    X
+        Design, dense or CSR.
+    rows
+        Boolean mask or integer indices.
+    b
+        Coefficients ``(p,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if isinstance(X, np.ndarray):
+        return np.asarray(X[rows] @ b)
+    idx = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
+    parts = [np.asarray(X[idx[i : i + _ROW_BLOCK]].toarray() @ b)
+             for i in range(0, idx.size, _ROW_BLOCK)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def dot(X: Matrix, b: np.ndarray) -> np.ndarray:
+    """``X @ b`` on the operand of the design (:func:`operand`).
+
+    Parameters
+    ----------
+    X
+        Design ``(n, p)``, dense or CSR.
     b
         Vector ``(p,)`` or matrix ``(p, k)``.
 
@@ -122,17 +319,16 @@ def dot(X: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    xs = sparse_view(X)
-    return np.asarray(xs @ b) if xs is not None else np.asarray(X @ b)
+    return np.asarray(operand(X) @ b)
 
 
-def tdot(X: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``X.T @ u``, through the cached sparse copy of a large mostly-zero design.
+def tdot(X: Matrix, u: np.ndarray) -> np.ndarray:
+    """``X.T @ u`` on the operand of the design (:func:`operand`).
 
     Parameters
     ----------
     X
-        Dense design ``(n, p)``.
+        Design ``(n, p)``, dense or CSR.
     u
         Vector ``(n,)`` or matrix ``(n, k)``.
 
@@ -140,20 +336,20 @@ def tdot(X: np.ndarray, u: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    xs = sparse_view(X)
-    return np.asarray(xs.T @ u) if xs is not None else np.asarray(X.T @ u)
+    return np.asarray(operand(X).T @ u)
 
 
-def gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
-    A sparse product costs O(nnz) instead of O(n p^2) on a mostly-zero design; dense
-    designs use a symmetric rank-k update (BLAS ``dsyrk``).
+    A sparse product costs O(nnz) instead of O(n p^2) on a mostly-zero design (the CSC
+    copy it needs is cached per design); dense designs use a symmetric rank-k update
+    (BLAS ``dsyrk``).
 
     Parameters
     ----------
     X
-        Dense design ``(n, p)``.
+        Design ``(n, p)``, dense or CSR.
     w
         Non-negative row weights ``(n,)``.
 
@@ -162,12 +358,15 @@ def gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(p, p)``, symmetric.
     """
-    xs = sparse_view(X)
-    if xs is not None:
-        xw = xs.copy()
-        xw.data *= np.repeat(w, np.diff(xs.indptr))
-        return np.asarray((xs.T @ xw).toarray())
-    xw = X * np.sqrt(w)[:, None]
+    xs = operand(X)
+    if not isinstance(xs, np.ndarray):
+        # (X' is CSC) @ (W X as CSC): the CSC structure of X is built once per design and
+        # only its entries are weighted (the product scipy forms from W X in CSR form)
+        xc = _CSC.get(xs, lambda: sparse.csc_matrix(xs.tocsc()))
+        xwc = sparse.csc_matrix((xc.data * w[xc.indices], xc.indices, xc.indptr),
+                                shape=xc.shape)
+        return np.asarray((xs.T @ xwc).toarray())
+    xw = xs * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
         g = blas.dsyrk(1.0, xw, trans=1)
     else:

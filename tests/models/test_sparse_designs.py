@@ -1,0 +1,194 @@
+"""CSR designs end to end: the sparse path gives the dense path's fit, covariance and tests.
+
+The engine multiplies a large mostly-zero design in CSR form and a small one through BLAS
+(:func:`sofeval.models.operand`). Here a small design is pushed through either path by
+moving the thresholds (:data:`sofeval.models.SPARSE_MIN_SIZE`,
+:data:`sofeval.models.SPARSE_DENSITY`), and a CSR design is compared with its dense twin.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from sofeval.errors import NotIdentifiedWarning
+from sofeval.models import (
+    as_matrix,
+    binary_columns,
+    build_design,
+    build_sparse_design,
+    check_separation,
+    column,
+    fit_glm_cells,
+    gram,
+    linalg,
+    operand,
+    restricted_scores,
+    rows_dot,
+    rows_touching,
+    subset_matrix,
+    to_dense,
+    vcov,
+    wald_components,
+    wild_joint_test,
+    wild_score_bootstrap,
+)
+
+#: Sparse and dense products sum the same terms in another order: the fits (converged to
+#: a 1e-10 deviance criterion from the same start) agree to far below this.
+PATH_TOL = 1e-10
+B = 199
+SEED = 7
+
+
+@pytest.fixture()
+def force_sparse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CSR design (and dense design's CSR copy) is multiplied in CSR form."""
+    monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 0)
+    monkeypatch.setattr(linalg, "SPARSE_DENSITY", 1.0)
+
+
+def cells(seed: int = 3):
+    """Cells with clusters, a treatment, two factors, an event-free level and an alias."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    frame = pd.DataFrame({
+        "a": rng.integers(0, 8, n),
+        "b": rng.integers(0, 5, n),
+        "g": rng.integers(0, 14, n),
+    })
+    frame["D"] = ((frame["g"] < 7) & (rng.uniform(size=n) < 0.6)).astype(float)
+    frame["D_copy"] = frame["D"]  # collinear with D: aliased
+    eta = -2.0 + 0.15 * frame["a"] - 0.1 * frame["b"] + 0.3 * frame["D"]
+    trials = rng.poisson(20, n) + 1.0
+    events = rng.binomial(trials.astype(int), 1 - np.exp(-np.exp(eta))).astype(float)
+    events[frame["a"].to_numpy() == 7] = 0.0  # level a=7 has no events: separated
+    spec = {"categorical": ["a", "b"], "numeric": ["D", "D_copy"]}
+    dense = build_design(frame, **spec)
+    csr = build_sparse_design(frame, **spec)
+    return dense, csr, events, trials, frame["g"].to_numpy()
+
+
+def fit_quietly(X, events, trials, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotIdentifiedWarning)
+        return fit_glm_cells(X, events, trials, "cloglog", **kw)
+
+
+def test_sparse_builder_equals_dense_builder():
+    dense, csr, *_ = cells()
+    assert csr.names == dense.names
+    np.testing.assert_array_equal(csr.X.toarray(), dense.X)
+    assert as_matrix(csr.X) is csr.X  # canonical float64 CSR is taken as it is
+
+
+def test_as_matrix_canonicalises_sparse_input():
+    coo = sparse.coo_matrix((np.array([1, 0, 2, 3]), (np.array([0, 0, 1, 1]),
+                                                         np.array([1, 0, 0, 0]))), shape=(2, 2))
+    out = as_matrix(coo)
+    assert sparse.issparse(out) and out.dtype == np.float64 and out.has_canonical_format
+    np.testing.assert_array_equal(out.toarray(), [[0.0, 1.0], [5.0, 0.0]])
+    assert out.nnz == 2  # the stored zero is gone
+
+
+def test_helpers_agree_on_both_forms(force_sparse):
+    dense, csr, events, trials, _ = cells()
+    X, S = dense.X, csr.X
+    assert sparse.issparse(operand(S)) and sparse.issparse(operand(X))
+    sel = np.zeros(X.shape[1], bool)
+    sel[[1, 4]] = True
+    np.testing.assert_array_equal(rows_touching(S, sel), rows_touching(X, sel))
+    np.testing.assert_array_equal(binary_columns(S), binary_columns(X))
+    np.testing.assert_array_equal(column(S, 3), X[:, 3])
+    rows = np.arange(X.shape[0]) % 3 == 0
+    b = np.linspace(-1, 1, X.shape[1])
+    np.testing.assert_allclose(rows_dot(S, rows, b), X[rows] @ b, rtol=PATH_TOL)
+    sub = subset_matrix(S, rows=rows, cols=~sel)
+    assert sparse.issparse(sub) and sparse.issparse(operand(sub))
+    np.testing.assert_array_equal(to_dense(sub), X[rows][:, ~sel])
+    np.testing.assert_array_equal(gram(S, trials), gram(X, trials))  # same CSR operand
+    for a, c in zip(check_separation(S, events, trials, "cloglog"),
+                    check_separation(X, events, trials, "cloglog"), strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_small_csr_design_is_multiplied_densely():
+    _, csr, *_ = cells()
+    op = operand(csr.X)
+    assert isinstance(op, np.ndarray) and operand(csr.X) is op  # one cached dense copy
+
+
+def test_csr_fit_equals_dense_fit_on_either_path(force_sparse, monkeypatch):
+    dense, csr, events, trials, g = cells()
+    sp = fit_quietly(csr.X, events, trials, names=csr.names)
+    monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 10**12)  # dense input: BLAS path
+    de = fit_quietly(dense.X, events, trials, names=dense.names)
+    assert sp.separated == de.separated == ("a[7]",)
+    np.testing.assert_array_equal(sp.aliased, de.aliased)
+    np.testing.assert_allclose(sp.params, de.params, rtol=PATH_TOL, atol=PATH_TOL)
+    np.testing.assert_allclose(sp.cov, de.cov, rtol=PATH_TOL, atol=PATH_TOL)
+    np.testing.assert_allclose(sp.mu, de.mu, rtol=PATH_TOL, atol=PATH_TOL)
+    np.testing.assert_allclose(sp.loglik, de.loglik, rtol=PATH_TOL)
+    v_sp = vcov(sp, csr.X, method="cluster", clusters=g)
+    v_de = vcov(de, dense.X, method="cluster", clusters=g)
+    np.testing.assert_allclose(v_sp, v_de, rtol=PATH_TOL, atol=PATH_TOL)
+
+
+def test_csr_and_dense_inputs_give_identical_fits(force_sparse):
+    dense, csr, events, trials, g = cells()
+    sp = fit_quietly(csr.X, events, trials)
+    de = fit_quietly(dense.X, events, trials)  # its cached CSR copy: the same products
+    np.testing.assert_array_equal(sp.params, de.params)
+    np.testing.assert_array_equal(vcov(sp, csr.X, method="cluster", clusters=g),
+                                  vcov(de, dense.X, method="cluster", clusters=g))
+
+
+@pytest.mark.parametrize("statistic", ["score", "wald"])
+def test_wild_bootstrap_equal_on_both_paths(force_sparse, monkeypatch, statistic):
+    dense, csr, events, trials, g = cells()
+    k = dense.names.index("D")
+    kw = {"B": B, "seed": SEED, "statistic": statistic, "progress": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotIdentifiedWarning)
+        rs_sp = restricted_scores(csr.X, events, trials, "cloglog", g, k)
+        sp = wild_score_bootstrap(csr.X, events, trials, "cloglog", g, k, **kw)
+        monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 10**12)
+        rs_de = restricted_scores(dense.X, events, trials, "cloglog", g, k)
+        de = wild_score_bootstrap(dense.X, events, trials, "cloglog", g, k, **kw)
+    assert sparse.issparse(rs_sp.X) and isinstance(rs_de.X, np.ndarray)
+    np.testing.assert_allclose(rs_sp.scores, rs_de.scores, rtol=PATH_TOL, atol=PATH_TOL)
+    for a, c in zip(wald_components(rs_sp), wald_components(rs_de), strict=True):
+        np.testing.assert_allclose(a, c, rtol=PATH_TOL, atol=PATH_TOL)
+    np.testing.assert_allclose(sp.statistic, de.statistic, rtol=PATH_TOL)
+    np.testing.assert_allclose(sp.draws, de.draws, rtol=PATH_TOL, atol=PATH_TOL)
+    assert sp.p_value == de.p_value
+
+
+def test_wild_joint_test_equal_on_both_paths(force_sparse, monkeypatch):
+    dense, csr, events, trials, g = cells()
+    test = [dense.names.index(c) for c in ("b[1]", "b[2]", "b[3]")]
+    sp = wild_joint_test(csr.X, events, trials, "cloglog", g, test, B=B, seed=SEED,
+                         progress=False)
+    monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 10**12)
+    de = wild_joint_test(dense.X, events, trials, "cloglog", g, test, B=B, seed=SEED,
+                         progress=False)
+    assert sp.tested == de.tested and sp.df == de.df == 3
+    np.testing.assert_allclose(sp.statistic, de.statistic, rtol=PATH_TOL)
+    np.testing.assert_allclose(sp.draws, de.draws, rtol=PATH_TOL)
+    assert sp.p_wild == de.p_wild
+
+
+def test_sparse_gram_is_the_weighted_sparse_product(force_sparse):
+    dense, csr, _, trials, _ = cells()
+    S = csr.X
+    xw = S.copy()
+    xw.data *= np.repeat(trials, np.diff(S.indptr))
+    ref = (S.T @ xw).toarray()
+    np.testing.assert_array_equal(gram(S, trials), ref)  # the same sums, bit for bit
+    np.testing.assert_array_equal(gram(S, trials), gram(S, trials))  # cached structure
+    np.testing.assert_allclose(gram(S, trials), (dense.X * trials[:, None]).T @ dense.X,
+                               rtol=PATH_TOL)
