@@ -74,15 +74,15 @@ def tree_pss_mb(pid: int) -> float:
     return total_kb / 1024.0
 
 
-def run_timed(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``: exit status, wall and CPU seconds, peak PSS of the process tree."""
+def run_timed(cmd: list[str], log: Path, tree: Path = ROOT) -> dict[str, Any]:
+    """Run ``cmd`` on the sources of ``tree``: status, wall and CPU s, peak PSS of the tree."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(tree / "src") + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("CI", None)
     t0 = time.perf_counter()
     peak = 0.0
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tree)
         polls = 0
         while True:
             if polls % 10 == 0:
@@ -103,10 +103,10 @@ def run_timed(cmd: list[str], log: Path) -> dict[str, Any]:
     }
 
 
-def git_state() -> str:
-    """Short HEAD commit, marked when src/ has uncommitted changes."""
+def git_state(tree: Path = ROOT) -> str:
+    """Short HEAD commit of ``tree``, marked when its src/ has uncommitted changes."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=tree, capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
         head = git("rev-parse", "--short", "HEAD")
@@ -131,7 +131,7 @@ def generate(data: Path, n: int) -> None:
     stamp.write_text(json.dumps(want))
 
 
-def measure(data: Path, work: Path, repeats: int) -> dict[str, Any]:
+def measure(data: Path, work: Path, repeats: int, tree: Path = ROOT) -> dict[str, Any]:
     """Every variant, ``repeats`` times; the fastest repeat of each counts."""
     out: dict[str, Any] = {}
     for name, skip in VARIANTS.items():
@@ -142,7 +142,7 @@ def measure(data: Path, work: Path, repeats: int) -> dict[str, Any]:
                    "--out", str(work / "out")]
             if skip:
                 cmd += ["--skip", ",".join(skip)]
-            rec = run_timed(cmd, work / f"run_{len(out)}_{r}.log")
+            rec = run_timed(cmd, work / f"run_{len(out)}_{r}.log", tree)
             rec["load_1min"] = round(os.getloadavg()[0], 2)
             if rec["status"] != 0:
                 raise SystemExit(f"sofeval run failed ({name}): see {work}")
@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/bench_run.json")
     p.add_argument("--render-only", action="store_true")
+    p.add_argument("--tree", type=Path, default=ROOT,
+                   help="measure the sources of this checkout (e.g. a worktree of an earlier "
+                   "commit), recorded under its commit")
     args = p.parse_args(argv)
     history: list[dict[str, Any]] = (
         json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else [])
@@ -230,15 +233,16 @@ def main(argv: list[str] | None = None) -> int:
             generate(data, args.n_spells)
         args.work.mkdir(parents=True, exist_ok=True)
         entry = {
-            "commit": git_state(),
+            "commit": git_state(args.tree),
             "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "n_spells": args.n_spells,
             "nproc": os.cpu_count(),
-            "variants": measure(data, args.work, args.repeats),
+            "variants": measure(data, args.work, args.repeats, args.tree),
         }
         history = [h for h in history
                if (h["commit"], h["n_spells"]) != (entry["commit"], entry["n_spells"])]
         history.append(entry)
+        history.sort(key=lambda h: h["date"])
         args.json.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
     if history:
         write_page(history)
