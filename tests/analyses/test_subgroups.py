@@ -19,7 +19,9 @@ from sofeval.analyses import (
     homogeneity,
     jobcentre_homogeneity,
     sof_cells,
+    sof_cells_with_subgroups,
     subgroup_effects,
+    subgroup_spec,
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
@@ -79,6 +81,26 @@ def test_layout_and_additive_counts(null_study, sex_result):
     assert_shared_presentation(res, res.table, res.homogeneity.table)
     assert_shared_presentation(res.homogeneity, res.homogeneity.table)
     assert isinstance(res.plot(), Figure)
+
+
+def test_one_pass_cells_equal_one_collapse_per_variable(null_study, sex_result):
+    """Cells of every subgroup variable from one pass equal separate collapses, and the
+    results from cells built beforehand equal those built inside."""
+    _, study = null_study
+    dose, cells = sof_cells_with_subgroups(study, None, (), ["sex", "age", "no_such"])
+    assert sorted(cells) == ["age", "sex"]
+    for var, sc in cells.items():
+        alone = sof_cells(study, None, [var])
+        pd.testing.assert_frame_equal(sc.cells.frame, alone.cells.frame)
+        pd.testing.assert_series_equal(sc.jc_window, alone.jc_window)
+        pd.testing.assert_frame_equal(sc.audit, alone.audit)
+    alone = sof_cells(study, None, (), extra_keys=("link_month",))
+    pd.testing.assert_frame_equal(dose.cells.frame, alone.cells.frame)
+    res = subgroup_effects(study, variables=["sex", "age"], bootstrap_draws=99, seed=1,
+                           cells={"age": cells["age"]})
+    pd.testing.assert_frame_equal(res.table, sex_result.table)
+    pd.testing.assert_frame_equal(res.homogeneity.table, sex_result.homogeneity.table)
+    assert subgroup_spec("sex", ["age", "sex"]) == (("age", "sex"), ())
 
 
 def test_sex_effects_equal_statsmodels_on_the_same_cells():

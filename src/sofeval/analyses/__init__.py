@@ -171,14 +171,18 @@ from sofeval.analyses.specification import (
     phase_counts,
     score_parts,
     sof_cells,
+    sof_cells_many,
 )
 from sofeval.analyses.subgroups import (
     MISSING_LEVEL,
     SUBGROUP_COLUMNS,
     SubgroupEffectsResult,
     default_subgroups,
+    sof_cells_with_subgroups,
+    subgroup_cells,
     subgroup_effects,
     subgroup_model,
+    subgroup_spec,
 )
 
 __all__ = [
@@ -254,6 +258,7 @@ __all__ = [
     "counterfactual_durations",
     "cox_crosscheck",
     "default_subgroups",
+    "sof_cells_with_subgroups",
     "design_matrix",
     "destination_effects",
     "destination_event_column",
@@ -298,8 +303,11 @@ __all__ = [
     "safe_share",
     "score_parts",
     "sof_cells",
+    "sof_cells_many",
+    "subgroup_cells",
     "subgroup_effects",
     "subgroup_model",
+    "subgroup_spec",
     "success_criteria",
     "sup_t_critical",
     "survival_paths",

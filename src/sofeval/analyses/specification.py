@@ -50,7 +50,7 @@ from sofeval.panel import (
     CHUNK_SIZE,
     Cells,
     StudyDesign,
-    cells_with_spell_frame,
+    cells_for_key_sets,
     coarsen,
     week_block,
 )
@@ -73,6 +73,7 @@ __all__ = [
     "phase_counts",
     "score_parts",
     "sof_cells",
+    "sof_cells_many",
 ]
 
 #: The two estimands of the SOF model: before week 8 and from week 8 on.
@@ -159,19 +160,65 @@ def sof_cells(
     -------
     SOFCells
     """
+    return sof_cells_many(
+        study, design, [(covariates, extra_keys)], progress=progress, parallel=parallel
+    )[0]
+
+
+def sof_cells_many(
+    study: StudyData,
+    design: StudyDesign | None,
+    specs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    *,
+    progress: bool | None = None,
+    parallel: bool = True,
+) -> tuple[SOFCells, ...]:
+    """The cells of several SOF models from one pass over the spells.
+
+    ``sof_cells_many(study, design, [(covs, extra), ...])[i]`` equals
+    ``sof_cells(study, design, covs, extra_keys=extra)`` for each specification; the
+    person-week rows are generated once (:func:`~sofeval.panel.cells_for_key_sets`), so,
+    for example, the cells of every subgroup variable cost little more than one collapse.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules; default :class:`~sofeval.panel.build.StudyDesign`.
+    specs
+        ``(covariates, extra_keys)`` of each model, as :func:`sof_cells` takes them.
+    progress, parallel
+        As :func:`sof_cells`.
+
+    Returns
+    -------
+    tuple of SOFCells
+        One per specification, in order; they share one spell frame.
+    """
     design = design or StudyDesign()
-    keys = ("jobcentre", "week", "month", "exposure", "D", *extra_keys, *covariates)
-    cells, prep, sf = cells_with_spell_frame(
-        study, design, keys, list(covariates) or None, CHUNK_SIZE, progress, parallel
+    key_sets = [
+        ("jobcentre", "week", "month", "exposure", "D", *extra, *covs) for covs, extra in specs
+    ]
+    covariates = list(dict.fromkeys(c for covs, _ in specs for c in covs))
+    cells, prep, sf = cells_for_key_sets(
+        study, design, key_sets, covariates or None, CHUNK_SIZE, progress, parallel
     )
     windows, jc_map = design.windows(study)
-    return SOFCells(cells, sf, design, windows, _jc_window(cells, jc_map), prep.audit.summary,
-                    tuple(sorted(str(j) for j in jc_map)))
+    programme = tuple(sorted(str(j) for j in jc_map))
+    return tuple(
+        SOFCells(c, sf, design, windows, _jc_window(c, jc_map), prep.audit.summary, programme)
+        for c in cells
+    )
 
 
 def _jc_window(cells: Cells, jc_map: Mapping[str, int]) -> pd.Series:
     """Programme-window index of every cell's jobcentre (-1: comparison jobcentre)."""
-    jcs = cells.frame["jobcentre"].astype(str)
+    jcs = cells.frame["jobcentre"]
+    if isinstance(jcs.dtype, pd.CategoricalDtype):  # one lookup per jobcentre, not per cell
+        of_code = np.array([jc_map.get(str(j), -1) for j in jcs.cat.categories] + [-1])
+        return pd.Series(of_code[jcs.cat.codes.to_numpy()].astype(int), index=cells.frame.index)
+    jcs = jcs.astype(str)
     return pd.Series(jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index)
 
 
