@@ -175,6 +175,11 @@ def test_cells_are_sorted_by_keys_and_nan_covariates_kept() -> None:
     assert cells.person_weeks == build_panel(study, design).audit.value("person_weeks")
     full = collapse(build_panel(study, design, covariates=["sex"]), ("sex", "week"))
     pd.testing.assert_frame_equal(f, full.frame)
+    # the documented order: pandas' stable sort by the keys, missing values last
+    for by in [("sex", "week"), ("jobcentre", "month", "D", "spell_id"), ("person_id", "phase")]:
+        frame = cells_from_spells(study, design, by=by, chunk_size=11)[0].frame
+        ordered = frame.sort_values(list(by), kind="stable", na_position="last")
+        pd.testing.assert_frame_equal(frame, ordered.reset_index(drop=True))
 
 
 def test_unknown_key_and_bad_chunk_size_raise() -> None:

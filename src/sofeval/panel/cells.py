@@ -96,9 +96,19 @@ def _finalise(frame: pd.DataFrame, keys: Sequence[str], counts: Sequence[str]) -
     """Order columns and rows deterministically and fix the count dtypes."""
     frame = frame.loc[:, [*keys, "at_risk", *counts]]
     frame = frame.astype({c: "int64" for c in ("at_risk", *counts)})
-    if keys:
-        frame = frame.sort_values(list(keys), kind="stable", na_position="last")
+    if keys:  # as sort_values(keys, kind="stable", na_position="last"), on integer arrays
+        frame = frame.take(np.lexsort([_sort_key(frame[k]) for k in reversed(keys)]))
     return frame.reset_index(drop=True)
+
+
+def _sort_key(values: pd.Series) -> np.ndarray:
+    """Integers ordered as pandas sorts ``values``, missing last (categories by code)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return np.where(codes < 0, len(values.cat.categories), codes)
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return values.to_numpy()
+    return pd.factorize(values, sort=True, use_na_sentinel=True)[0] % (values.nunique() + 1)
 
 
 def _check_keys(by: Sequence[str], available: Iterable[str]) -> list[str]:
