@@ -385,12 +385,15 @@ def cells_for_key_sets(
     col_of_code = np.asarray([ev_cols.index(c) for c in of_state.values()], dtype=np.int64)
 
     starts = list(range(0, max(prep.n, 1), chunk_size))
+    shown = show_progress(progress)
+    if parallel and len(sets) > 1 and len(starts) > 1:
+        cells = _sets_in_two_lanes(prep, sets, ev_cols, col_of_code, starts, chunk_size, shown)
+        return cells, prep, sf
     half = len(starts) // 2 if parallel and len(starts) > 1 else len(starts)
     second = Background(
         lambda: _chunk_cells(prep, sets, ev_cols, col_of_code, starts[half:], chunk_size, False),
         enabled=half < len(starts),
     )
-    shown = show_progress(progress)
     parts = _chunk_cells(prep, sets, ev_cols, col_of_code, starts[:half], chunk_size, shown)
     more = second.result() if half < len(starts) else None
     cells = tuple(
@@ -398,6 +401,36 @@ def cells_for_key_sets(
         for s, (keys, part) in enumerate(zip(sets, parts, strict=True))
     )
     return cells, prep, sf
+
+
+def _sets_in_two_lanes(
+    prep: Prepared,
+    sets: list[list[str]],
+    ev_cols: Sequence[str],
+    col_of_code: np.ndarray,
+    starts: Sequence[int],
+    chunk_size: int,
+    progress: bool,
+) -> tuple[Cells, ...]:
+    """Cells of several key sets, every other set in a forked lane over all the chunks.
+
+    Splitting the key sets rather than the chunks sends each set's finished cells back
+    once, with nothing to merge.
+    """
+
+    def lane(which: list[int], shown: bool) -> list[Cells]:
+        chosen = [sets[i] for i in which]
+        parts = _chunk_cells(prep, chosen, ev_cols, col_of_code, starts, chunk_size, shown)
+        return [
+            _cells_of_parts(prep, keys, ev_cols, [part])
+            for keys, part in zip(chosen, parts, strict=True)
+        ]
+
+    mine, theirs = list(range(0, len(sets), 2)), list(range(1, len(sets), 2))
+    second = Background(lambda: lane(theirs, False))
+    done = dict(zip(mine, lane(mine, progress), strict=True))
+    done |= dict(zip(theirs, second.result(), strict=True))
+    return tuple(done[i] for i in range(len(sets)))
 
 
 def _cells_of_parts(
