@@ -12,6 +12,7 @@ from presentation import assert_shared_presentation
 from sofeval.analyses import (
     HOMOGENEITY_COLUMNS,
     SUBGROUP_COLUMNS,
+    coarsen_cells,
     default_subgroups,
     equality_contrast,
     equality_design,
@@ -89,8 +90,8 @@ def test_one_pass_cells_equal_one_collapse_per_variable(null_study, sex_result):
     _, study = null_study
     dose, cells = sof_cells_with_subgroups(study, None, (), ["sex", "age", "no_such"])
     assert sorted(cells) == ["age", "sex"]
-    for var, sc in cells.items():
-        alone = sof_cells(study, None, [var])
+    for var, sc in cells.items():  # the cells of one collapse per variable, summed over exposure
+        alone = coarsen_cells(sof_cells(study, None, [var]), ["exposure"])
         pd.testing.assert_frame_equal(sc.cells.frame, alone.cells.frame)
         pd.testing.assert_series_equal(sc.jc_window, alone.jc_window)
         pd.testing.assert_frame_equal(sc.audit, alone.audit)
@@ -100,7 +101,13 @@ def test_one_pass_cells_equal_one_collapse_per_variable(null_study, sex_result):
                            cells={"age": cells["age"]})
     pd.testing.assert_frame_equal(res.table, sex_result.table)
     pd.testing.assert_frame_equal(res.homogeneity.table, sex_result.homogeneity.table)
-    assert subgroup_spec("sex", ["age", "sex"]) == (("age", "sex"), ())
+    spec = subgroup_spec("sex", ["age", "sex"])
+    assert spec.keys() == ("jobcentre", "week", "month", "D", "age", "sex")
+    # cells given with exposure among their keys are summed over it
+    with_exposure = subgroup_effects(study, variables=["sex"], bootstrap_draws=99, seed=1,
+                                     cells={"sex": sof_cells(study, None, ["sex"])})
+    pd.testing.assert_frame_equal(
+        with_exposure.table, sex_result.table[sex_result.table["variable"] == "sex"])
 
 
 def test_sex_effects_equal_statsmodels_on_the_same_cells():

@@ -60,6 +60,8 @@ __all__ = [
     "ESTIMANDS",
     "INTEREST",
     "SOF_FAMILIES",
+    "SOF_KEYS",
+    "CellSpec",
     "SOFCells",
     "ScoreParts",
     "as_cells",
@@ -80,6 +82,8 @@ __all__ = [
 ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
 #: Regressors of the estimands (model-frame columns), in the order of :data:`ESTIMANDS`.
 INTEREST: tuple[str, str] = ("D_early", "D_late")
+#: Keys of the cells of the SOF model before covariates and extra keys.
+SOF_KEYS: tuple[str, ...] = ("jobcentre", "week", "month", "exposure", "D")
 #: Links of the SOF hazard models.
 SOF_FAMILIES: tuple[str, ...] = ("cloglog", "logit")
 #: Columns of :func:`effect_rows`.
@@ -160,23 +164,48 @@ def sof_cells(
     -------
     SOFCells
     """
-    return sof_cells_many(
-        study, design, [(covariates, extra_keys)], progress=progress, parallel=parallel
-    )[0]
+    spec = CellSpec(tuple(covariates), tuple(extra_keys))
+    return sof_cells_many(study, design, [spec], progress=progress, parallel=parallel)[0]
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Keys of one model's cells: the SOF keys, minus ``without``, plus the others.
+
+    Attributes
+    ----------
+    covariates
+        Covariates to key the cells by (as :func:`sof_cells` takes them).
+    extra_keys
+        Further panel columns (as ``extra_keys`` of :func:`sof_cells`).
+    without
+        SOF keys left out (for example ``("exposure",)``: the cells of
+        ``coarsen_cells(sof_cells(...), ["exposure"])``).
+    """
+
+    covariates: tuple[str, ...] = ()
+    extra_keys: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        """The cell keys, in order."""
+        base = tuple(k for k in SOF_KEYS if k not in self.without)
+        return (*base, *self.extra_keys, *self.covariates)
 
 
 def sof_cells_many(
     study: StudyData,
     design: StudyDesign | None,
-    specs: Sequence[tuple[Sequence[str], Sequence[str]]],
+    specs: Sequence[CellSpec],
     *,
     progress: bool | None = None,
     parallel: bool = True,
 ) -> tuple[SOFCells, ...]:
     """The cells of several SOF models from one pass over the spells.
 
-    ``sof_cells_many(study, design, [(covs, extra), ...])[i]`` equals
-    ``sof_cells(study, design, covs, extra_keys=extra)`` for each specification; the
+    ``sof_cells_many(study, design, [CellSpec(covs, extra), ...])[i]`` equals
+    ``sof_cells(study, design, covs, extra_keys=extra)`` for each specification (and with
+    ``without``, those cells coarsened over the keys left out); the
     person-week rows are generated once (:func:`~sofeval.panel.cells_for_key_sets`), so,
     for example, the cells of every subgroup variable cost little more than one collapse.
 
@@ -187,7 +216,7 @@ def sof_cells_many(
     design
         Panel rules; default :class:`~sofeval.panel.build.StudyDesign`.
     specs
-        ``(covariates, extra_keys)`` of each model, as :func:`sof_cells` takes them.
+        The keys of each model's cells.
     progress, parallel
         As :func:`sof_cells`.
 
@@ -197,10 +226,8 @@ def sof_cells_many(
         One per specification, in order; they share one spell frame.
     """
     design = design or StudyDesign()
-    key_sets = [
-        ("jobcentre", "week", "month", "exposure", "D", *extra, *covs) for covs, extra in specs
-    ]
-    covariates = list(dict.fromkeys(c for covs, _ in specs for c in covs))
+    key_sets = [spec.keys() for spec in specs]
+    covariates = list(dict.fromkeys(c for spec in specs for c in spec.covariates))
     cells, prep, sf = cells_for_key_sets(
         study, design, key_sets, covariates or None, CHUNK_SIZE, progress, parallel
     )

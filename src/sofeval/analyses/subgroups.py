@@ -41,6 +41,7 @@ from sofeval.analyses.homogeneity import (
 )
 from sofeval.analyses.specification import (
     ESTIMANDS,
+    CellSpec,
     SOFCells,
     coarsen_cells,
     design_matrix,
@@ -333,14 +334,13 @@ def subgroup_model(
             pd.DataFrame(hom, columns=list(HOMOGENEITY_COLUMNS)))
 
 
-def subgroup_spec(
-    variable: str, covariates: Sequence[str] = ()
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The ``(covariates, extra_keys)`` of the cells of one subgroup variable's model.
+def subgroup_spec(variable: str, covariates: Sequence[str] = ()) -> CellSpec:
+    """The keys of the cells of one subgroup variable's model.
 
-    The cells are :func:`sofeval.analyses.sof_cells` keyed by the further covariates and the
-    variable: pass the specification to :func:`sofeval.analyses.sof_cells_many` to build
-    them in one pass with other cells.
+    The SOF keys without ``exposure`` (the window bitmask is not a regressor here: summing
+    over it halves the comparison jobcentres' cells and changes nothing in the fit), the
+    further covariates and the variable. Pass the specification to
+    :func:`sofeval.analyses.sof_cells_many` to build the cells in one pass with others.
 
     Parameters
     ----------
@@ -351,10 +351,11 @@ def subgroup_spec(
 
     Returns
     -------
-    tuple
-        ``(covariates, extra_keys)``.
+    CellSpec
     """
-    return (*(c for c in covariates if c != variable), variable), ()
+    return CellSpec(
+        covariates=(*(c for c in covariates if c != variable), variable), without=("exposure",)
+    )
 
 
 def subgroup_cells(
@@ -384,7 +385,7 @@ def subgroup_cells(
     Returns
     -------
     dict
-        Variable -> cells of :func:`subgroup_spec` (keyed by ``exposure`` too).
+        Variable -> cells of :func:`subgroup_spec`.
     """
     if not variables:
         return {}
@@ -426,14 +427,15 @@ def sof_cells_with_subgroups(
         :func:`subgroup_effects` builds them and says why not).
     """
     present = [v for v in variables if v in study.spells.columns]
-    specs = [(covariates, ("link_month",)), *(subgroup_spec(v, covariates) for v in present)]
+    dose = CellSpec(tuple(covariates), ("link_month",))
+    specs = [dose, *(subgroup_spec(v, covariates) for v in present)]
     try:
-        dose, *built = sof_cells_many(study, design, specs, progress=progress)
+        dose_cells, *built = sof_cells_many(study, design, specs, progress=progress)
     except SofevalError:
         if not present:
             raise
-        return sof_cells_many(study, design, specs[:1], progress=progress)[0], {}
-    return dose, dict(zip(present, built, strict=True))
+        return sof_cells_many(study, design, [dose], progress=progress)[0], {}
+    return dose_cells, dict(zip(present, built, strict=True))
 
 
 def subgroup_effects(
@@ -504,9 +506,8 @@ def subgroup_effects(
                             covariates=covariates, progress=progress)
     for i, var in enumerate(names):
         covs = [c for c in covariates if c != var]
-        # exposure (the window bitmask) is not a regressor here: summing over it halves
-        # the comparison jobcentres' cells and changes nothing in the fit
-        sc = coarsen_cells(given[var], ["exposure"])
+        sc = given[var]  # cells given with exposure among the keys are summed over it
+        sc = coarsen_cells(sc, ["exposure"]) if "exposure" in sc.cells.keys else sc
         eff, hom = subgroup_model(
             sc, var, _levels(binned[var]), covariates=covs, family=family, level=level,
             bootstrap_draws=bootstrap_draws, bootstrap_weights=bootstrap_weights,
