@@ -158,6 +158,11 @@ def default_subgroups(study: StudyData) -> tuple[str, ...]:
 
 def _levels(values: pd.Series) -> pd.Series:
     """Level labels as strings, missing values as :data:`MISSING_LEVEL`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # one label per category, not per row
+        cats = values.cat.categories.astype(object)
+        labels = np.array([*(str(c) for c in cats), MISSING_LEVEL], dtype=object)
+        return pd.Series(labels[values.cat.codes.to_numpy()], index=values.index,
+                         name=values.name)
     lab = values.astype(object).where(values.notna(), MISSING_LEVEL)
     return lab.astype(str)
 
