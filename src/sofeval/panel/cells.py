@@ -5,8 +5,10 @@ person-week data only through the at-risk and event counts per distinct regresso
 (DESIGN.md §3), so models are fitted on :class:`Cells`. :func:`cells_from_spells` builds
 them chunk by chunk straight from the spells, never holding the whole person-week panel:
 each chunk's rows are generated as integer codes (:func:`~sofeval.panel.rows.panel_rows`),
-grouped without hashing (:func:`~sofeval.panel.grouping.group_codes`) and counted with
-``np.bincount``; chunk results are summed at the end the same way.
+given cell ids that stay the same from chunk to chunk (:class:`~sofeval.panel.grouping.CodeIndex`,
+lookup tables instead of hashing) and counted with ``np.bincount`` into running totals.
+:func:`cells_for_key_sets` counts the rows of each chunk for several key sets (the subgroup
+models' cells, for example), generating them once.
 """
 
 from __future__ import annotations
@@ -356,8 +358,11 @@ def cells_for_key_sets(
     key_sets
         Cell keys of each result, as ``by`` of :func:`cells_from_spells` (covariates of
         ``spells`` named in a key set are added to ``covariates``).
-    covariates, chunk_size, progress, parallel
+    covariates, chunk_size, progress
         As :func:`cells_from_spells`.
+    parallel
+        With two chunks or more, a forked process builds every other key set's cells (with
+        one key set: the second half of the chunks); the cells are identical either way.
 
     Returns
     -------
