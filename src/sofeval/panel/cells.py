@@ -451,12 +451,24 @@ def _cells_of_parts(
         uniq, summed = _sum_parts([p[0] for p in parts], [p[1] for p in parts], len(keys))
     n_cells = len(summed)
     keep = summed[:, 0] > 0 if keys else np.ones(n_cells, dtype=bool)
-    data: dict[str, object] = {k: decode(prep, k, u[keep]) for k, u in zip(keys, uniq, strict=True)}
-    data["at_risk"] = summed[keep, 0]
+    codes, counts = [u[keep] for u in uniq], summed[keep]
+    if keys:  # the order of _finalise, found on the codes: one frame is built, in order
+        order = np.lexsort(
+            [_code_sort_key(prep, k, c) for k, c in reversed(list(zip(keys, codes, strict=True)))]
+        )
+        codes, counts = [c[order] for c in codes], counts[order]
+    data: dict[str, object] = {k: decode(prep, k, c) for k, c in zip(keys, codes, strict=True)}
+    data["at_risk"] = counts[:, 0]
     for j, c in enumerate(ev_cols):
-        data[c] = summed[keep, 1 + j]
-    frame = _finalise(pd.DataFrame(data), keys, ev_cols)
-    return Cells(frame=frame, keys=tuple(keys))
+        data[c] = counts[:, 1 + j]
+    return Cells(frame=pd.DataFrame(data), keys=tuple(keys))
+
+
+def _code_sort_key(prep: Prepared, name: str, codes: np.ndarray) -> np.ndarray:
+    """Codes of column ``name`` ordered as its decoded values sort (missing last)."""
+    if isinstance(decode(prep, name, codes[:0]).dtype, pd.CategoricalDtype):
+        return np.where(codes < 0, np.iinfo(np.int64).max, codes)
+    return codes
 
 
 def _sum_parts(
