@@ -24,7 +24,7 @@ export) is :func:`write_outputs`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -61,7 +61,7 @@ from sofeval.analyses import (
     km_frame,
     placebo_time,
     recurrence_effects,
-    sof_cells,
+    sof_cells_with_subgroups,
     subgroup_effects,
     success_criteria,
     write_honestdid_csv,
@@ -173,16 +173,23 @@ def _subgroup_parts(
     which: Sequence[int],
     progress: bool | None,
     notes: list[str],
+    cells: Mapping[str, SOFCells],
 ) -> list[tuple[int, SubgroupEffectsResult]]:
-    """The subgroup models of the variables ``which``, each with seed ``seed + i``."""
+    """The subgroup models of the variables ``which``, each with seed ``seed + i``.
+
+    ``cells`` holds the cells of the variables built in the first pass (the others are
+    built here).
+    """
     settings = _inference(config)
     out = []
     for i in which:
+        var = variables[i]
         part = _attempt(
-            f"subgroup effects by {variables[i]} not estimated",
+            f"subgroup effects by {var} not estimated",
             notes,
-            lambda i=i: subgroup_effects(  # type: ignore[misc]
-                study, design, [variables[i]], progress=progress,
+            lambda i=i, var=var: subgroup_effects(  # type: ignore[misc]
+                study, design, [var], progress=progress,
+                cells={var: cells[var]} if var in cells else None,
                 **(settings | {"seed": config.seed + i}),
             ),
         )  # fmt: skip
@@ -317,13 +324,14 @@ def _side_lane(
     design: StudyDesign,
     config: RunConfig,
     cells: tuple[SOFCells, SOFCells],
-    subgroups: tuple[Sequence[str], Sequence[int]],
+    subgroups: tuple[Sequence[str], Sequence[int], Mapping[str, SOFCells]],
     progress: bool | None,
 ) -> _SideLane:
     """Step 2, second lane: recurrence, event study, placebo, jobcentre homogeneity, subgroups.
 
     ``cells`` are the cells keyed by ``link_month`` and those summed over it; ``subgroups``
-    is ``(variables, indices)``, the subgroup variables this lane fits.
+    is ``(variables, indices, cells)``, the subgroup variables this lane fits and the
+    cells built for them in the first pass.
     """
     notes: list[str] = []
     settings = _inference(config)
@@ -355,7 +363,8 @@ def _side_lane(
         lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
         config, "homogeneity",
     )
-    parts = _subgroup_parts(study, design, config, *subgroups, progress, notes)
+    variables, which, sg_cells = subgroups
+    parts = _subgroup_parts(study, design, config, variables, which, progress, notes, sg_cells)
     return _SideLane(rec, es, placebo, jc_hom, tuple(parts), tuple(notes))
 
 
@@ -401,22 +410,27 @@ def _second_wave(
     sc: SOFCells,
     progress: bool | None,
     parallel: bool,
+    sg_cells: Mapping[str, SOFCells],
 ) -> RunResults:
-    """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes."""
+    """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes.
+
+    ``sg_cells`` are the subgroup variables' cells built in the first pass
+    (:func:`~sofeval.analyses.sof_cells_with_subgroups`).
+    """
     config, design = core.config, core.design
     forked = parallel and fork_available()
     variables = subgroup_variables(study, config)
     mine, theirs = range(0, len(variables), 2), range(1, len(variables), 2)
     side = Background(
         lambda: _side_lane(
-            study, design, config, (sc_dose, sc), (variables, theirs),
+            study, design, config, (sc_dose, sc), (variables, theirs, sg_cells),
             progress=False if forked else progress,
         ),
         enabled=forked,
     )  # fmt: skip
     notes: list[str] = []
     dest, dur = _outcomes(study, sc, core.effects, config, progress, notes)
-    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes)
+    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes, sg_cells)
     lane = side.result()
     subgroups = merge_subgroups([*parts, *lane.subgroups])
     es = lane.event_study
@@ -532,18 +546,20 @@ def _run(
         gathered = d.reduced.study
         if gathered is None:
             return replace(core, notes=(*core.notes, DASK_NOTE))
-        sc_dose = sof_cells(gathered, design, covs, extra_keys=("link_month",),
-                            progress=progress)
+        sc_dose, sg_cells = sof_cells_with_subgroups(
+            gathered, design, covs, subgroup_variables(gathered, config), progress=progress)
         return _second_wave(gathered, core, sc_dose, coarsen_cells(sc_dose, ("link_month",)),
-                            progress, parallel)
+                            progress, parallel, sg_cells)
     if isinstance(study, StudyDataset):
         study = study.load()
     # one pass over the spells: the dose-response cells are also keyed by link_month, and
     # summing over it gives exactly the cells of the effects models
-    sc_dose = sof_cells(study, design, covs, extra_keys=("link_month",), progress=progress)
+    sc_dose, sg_cells = sof_cells_with_subgroups(
+        study, design, covs, subgroup_variables(study, config), progress=progress)
     sc = coarsen_cells(sc_dose, ("link_month",))
     core = _core(study, design, config, sc_dose, sc, progress, parallel)
-    return _second_wave(study, core, sc_dose, sc, progress, parallel)
+    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells)
+
 
 
 def design_text(res: RunResults, lang: str = "en") -> str:

@@ -13,6 +13,7 @@ from presentation import assert_shared_presentation
 from sofeval.analyses import (
     HOMOGENEITY_COLUMNS,
     SUBGROUP_COLUMNS,
+    coarsen_cells,
     default_subgroups,
     equality_contrast,
     equality_design,
@@ -20,7 +21,9 @@ from sofeval.analyses import (
     homogeneity,
     jobcentre_homogeneity,
     sof_cells,
+    sof_cells_with_subgroups,
     subgroup_effects,
+    subgroup_spec,
 )
 from sofeval.data import simulate, validate_study
 from sofeval.errors import ContractError
@@ -81,6 +84,32 @@ def test_layout_and_additive_counts(null_study, sex_result):
     assert_shared_presentation(res, res.table, res.homogeneity.table)
     assert_shared_presentation(res.homogeneity, res.homogeneity.table)
     assert isinstance(res.plot(), Figure)
+
+
+def test_one_pass_cells_equal_one_collapse_per_variable(null_study, sex_result):
+    """Cells of every subgroup variable from one pass equal separate collapses, and the
+    results from cells built beforehand equal those built inside."""
+    _, study = null_study
+    dose, cells = sof_cells_with_subgroups(study, None, (), ["sex", "age", "no_such"])
+    assert sorted(cells) == ["age", "sex"]
+    for var, sc in cells.items():  # the cells of one collapse per variable, summed over exposure
+        alone = coarsen_cells(sof_cells(study, None, [var]), ["exposure"])
+        pd.testing.assert_frame_equal(sc.cells.frame, alone.cells.frame)
+        pd.testing.assert_series_equal(sc.jc_window, alone.jc_window)
+        pd.testing.assert_frame_equal(sc.audit, alone.audit)
+    alone = sof_cells(study, None, (), extra_keys=("link_month",))
+    pd.testing.assert_frame_equal(dose.cells.frame, alone.cells.frame)
+    res = subgroup_effects(study, variables=["sex", "age"], bootstrap_draws=99, seed=1,
+                           cells={"age": cells["age"]})
+    pd.testing.assert_frame_equal(res.table, sex_result.table)
+    pd.testing.assert_frame_equal(res.homogeneity.table, sex_result.homogeneity.table)
+    spec = subgroup_spec("sex", ["age", "sex"])
+    assert spec.keys() == ("jobcentre", "week", "month", "D", "age", "sex")
+    # cells given with exposure among their keys are summed over it
+    with_exposure = subgroup_effects(study, variables=["sex"], bootstrap_draws=99, seed=1,
+                                     cells={"sex": sof_cells(study, None, ["sex"])})
+    pd.testing.assert_frame_equal(
+        with_exposure.table, sex_result.table[sex_result.table["variable"] == "sex"])
 
 
 def test_sex_effects_equal_statsmodels_on_the_same_cells():

@@ -12,8 +12,10 @@ from sofeval.data import StudyData
 from sofeval.errors import ContractError, OptionError
 from sofeval.panel import (
     Cells,
+    CodeIndex,
     StudyDesign,
     build_panel,
+    cells_for_key_sets,
     cells_from_spells,
     coarsen,
     collapse,
@@ -108,6 +110,33 @@ def test_chunk_size_7_equals_collapse_with_covariates(treatment: str) -> None:
         assert full.person_weeks == len(panel.data)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_one_pass_for_several_key_sets_equals_separate_passes(parallel: bool) -> None:
+    """Rows generated once and counted per key set give each key set's own cells."""
+    study = synthetic_like(300, seed=5)
+    design = StudyDesign(data_end=day(400))
+    key_sets = [
+        ("jobcentre", "week", "month", "exposure", "D", "link_month"),
+        ("jobcentre", "week", "month", "exposure", "D", "sex"),
+        ("jobcentre", "week", "month", "exposure", "D", "age", "income"),
+        ("jobcentre", "week", "month", "exposure", "D"),
+    ]
+    many, prep, sf = cells_for_key_sets(
+        study, design, key_sets, chunk_size=7, progress=False, parallel=parallel
+    )
+    assert len(many) == len(key_sets)
+    for by, cells in zip(key_sets, many, strict=True):
+        alone, audit = cells_from_spells(study, design, by=by, chunk_size=7, parallel=False)
+        pd.testing.assert_frame_equal(cells.frame, alone.frame)
+        assert cells.keys == by
+        pd.testing.assert_frame_equal(prep.audit.summary, audit.summary)
+    assert len(sf) == prep.n
+    # key sets without a common key are grouped one by one
+    disjoint = [("week",), ("sex", "phase")]
+    for by, cells in zip(disjoint, cells_for_key_sets(study, design, disjoint)[0], strict=True):
+        pd.testing.assert_frame_equal(cells.frame, cells_from_spells(study, design, by=by)[0].frame)
+
+
 def test_covariate_named_only_in_by_is_added() -> None:
     study = synthetic_like(60, seed=1)
     design = StudyDesign(data_end=day(400))
@@ -146,6 +175,11 @@ def test_cells_are_sorted_by_keys_and_nan_covariates_kept() -> None:
     assert cells.person_weeks == build_panel(study, design).audit.value("person_weeks")
     full = collapse(build_panel(study, design, covariates=["sex"]), ("sex", "week"))
     pd.testing.assert_frame_equal(f, full.frame)
+    # the documented order: pandas' stable sort by the keys, missing values last
+    for by in [("sex", "week"), ("jobcentre", "month", "D", "spell_id"), ("person_id", "phase")]:
+        frame = cells_from_spells(study, design, by=by, chunk_size=11)[0].frame
+        ordered = frame.sort_values(list(by), kind="stable", na_position="last")
+        pd.testing.assert_frame_equal(frame, ordered.reset_index(drop=True))
 
 
 def test_unknown_key_and_bad_chunk_size_raise() -> None:
@@ -176,6 +210,37 @@ def test_group_dense_and_hashed_paths_agree() -> None:
     for j in range(2):
         assert (uniq[j][inv] == small[j]).all()
     assert len(uniq[0]) == len(set(zip(small[0], small[1], strict=True)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(1, 40), min_size=1, max_size=4),
+    st.integers(1, 3),
+    st.booleans(),
+    st.integers(0, 2**16),
+)
+def test_code_index_ids_are_stable_across_chunks(
+    sizes: list[int], n_columns: int, small_tables: bool, seed: int
+) -> None:
+    """A row gets one id in every chunk, distinct rows distinct ids, and codes() inverts
+    ids(), with lookup tables and (when tables would be too large) with sorted keys."""
+    rng = np.random.default_rng(seed)
+    index = CodeIndex(n_columns)
+    seen: dict[tuple[int, ...], int] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        if small_tables:
+            mp.setattr("sofeval.panel.grouping.MAX_LOOKUP", 4)
+        for size in sizes:  # later chunks reach codes outside the first chunk's range
+            cols = [rng.integers(-3, 3 + 4 * len(seen), size=size) for _ in range(n_columns)]
+            ids = index.ids(cols)
+            for row, i in zip(zip(*(c.tolist() for c in cols), strict=True), ids.tolist(),
+                              strict=True):
+                assert seen.setdefault(row, i) == i
+    assert sorted(seen.values()) == list(range(index.n))
+    start, codes = index.codes(np.arange(index.n))
+    assert (start == 0).all()
+    back = {tuple(int(c[i]) for c in codes): i for i in range(index.n)}
+    assert back == seen
 
 
 def test_coarsen_equals_collapsing_by_fewer_keys():

@@ -54,7 +54,7 @@ from sofeval.panel import (
     CHUNK_SIZE,
     Cells,
     StudyDesign,
-    cells_with_spell_frame,
+    cells_for_key_sets,
     coarsen,
     week_block,
 )
@@ -64,6 +64,8 @@ __all__ = [
     "ESTIMANDS",
     "INTEREST",
     "SOF_FAMILIES",
+    "SOF_KEYS",
+    "CellSpec",
     "SOFCells",
     "ScoreParts",
     "as_cells",
@@ -77,12 +79,15 @@ __all__ = [
     "phase_counts",
     "score_parts",
     "sof_cells",
+    "sof_cells_many",
 ]
 
 #: The two estimands of the SOF model: before week 8 and from week 8 on.
 ESTIMANDS: tuple[str, ...] = ("ex_ante", "programme")
 #: Regressors of the estimands (model-frame columns), in the order of :data:`ESTIMANDS`.
 INTEREST: tuple[str, str] = ("D_early", "D_late")
+#: Keys of the cells of the SOF model before covariates and extra keys.
+SOF_KEYS: tuple[str, ...] = ("jobcentre", "week", "month", "exposure", "D")
 #: Links of the SOF hazard models.
 SOF_FAMILIES: tuple[str, ...] = ("cloglog", "logit")
 #: Columns of :func:`effect_rows`.
@@ -163,19 +168,88 @@ def sof_cells(
     -------
     SOFCells
     """
+    spec = CellSpec(tuple(covariates), tuple(extra_keys))
+    return sof_cells_many(study, design, [spec], progress=progress, parallel=parallel)[0]
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """Keys of one model's cells: the SOF keys, minus ``without``, plus the others.
+
+    Attributes
+    ----------
+    covariates
+        Covariates to key the cells by (as :func:`sof_cells` takes them).
+    extra_keys
+        Further panel columns (as ``extra_keys`` of :func:`sof_cells`).
+    without
+        SOF keys left out (for example ``("exposure",)``: the cells of
+        ``coarsen_cells(sof_cells(...), ["exposure"])``).
+    """
+
+    covariates: tuple[str, ...] = ()
+    extra_keys: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        """The cell keys, in order."""
+        base = tuple(k for k in SOF_KEYS if k not in self.without)
+        return (*base, *self.extra_keys, *self.covariates)
+
+
+def sof_cells_many(
+    study: StudyData,
+    design: StudyDesign | None,
+    specs: Sequence[CellSpec],
+    *,
+    progress: bool | None = None,
+    parallel: bool = True,
+) -> tuple[SOFCells, ...]:
+    """The cells of several SOF models from one pass over the spells.
+
+    ``sof_cells_many(study, design, [CellSpec(covs, extra), ...])[i]`` equals
+    ``sof_cells(study, design, covs, extra_keys=extra)`` for each specification (and with
+    ``without``, those cells coarsened over the keys left out); the
+    person-week rows are generated once (:func:`~sofeval.panel.cells_for_key_sets`), so,
+    for example, the cells of every subgroup variable cost little more than one collapse.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules; default :class:`~sofeval.panel.build.StudyDesign`.
+    specs
+        The keys of each model's cells.
+    progress, parallel
+        As :func:`sof_cells`.
+
+    Returns
+    -------
+    tuple of SOFCells
+        One per specification, in order; they share one spell frame.
+    """
     design = design or StudyDesign()
-    keys = ("jobcentre", "week", "month", "exposure", "D", *extra_keys, *covariates)
-    cells, prep, sf = cells_with_spell_frame(
-        study, design, keys, list(covariates) or None, CHUNK_SIZE, progress, parallel
+    key_sets = [spec.keys() for spec in specs]
+    covariates = list(dict.fromkeys(c for spec in specs for c in spec.covariates))
+    cells, prep, sf = cells_for_key_sets(
+        study, design, key_sets, covariates or None, CHUNK_SIZE, progress, parallel
     )
     windows, jc_map = design.windows(study)
-    return SOFCells(cells, sf, design, windows, _jc_window(cells, jc_map), prep.audit.summary,
-                    tuple(sorted(str(j) for j in jc_map)))
+    programme = tuple(sorted(str(j) for j in jc_map))
+    return tuple(
+        SOFCells(c, sf, design, windows, _jc_window(c, jc_map), prep.audit.summary, programme)
+        for c in cells
+    )
 
 
 def _jc_window(cells: Cells, jc_map: Mapping[str, int]) -> pd.Series:
     """Programme-window index of every cell's jobcentre (-1: comparison jobcentre)."""
-    jcs = cells.frame["jobcentre"].astype(str)
+    jcs = cells.frame["jobcentre"]
+    if isinstance(jcs.dtype, pd.CategoricalDtype):  # one lookup per jobcentre, not per cell
+        of_code = np.array([jc_map.get(str(j), -1) for j in jcs.cat.categories] + [-1])
+        return pd.Series(of_code[jcs.cat.codes.to_numpy()].astype(int), index=cells.frame.index)
+    jcs = jcs.astype(str)
     return pd.Series(jcs.map(jc_map).fillna(-1).astype(int).to_numpy(), index=cells.frame.index)
 
 

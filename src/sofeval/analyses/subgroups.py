@@ -23,7 +23,7 @@ row is kept with NaN estimates and it is left out of the homogeneity test.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,15 +41,16 @@ from sofeval.analyses.homogeneity import (
 )
 from sofeval.analyses.specification import (
     ESTIMANDS,
+    CellSpec,
     SOFCells,
     coarsen_cells,
     design_matrix,
     fit_cells,
     model_frame,
-    sof_cells,
+    sof_cells_many,
 )
 from sofeval.data import SPELL_COVARIATES, StudyData
-from sofeval.errors import ContractError, check_option
+from sofeval.errors import ContractError, SofevalError, check_option
 from sofeval.models import (
     BootWeights,
     Correction,
@@ -67,8 +68,11 @@ __all__ = [
     "SUBGROUP_COLUMNS",
     "SubgroupEffectsResult",
     "default_subgroups",
+    "sof_cells_with_subgroups",
+    "subgroup_cells",
     "subgroup_effects",
     "subgroup_model",
+    "subgroup_spec",
 ]
 
 SUBGROUP_COLUMNS: tuple[str, ...] = (
@@ -154,6 +158,11 @@ def default_subgroups(study: StudyData) -> tuple[str, ...]:
 
 def _levels(values: pd.Series) -> pd.Series:
     """Level labels as strings, missing values as :data:`MISSING_LEVEL`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # one label per category, not per row
+        cats = values.cat.categories.astype(object)
+        labels = np.array([*(str(c) for c in cats), MISSING_LEVEL], dtype=object)
+        return pd.Series(labels[values.cat.codes.to_numpy()], index=values.index,
+                         name=values.name)
     lab = values.astype(object).where(values.notna(), MISSING_LEVEL)
     return lab.astype(str)
 
@@ -330,6 +339,110 @@ def subgroup_model(
             pd.DataFrame(hom, columns=list(HOMOGENEITY_COLUMNS)))
 
 
+def subgroup_spec(variable: str, covariates: Sequence[str] = ()) -> CellSpec:
+    """The keys of the cells of one subgroup variable's model.
+
+    The SOF keys without ``exposure`` (the window bitmask is not a regressor here: summing
+    over it halves the comparison jobcentres' cells and changes nothing in the fit), the
+    further covariates and the variable. Pass the specification to
+    :func:`sofeval.analyses.sof_cells_many` to build the cells in one pass with others.
+
+    Parameters
+    ----------
+    variable
+        The subgroup variable.
+    covariates
+        Further categorical covariates of the model.
+
+    Returns
+    -------
+    CellSpec
+    """
+    return CellSpec(
+        covariates=(*(c for c in covariates if c != variable), variable), without=("exposure",)
+    )
+
+
+def subgroup_cells(
+    study: StudyData,
+    design: StudyDesign | None,
+    variables: Sequence[str],
+    *,
+    covariates: Sequence[str] = (),
+    progress: bool | None = None,
+    parallel: bool = True,
+) -> dict[str, SOFCells]:
+    """The cells of every subgroup variable's model, from one pass over the spells.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules.
+    variables
+        Subgroup variables (columns of ``spells``).
+    covariates
+        Further categorical covariates of every model.
+    progress, parallel
+        As :func:`sofeval.analyses.sof_cells`.
+
+    Returns
+    -------
+    dict
+        Variable -> cells of :func:`subgroup_spec`.
+    """
+    if not variables:
+        return {}
+    specs = [subgroup_spec(v, covariates) for v in variables]
+    built = sof_cells_many(study, design, specs, progress=progress, parallel=parallel)
+    return dict(zip(variables, built, strict=True))
+
+
+def sof_cells_with_subgroups(
+    study: StudyData,
+    design: StudyDesign | None,
+    covariates: Sequence[str],
+    variables: Sequence[str],
+    *,
+    progress: bool | None = None,
+) -> tuple[SOFCells, dict[str, SOFCells]]:
+    """The cells of a run, keyed by ``link_month`` too, and every subgroup's, in one pass.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel rules.
+    covariates
+        Covariates of every model.
+    variables
+        Subgroup variables; those that are not columns of ``spells`` are left out.
+    progress
+        Progress bars.
+
+    Returns
+    -------
+    dose_cells : SOFCells
+        :func:`~sofeval.analyses.sof_cells` with ``extra_keys=("link_month",)`` (summed over
+        it: the cells of the effects models).
+    subgroup_cells : dict
+        As :func:`subgroup_cells`; empty when a variable's cells cannot be built (then
+        :func:`subgroup_effects` builds them and says why not).
+    """
+    present = [v for v in variables if v in study.spells.columns]
+    dose = CellSpec(tuple(covariates), ("link_month",))
+    specs = [dose, *(subgroup_spec(v, covariates) for v in present)]
+    try:
+        dose_cells, *built = sof_cells_many(study, design, specs, progress=progress)
+    except SofevalError:
+        if not present:
+            raise
+        return sof_cells_many(study, design, [dose], progress=progress)[0], {}
+    return dose_cells, dict(zip(present, built, strict=True))
+
+
 def subgroup_effects(
     study: StudyData,
     design: StudyDesign | None = None,
@@ -343,6 +456,7 @@ def subgroup_effects(
     seed: int = 0,
     correction: Correction = "stata",
     progress: bool | None = None,
+    cells: Mapping[str, SOFCells] | None = None,
 ) -> SubgroupEffectsResult:
     """Effects θ_EA and θ_P by level of each subgroup variable, with homogeneity tests.
 
@@ -367,6 +481,9 @@ def subgroup_effects(
         Small-sample factor of the clustered covariance.
     progress
         Progress bars (default: only on a terminal).
+    cells
+        Cells of some variables built beforehand (:func:`subgroup_cells` with the same
+        ``covariates``); the others are built here, all in one pass over the spells.
 
     Returns
     -------
@@ -389,12 +506,13 @@ def subgroup_effects(
         )
     effects, tests = [], []
     binned = bin_covariates(study.spells, list(names))
+    given = dict(cells or {})
+    given |= subgroup_cells(study, design, [v for v in names if v not in given],
+                            covariates=covariates, progress=progress)
     for i, var in enumerate(names):
         covs = [c for c in covariates if c != var]
-        # exposure (the window bitmask) is not a regressor here: summing over it halves
-        # the comparison jobcentres' cells and changes nothing in the fit
-        sc = coarsen_cells(sof_cells(study, design, [*covs, var], progress=progress),
-                           ["exposure"])
+        sc = given[var]  # cells given with exposure among the keys are summed over it
+        sc = coarsen_cells(sc, ["exposure"]) if "exposure" in sc.cells.keys else sc
         eff, hom = subgroup_model(
             sc, var, _levels(binned[var]), covariates=covs, family=family, level=level,
             bootstrap_draws=bootstrap_draws, bootstrap_weights=bootstrap_weights,

@@ -43,6 +43,9 @@ SUFFIXES: dict[str, str] = {
 #: like "0012" must stay text).
 CSV_NA_VALUES: tuple[str, ...] = ("", "NA", "NaN", "nan", "NULL", ".")
 
+#: Id columns, nearly all values distinct (read without deduplicating their strings).
+ID_COLUMNS: frozenset[str] = frozenset({"spell_id", "person_id"})
+
 #: Columns that are numbers in the contract (everything else known is text or a date).
 NUMERIC_COLUMNS: frozenset[str] = frozenset({"first_meetings", "workplace_meetings", "age"})
 
@@ -340,7 +343,14 @@ def read_csv_arrow(
                 tab = tab.set_column(i, field_.name, tab.column(i).cast(pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         return None
-    df = tab.to_pandas(date_as_object=False)
+    # ids are nearly all distinct: building their strings without deduplication (hashing
+    # every value) is many times faster; labels repeat, so theirs are deduplicated
+    ids = [c for c in names if c in ID_COLUMNS]
+    df = tab.drop_columns(ids).to_pandas(date_as_object=False)
+    if ids:
+        plain = tab.select(ids).to_pandas(deduplicate_objects=False)
+        for c in sorted(ids, key=names.index):  # back in their places, left to right
+            df.insert(names.index(c), c, plain[c])
     for field_ in tab.schema:  # missing text outside the contract is NaN, as pandas reads it
         if field_.name not in types and pa.types.is_string(field_.type):
             df[field_.name] = df[field_.name].fillna(np.nan)
@@ -457,6 +467,7 @@ def load_study(
         invalid=invalid,
         jobcentres=jobcentres,
         audience=audience,
+        copy=False,  # the tables were just read: nobody else holds them
     )
 
 

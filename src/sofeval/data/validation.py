@@ -138,9 +138,13 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, text.notna() & parsed.isna()
 
 
-def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """Copy ``df`` with contract dtypes; remember raw values and parse failures in ``ctx``."""
-    out = df.copy()
+def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext, copy: bool = True) -> pd.DataFrame:
+    """Copy ``df`` with contract dtypes; remember raw values and parse failures in ``ctx``.
+
+    ``copy=False`` shares the columns that need no coercion with ``df`` (for frames
+    nobody else holds).
+    """
+    out = df.copy(deep=copy)
     out.index = pd.RangeIndex(len(out))
     for col in STRING_COLUMNS[name]:
         if col in out:
@@ -367,6 +371,7 @@ def validate_study(
     invalid: Invalid = "error",
     jobcentres: Sequence[str] | None = None,
     audience: Audience = "python",
+    copy: bool = True,
 ) -> StudyData:
     """Coerce the contract tables to their dtypes and check every contract rule.
 
@@ -385,6 +390,10 @@ def validate_study(
     audience
         Whom the messages address: ``"python"`` (default; ``invalid="drop"``) or ``"cli"``
         (the command line; ``--invalid drop``). See :data:`HINTS`.
+    copy
+        ``True`` (default): the validated tables share no memory with the inputs.
+        ``False``: columns that need no coercion are shared with the inputs (faster, for
+        tables nobody else holds, as :func:`sofeval.data.io.load_study` reads them).
 
     Returns
     -------
@@ -415,7 +424,7 @@ def validate_study(
     )
     tables: Tables = {}
     for name, df in given.items():
-        tables[name] = _coerce(name, df if df is not None else empty_table(name), ctx)
+        tables[name] = _coerce(name, df if df is not None else empty_table(name), ctx, copy)
     violations = _run_rules(tables, given, ctx, audience)
     if violations and not ctx.drop:
         _raise_all(violations)

@@ -17,6 +17,7 @@ from sofeval.panel.cells import (
     CHUNK_SIZE,
     DEFAULT_KEYS,
     Cells,
+    cells_for_key_sets,
     cells_from_spells,
     cells_with_spell_frame,
     coarsen,
@@ -37,7 +38,7 @@ from sofeval.panel.design import (
     treated,
     week_block,
 )
-from sofeval.panel.grouping import MAX_DENSE, group_codes
+from sofeval.panel.grouping import MAX_DENSE, MAX_LOOKUP, CodeIndex, group_codes
 from sofeval.panel.rows import (
     PanelAudit,
     Prepared,
@@ -64,6 +65,7 @@ __all__ = [
     "AGE_LABELS",
     "CHUNK_SIZE",
     "Cells",
+    "CodeIndex",
     "CohortOn",
     "DEFAULT_KEYS",
     "EXCLUSION_REASONS",
@@ -71,6 +73,7 @@ __all__ = [
     "FirstMeetings",
     "KEY_COLUMNS",
     "MAX_DENSE",
+    "MAX_LOOKUP",
     "MAX_DISTINCT_NUMERIC",
     "MAX_WINDOWS",
     "NEVER",
@@ -82,6 +85,7 @@ __all__ = [
     "Treatment",
     "bin_covariates",
     "build_panel",
+    "cells_for_key_sets",
     "cells_from_spells",
     "cells_with_spell_frame",
     "check_covariates",

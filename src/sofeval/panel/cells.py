@@ -5,8 +5,10 @@ person-week data only through the at-risk and event counts per distinct regresso
 (DESIGN.md §3), so models are fitted on :class:`Cells`. :func:`cells_from_spells` builds
 them chunk by chunk straight from the spells, never holding the whole person-week panel:
 each chunk's rows are generated as integer codes (:func:`~sofeval.panel.rows.panel_rows`),
-grouped without hashing (:func:`~sofeval.panel.grouping.group_codes`) and counted with
-``np.bincount``; chunk results are summed at the end the same way.
+given cell ids that stay the same from chunk to chunk (:class:`~sofeval.panel.grouping.CodeIndex`,
+lookup tables instead of hashing) and counted with ``np.bincount`` into running totals.
+:func:`cells_for_key_sets` counts the rows of each chunk for several key sets (the subgroup
+models' cells, for example), generating them once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sofeval.panel.design import (
     event_column_of_state,
     event_columns,
 )
-from sofeval.panel.grouping import group_codes
+from sofeval.panel.grouping import CodeIndex, group_codes
 from sofeval.panel.rows import (
     PanelAudit,
     Prepared,
@@ -41,6 +43,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_KEYS",
     "Cells",
+    "cells_for_key_sets",
     "cells_from_spells",
     "cells_with_spell_frame",
     "coarsen",
@@ -95,9 +98,19 @@ def _finalise(frame: pd.DataFrame, keys: Sequence[str], counts: Sequence[str]) -
     """Order columns and rows deterministically and fix the count dtypes."""
     frame = frame.loc[:, [*keys, "at_risk", *counts]]
     frame = frame.astype({c: "int64" for c in ("at_risk", *counts)})
-    if keys:
-        frame = frame.sort_values(list(keys), kind="stable", na_position="last")
+    if keys:  # as sort_values(keys, kind="stable", na_position="last"), on integer arrays
+        frame = frame.take(np.lexsort([_sort_key(frame[k]) for k in reversed(keys)]))
     return frame.reset_index(drop=True)
+
+
+def _sort_key(values: pd.Series) -> np.ndarray:
+    """Integers ordered as pandas sorts ``values``, missing last (categories by code)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return np.where(codes < 0, len(values.cat.categories), codes)
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return values.to_numpy()
+    return pd.factorize(values, sort=True, use_na_sentinel=True)[0] % (values.nunique() + 1)
 
 
 def _check_keys(by: Sequence[str], available: Iterable[str]) -> list[str]:
@@ -181,37 +194,75 @@ def coarsen(cells: Cells, drop: Sequence[str]) -> Cells:
     )
 
 
+#: Per key set: the key codes of a lane's cells and their counts.
+_Parts = list[tuple[list[np.ndarray], np.ndarray]]
+
+
+def _common_keys(key_sets: Sequence[Sequence[str]]) -> list[str]:
+    """Keys of the first key set that every key set has (indexed once per chunk)."""
+    if len(key_sets) < 2:
+        return []
+    return [k for k in key_sets[0] if all(k in ks for ks in key_sets[1:])]
+
+
+def _grown(total: np.ndarray, n: int) -> np.ndarray:
+    """``total`` with at least ``n`` rows (new rows zero; capacity doubles)."""
+    if n <= len(total):
+        return total
+    more = np.zeros((max(n, 2 * len(total)) - len(total), total.shape[1]), dtype=np.int64)
+    return np.concatenate([total, more])
+
+
 def _chunk_cells(
     prep: Prepared,
-    keys: list[str],
+    key_sets: Sequence[Sequence[str]],
     ev_cols: Sequence[str],
     col_of_code: np.ndarray,
     starts: Sequence[int],
     chunk_size: int,
     progress: bool,
-) -> tuple[list[list[np.ndarray]], list[np.ndarray]]:
-    """Cell codes and counts of the chunks of used spells beginning at ``starts``."""
+) -> _Parts:
+    """Cell codes and counts, per key set, of the chunks of used spells beginning at ``starts``.
+
+    Each chunk's rows are generated once, with the union of the key sets' columns. Cells
+    keep their ids from chunk to chunk (:class:`~sofeval.panel.grouping.CodeIndex`): the
+    keys every set shares are indexed once, then each set's further keys on top of them.
+    """
     iterator: Iterable[int] = starts
     if progress:
         from tqdm.auto import tqdm
 
         iterator = tqdm(starts, desc="cells", unit="chunk")
-    parts_codes: list[list[np.ndarray]] = []
-    parts_counts: list[np.ndarray] = []
+    union = list(dict.fromkeys(k for ks in key_sets for k in ks))
+    common = _common_keys(key_sets)
+    extras = [[k for k in ks if k not in common] for ks in key_sets]
+    shared = CodeIndex(len(common))
+    own = [CodeIndex(len(ex)) for ex in extras]
+    totals = [np.zeros((0, 1 + len(ev_cols)), dtype=np.int64) for _ in key_sets]
     for lo in iterator:
         hi = min(lo + chunk_size, prep.n)
-        rows = panel_rows(prep, lo, hi, keys)
-        inverse, uniq = group_codes([rows.columns[k] for k in keys])
-        n_cells = len(uniq[0]) if keys else 1
-        counts = np.zeros((n_cells, 1 + len(ev_cols)), dtype=np.int64)
-        counts[:, 0] = np.bincount(inverse, minlength=n_cells)
-        ev_cell = inverse[rows.event_pos]
+        rows = panel_rows(prep, lo, hi, union)
         ev_col = col_of_code[rows.event_code]
-        for j in range(len(ev_cols)):
-            counts[:, 1 + j] = np.bincount(ev_cell[ev_col == j], minlength=n_cells)
-        parts_codes.append(uniq)
-        parts_counts.append(counts)
-    return parts_codes, parts_counts
+        start = np.zeros(rows.n_rows, dtype=np.int64)
+        if common:
+            start = shared.ids([rows.columns[k] for k in common], start)
+        for s, ex in enumerate(extras):
+            ids = own[s].ids([rows.columns[k] for k in ex], start, shared.n)
+            n_cells = own[s].n
+            total = totals[s] = _grown(totals[s], n_cells)
+            total[:n_cells, 0] += np.bincount(ids, minlength=n_cells)
+            ev_cell = ids[rows.event_pos]
+            for j in range(len(ev_cols)):
+                total[:n_cells, 1 + j] += np.bincount(ev_cell[ev_col == j], minlength=n_cells)
+    parts: _Parts = []
+    for s, ks in enumerate(key_sets):
+        totals[s] = totals[s][: own[s].n]
+        start_ids, codes_of = own[s].codes(np.arange(len(totals[s])))
+        by_key = dict(zip(extras[s], codes_of, strict=True))
+        if common:
+            by_key |= dict(zip(common, shared.codes(start_ids)[1], strict=True))
+        parts.append(([by_key[k] for k in ks], totals[s]))
+    return parts
 
 
 def cells_from_spells(
@@ -276,44 +327,148 @@ def cells_with_spell_frame(
     The third value is :func:`sofeval.panel.spells.spell_frame` of the spells used, so callers that
     need both the cells and the per-spell frame compute the frame once.
     """
+    cells, prep, sf = cells_for_key_sets(
+        study, design, [by], covariates, chunk_size, progress, parallel
+    )
+    return cells[0], prep, sf
+
+
+def cells_for_key_sets(
+    study: StudyData,
+    design: StudyDesign | None,
+    key_sets: Sequence[Sequence[str]],
+    covariates: Sequence[str] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    progress: bool | None = None,
+    parallel: bool = True,
+) -> tuple[tuple[Cells, ...], Prepared, pd.DataFrame]:
+    """The cells of several key sets from one pass over the spells.
+
+    Each chunk's person-week rows are generated once (with the union of the keys) and
+    counted per key set, so ``cells_for_key_sets(study, design, [a, b])[0]`` equals
+    ``(cells_from_spells(study, design, a)[0], cells_from_spells(study, design, b)[0])``
+    for the same covariates, cell for cell.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    design
+        Panel settings (default :class:`~sofeval.panel.design.StudyDesign()`).
+    key_sets
+        Cell keys of each result, as ``by`` of :func:`cells_from_spells` (covariates of
+        ``spells`` named in a key set are added to ``covariates``).
+    covariates, chunk_size, progress
+        As :func:`cells_from_spells`.
+    parallel
+        With two chunks or more, a forked process builds every other key set's cells (with
+        one key set: the second half of the chunks); the cells are identical either way.
+
+    Returns
+    -------
+    cells : tuple of Cells
+        One per key set, in order.
+    prep : Prepared
+        The prepared spells used (``prep.audit`` is the panel audit).
+    spell_frame : pandas.DataFrame
+        :func:`sofeval.panel.spells.spell_frame` of the spells used.
+    """
     design = design or StudyDesign()
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
         raise OptionError(f"chunk_size={chunk_size!r} must be a positive integer.")
     if chunk_size < 1:
         raise OptionError(f"chunk_size={chunk_size!r} must be a positive integer.")
     covs = check_covariates(covariates, design)
-    keys = list(by) if not isinstance(by, str) else [by]
-    covs += [k for k in keys if k not in KEY_COLUMNS and k not in covs and k in study.spells]
-    keys = _check_keys(keys, [*KEY_COLUMNS, *covs])
-    need = set(keys)
+    sets = [list(by) if not isinstance(by, str) else [by] for by in key_sets]
+    for keys in sets:
+        covs += [k for k in keys if k not in KEY_COLUMNS and k not in covs and k in study.spells]
+    sets = [_check_keys(keys, [*KEY_COLUMNS, *covs]) for keys in sets]
+    need = {k for keys in sets for k in keys}
     prep, sf = prepare_with_frame(study, design, covs, frozenset(need))
     ev_cols = event_columns(design.event_state)
     of_state = event_column_of_state(design.event_state)  # competing-state index -> column
     col_of_code = np.asarray([ev_cols.index(c) for c in of_state.values()], dtype=np.int64)
 
     starts = list(range(0, max(prep.n, 1), chunk_size))
+    shown = show_progress(progress)
+    if parallel and len(sets) > 1 and len(starts) > 1:
+        cells = _sets_in_two_lanes(prep, sets, ev_cols, col_of_code, starts, chunk_size, shown)
+        return cells, prep, sf
     half = len(starts) // 2 if parallel and len(starts) > 1 else len(starts)
     second = Background(
-        lambda: _chunk_cells(prep, keys, ev_cols, col_of_code, starts[half:], chunk_size, False),
+        lambda: _chunk_cells(prep, sets, ev_cols, col_of_code, starts[half:], chunk_size, False),
         enabled=half < len(starts),
     )
-    shown = show_progress(progress)
-    parts_codes, parts_counts = _chunk_cells(
-        prep, keys, ev_cols, col_of_code, starts[:half], chunk_size, shown
+    parts = _chunk_cells(prep, sets, ev_cols, col_of_code, starts[:half], chunk_size, shown)
+    more = second.result() if half < len(starts) else None
+    cells = tuple(
+        _cells_of_parts(prep, keys, ev_cols, [part, *([] if more is None else [more[s]])])
+        for s, (keys, part) in enumerate(zip(sets, parts, strict=True))
     )
-    more_codes, more_counts = second.result()
-    parts_codes += more_codes
-    parts_counts += more_counts
+    return cells, prep, sf
 
-    uniq, summed = _sum_parts(parts_codes, parts_counts, len(keys))
+
+def _sets_in_two_lanes(
+    prep: Prepared,
+    sets: list[list[str]],
+    ev_cols: Sequence[str],
+    col_of_code: np.ndarray,
+    starts: Sequence[int],
+    chunk_size: int,
+    progress: bool,
+) -> tuple[Cells, ...]:
+    """Cells of several key sets, every other set in a forked lane over all the chunks.
+
+    Splitting the key sets rather than the chunks sends each set's finished cells back
+    once, with nothing to merge.
+    """
+
+    def lane(which: list[int], shown: bool) -> list[Cells]:
+        chosen = [sets[i] for i in which]
+        parts = _chunk_cells(prep, chosen, ev_cols, col_of_code, starts, chunk_size, shown)
+        return [
+            _cells_of_parts(prep, keys, ev_cols, [part])
+            for keys, part in zip(chosen, parts, strict=True)
+        ]
+
+    mine, theirs = list(range(0, len(sets), 2)), list(range(1, len(sets), 2))
+    second = Background(lambda: lane(theirs, False))
+    done = dict(zip(mine, lane(mine, progress), strict=True))
+    done |= dict(zip(theirs, second.result(), strict=True))
+    return tuple(done[i] for i in range(len(sets)))
+
+
+def _cells_of_parts(
+    prep: Prepared,
+    keys: list[str],
+    ev_cols: Sequence[str],
+    parts: list[tuple[list[np.ndarray], np.ndarray]],
+) -> Cells:
+    """The cells of one key set from its lanes' codes and counts."""
+    if len(parts) == 1:
+        uniq, summed = parts[0]
+    else:
+        uniq, summed = _sum_parts([p[0] for p in parts], [p[1] for p in parts], len(keys))
     n_cells = len(summed)
     keep = summed[:, 0] > 0 if keys else np.ones(n_cells, dtype=bool)
-    data: dict[str, object] = {k: decode(prep, k, u[keep]) for k, u in zip(keys, uniq, strict=True)}
-    data["at_risk"] = summed[keep, 0]
+    codes, counts = [u[keep] for u in uniq], summed[keep]
+    if keys:  # the order of _finalise, found on the codes: one frame is built, in order
+        order = np.lexsort(
+            [_code_sort_key(prep, k, c) for k, c in reversed(list(zip(keys, codes, strict=True)))]
+        )
+        codes, counts = [c[order] for c in codes], counts[order]
+    data: dict[str, object] = {k: decode(prep, k, c) for k, c in zip(keys, codes, strict=True)}
+    data["at_risk"] = counts[:, 0]
     for j, c in enumerate(ev_cols):
-        data[c] = summed[keep, 1 + j]
-    frame = _finalise(pd.DataFrame(data), keys, ev_cols)
-    return Cells(frame=frame, keys=tuple(keys)), prep, sf
+        data[c] = counts[:, 1 + j]
+    return Cells(frame=pd.DataFrame(data), keys=tuple(keys))
+
+
+def _code_sort_key(prep: Prepared, name: str, codes: np.ndarray) -> np.ndarray:
+    """Codes of column ``name`` ordered as its decoded values sort (missing last)."""
+    if isinstance(decode(prep, name, codes[:0]).dtype, pd.CategoricalDtype):
+        return np.where(codes < 0, np.iinfo(np.int64).max, codes)
+    return codes
 
 
 def _sum_parts(

@@ -30,7 +30,10 @@ def day_numbers(values: pd.Series | pd.Index | np.ndarray) -> tuple[np.ndarray, 
     missing : numpy.ndarray
         ``True`` where the date is missing (``NaT``).
     """
-    arr = np.asarray(pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[ns]"))
+    if isinstance(values, (pd.Series, pd.Index)) and values.dtype == "datetime64[ns]":
+        arr = values.to_numpy()  # already naive nanosecond dates: no parsing needed
+    else:
+        arr = np.asarray(pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[ns]"))
     nat = np.isnat(arr)
     days = arr.astype("datetime64[D]").astype(np.int64)
     days[nat] = 0

@@ -121,7 +121,8 @@ def _audit(sf: pd.DataFrame) -> PanelAudit:
         ("spells_in", len(sf)),
         ("spells_excluded", int((~used).sum())),
     ]
-    items += [(f"excluded_{r}", int((reason == r).sum())) for r in EXCLUSION_REASONS]
+    of_reason = pd.Series(reason[~used]).value_counts()
+    items += [(f"excluded_{r}", int(of_reason.get(r, 0))) for r in EXCLUSION_REASONS]
     rows = (sf["last_week"] - sf["entry_week"] + 1).to_numpy()[used]
     items += [("spells_used", int(used.sum())), ("person_weeks", int(rows.sum()))]
     counts = sf["event_state"][used].value_counts()
@@ -156,8 +157,12 @@ def prepare_with_frame(
     used = sf["reason"].isna().to_numpy()
     u = sf.loc[used]
     spell_ids = u["spell_id"].to_numpy()
-    jc_categories = pd.Index(sorted(sf["jobcentre"].unique()))
-    jc = jc_categories.get_indexer(u["jobcentre"]).astype(np.int32)
+    jc_all, jc_seen = pd.factorize(sf["jobcentre"])  # one pass over the names
+    order = np.argsort(jc_seen.to_numpy(), kind="stable")
+    jc_categories = pd.Index(jc_seen.to_numpy()[order])
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    jc = rank[jc_all[used]]
     windows, window_of = programme_windows(study.programme)
     win_of_jc = np.array([window_of.get(j, -1) for j in jc_categories], dtype=np.int64)
     to_competing = pd.Index(COMPETING_STATES).get_indexer(pd.Index(EXIT_STATES))
