@@ -549,7 +549,7 @@ def build_report(
     shown = _disclosed_tables(tables, relations, threshold)
     paths = _write_files(folder, tables, shown, audit, threshold)
     sheets = {name: shown[name] for name in names}
-    # the workbook (openpyxl, cell by cell) is written in a forked process beside the figures
+    # the workbook (xlsxwriter, column by column) is written in a forked process beside the figures
     workbook = Background(
         lambda: write_workbook(
             folder / "sofeval_results.xlsx", sheets, threshold=threshold, lang=lang
