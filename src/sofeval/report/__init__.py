@@ -9,6 +9,7 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.secondary` (complementary suppression against subtraction),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
+:mod:`~sofeval.report.figure_lanes` (figures drawn in two lanes),
 :mod:`~sofeval.report.build` (:func:`build_report`), :mod:`~sofeval.report.findings` (the
 key findings in plain words), :mod:`~sofeval.report.outcome_figures` and
 :mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio),
@@ -50,6 +51,7 @@ from sofeval.report.disclosure import (
     suppressed_mask,
     suppression_marker,
 )
+from sofeval.report.figure_lanes import FigureJob, render_figures
 from sofeval.report.figures import (
     FIG_WIDTH_IN,
     PALETTE,
@@ -73,7 +75,7 @@ from sofeval.report.formatting import (
     format_rows,
     format_value,
 )
-from sofeval.report.html import ReportSection, figure_png_base64, render_html
+from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
 from sofeval.report.secondary import (
     CellRef,
@@ -106,6 +108,7 @@ __all__ = [
     "EXCEL_FORMATS",
     "ExtraSection",
     "FigureFactory",
+    "FigureJob",
     "FindingsSettings",
     "FIG_WIDTH_IN",
     "FIXED_TIMESTAMP",
@@ -117,6 +120,7 @@ __all__ = [
     "Lang",
     "PALETTE",
     "PublishedTable",
+    "RenderedFigure",
     "ReportSection",
     "RowLink",
     "SECONDARY_ATTR",
@@ -150,6 +154,7 @@ __all__ = [
     "monitoring_plot",
     "outcome_sections",
     "protect_tables",
+    "render_figures",
     "render_html",
     "require_columns",
     "round_array",

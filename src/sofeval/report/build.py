@@ -29,6 +29,7 @@ from sofeval.report.disclosure import (
     secondary_mask,
     suppressed_mask,
 )
+from sofeval.report.figure_lanes import FigureJob, render_figures
 from sofeval.report.figures import dose_response_plot, forest
 from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekly_hazard
 from sofeval.report.findings import FindingsSettings, key_findings
@@ -359,6 +360,16 @@ def _core_tables(
     return out
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A report section whose figures are still to be drawn (:data:`FigureJob`)."""
+
+    title: str
+    text: str = ""
+    tables: Sequence[tuple[str, pd.DataFrame]] = ()
+    figures: Sequence[tuple[str, FigureJob]] = ()
+
+
 def _sections(
     shown: Mapping[str, pd.DataFrame],
     *,
@@ -369,52 +380,53 @@ def _sections(
     extra: Sequence[ExtraSection],
     lang: Lang,
     threshold: int,
-) -> list[ReportSection]:
-    """Step 3: the report sections in order, with their figures and tables."""
+) -> list[_Planned]:
+    """Step 3: the report sections in order, with their tables and figures to draw."""
 
     def t(key: str) -> str:
         return label(key, lang)
 
-    sections: list[ReportSection] = []
+    sections: list[_Planned] = []
     design_tables = [
         (t(cap), shown[name])
         for name, cap in (("panel_summary", "cap_panel"), ("data_audit", "cap_audit"))
         if name in shown and len(shown[name])
     ]
     if design_text or design_tables:
-        sections.append(ReportSection(t("sec_design"), design_text, design_tables))
+        sections.append(_Planned(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
-        weight = "n" if "n" in km_frame.columns else None
-        panel = "period" if "period" in km_frame.columns else None
-        fig = km_curves(km_frame, weight=weight, panel=panel, lang=lang)
-        sections.append(ReportSection(t("sec_km"), figures=[(t("cap_km"), fig)]))
+        km = km_frame
+        weight = "n" if "n" in km.columns else None
+        panel = "period" if "period" in km.columns else None
+        job: FigureJob = lambda: km_curves(km, weight=weight, panel=panel, lang=lang)  # noqa: E731
+        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), job)]))
     if hazard_frame is not None:
-        fig = weekly_hazard(hazard_frame, min_count=threshold, lang=lang)
-        sections.append(ReportSection(t("sec_hazard"), figures=[(t("cap_hazard"), fig)]))
+        hz = hazard_frame
+        job = lambda: weekly_hazard(hz, min_count=threshold, lang=lang)  # noqa: E731
+        sections.append(_Planned(t("sec_hazard"), figures=[(t("cap_hazard"), job)]))
     if "effects" in shown:
-        sections.append(
-            ReportSection(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])])
-        )
+        sections.append(_Planned(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])]))
     if "jobcentre_effects" in shown:
-        fig = forest(shown["jobcentre_effects"], lang=lang)
+        jce = shown["jobcentre_effects"]
         sections.append(
-            ReportSection(
+            _Planned(
                 t("sec_forest"),
-                figures=[(t("cap_forest"), fig)],
-                tables=[(t("cap_jc_table"), shown["jobcentre_effects"])],
+                figures=[(t("cap_forest"), lambda: forest(jce, lang=lang))],
+                tables=[(t("cap_jc_table"), jce)],
             )
         )
     if "dose_response" in shown:
-        fig = dose_response_plot(shown["dose_response"], lang=lang)
+        dose = shown["dose_response"]
         sections.append(
-            ReportSection(
+            _Planned(
                 t("sec_dose"),
-                figures=[(t("cap_dose"), fig)],
-                tables=[(t("cap_dose_table"), shown["dose_response"])],
+                figures=[(t("cap_dose"), lambda: dose_response_plot(dose, lang=lang))],
+                tables=[(t("cap_dose_table"), dose)],
             )
         )
     if success_criteria is not None:
-        fig = monitoring_plot(success_criteria, min_count=threshold, lang=lang)
+        sc = success_criteria
+        job = lambda: monitoring_plot(sc, min_count=threshold, lang=lang)  # noqa: E731
         tables = [
             (t(cap), view(shown[name]))
             for name, cap, view in (
@@ -424,7 +436,7 @@ def _sections(
             if name in shown
         ]
         sections.append(
-            ReportSection(t("sec_monitoring"), figures=[(t("cap_monitoring"), fig)], tables=tables)
+            _Planned(t("sec_monitoring"), figures=[(t("cap_monitoring"), job)], tables=tables)
         )
     for sec in extra:
         tables = [
@@ -432,20 +444,29 @@ def _sections(
             for tab in sec.tables
             if tab.caption
         ]
-        figures = [
-            (t(cap), fig) for cap, fig in _figures(sec.figures, shown) if fig is not None
-        ]
-        sections.append(ReportSection(t(sec.title), sec.text, tables, figures))
+        figures = [(t(cap), _figure_job(fig, shown)) for cap, fig in sec.figures]
+        sections.append(_Planned(t(sec.title), sec.text, tables, figures))
     return sections
 
 
-def _figures(
-    figures: Sequence[tuple[str, Figure | FigureFactory]], shown: Mapping[str, pd.DataFrame]
-) -> list[tuple[str, Figure | None]]:
-    """Draw the figures of a section that are drawn from the disclosed tables."""
-    out: list[tuple[str, Figure | None]] = []
-    for cap, fig in figures:
-        out.append((cap, fig if isinstance(fig, Figure) else fig(shown)))
+def _figure_job(fig: Figure | FigureFactory, shown: Mapping[str, pd.DataFrame]) -> FigureJob:
+    """The work that gives a figure of an added section (drawn already, or from the tables)."""
+    if callable(fig):
+        factory = fig
+        return lambda: factory(shown)
+    drawn = fig
+    return lambda: drawn
+
+
+def _drawn(planned: Sequence[_Planned], parallel: bool) -> list[ReportSection]:
+    """Step 4: draw and render every figure (two lanes), dropping those with nothing to draw."""
+    jobs = [job for sec in planned for _, job in sec.figures]
+    rendered = iter(render_figures(jobs, parallel=parallel))
+    out = []
+    for sec in planned:
+        pngs = [(cap, next(rendered)) for cap, _ in sec.figures]
+        figures = [(cap, png) for cap, png in pngs if png is not None]
+        out.append(ReportSection(sec.title, sec.text, sec.tables, figures))
     return out
 
 
@@ -561,7 +582,7 @@ def build_report(
         paragraphs = key_findings(shown, lang=lang, settings=findings)
         if paragraphs:
             opening.append(ReportSection(label("sec_findings", lang), "\n\n".join(paragraphs)))
-    sections = opening + _sections(
+    planned = _sections(
         shown,
         km_frame=km_frame,
         hazard_frame=hazard_frame,
@@ -571,6 +592,7 @@ def build_report(
         lang=lang,
         threshold=threshold,
     )
+    sections = opening + _drawn(planned, parallel)
     paths["html"] = render_html(
         folder / "report.html",
         title=title or label("report_title", lang),
