@@ -72,6 +72,7 @@ from sofeval.report.formatting import (
     EXCEL_FORMATS,
     FormattedCell,
     column_kind,
+    format_columns,
     format_rows,
     format_value,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "fmt_number",
     "fmt_p",
     "forest",
+    "format_columns",
     "format_rows",
     "format_value",
     "is_count_column",

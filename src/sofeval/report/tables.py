@@ -24,7 +24,7 @@ from sofeval.report.disclosure import (
     check_threshold,
     suppressed_mask,
 )
-from sofeval.report.formatting import EXCEL_FORMATS, column_kind, format_rows
+from sofeval.report.formatting import EXCEL_FORMATS, column_kind, format_columns
 from sofeval.report.labels import LANGS, Lang, column_header
 
 #: Fixed timestamp written into the workbook's document properties (created, modified).
@@ -160,12 +160,12 @@ def _write_sheet(
     sheet = book.add_worksheet(name[:31])
     shown = round_floats(auto_disclose(frame, threshold))
     mask = suppressed_mask(shown)
-    texts = format_rows(shown, lang, threshold)
+    texts = format_columns(shown, lang, threshold)
     sheet.freeze_panes(1, 0)
     for j, column in enumerate(shown.columns):
         header = column_header(str(column), lang)
         sheet.write_string(0, j, header, formats["header"])
-        width = max([len(header)] + [len(r[j].text) for r in texts])
+        width = max([len(header)] + [len(text) for text in texts[j]])
         sheet.set_column(j, j, min(max(width + 2, 8), 40))
         fmt = formats.get(column_kind(str(column), shown[column]))
         values = shown[column]
@@ -173,7 +173,7 @@ def _write_sheet(
         hidden = mask[:, j]
         for i, value in enumerate(values.tolist()):
             if hidden[i]:
-                sheet.write_string(i + 1, j, texts[i][j].text, formats["hidden"])
+                sheet.write_string(i + 1, j, texts[j][i], formats["hidden"])
             else:
                 write(i + 1, j, value, fmt)
 
