@@ -68,8 +68,11 @@ def test_format_columns_are_the_texts_of_format_rows() -> None:
     )
     shown = report.disclose(frame, ["n_spells"], 5)
     for lang in ("en", "da"):
-        rows = report.format_rows(shown, lang, 5, lambda v: report.label(v, lang))
-        columns = report.format_columns(shown, lang, 5, lambda v: report.label(v, lang))
+        def translate(v: str, lang: str = lang) -> str:
+            return report.label(v, lang)
+
+        rows = report.format_rows(shown, lang, 5, translate)
+        columns = report.format_columns(shown, lang, 5, translate)
         assert [list(c) for c in zip(*columns, strict=True)] == [
             [cell.text for cell in row] for row in rows
         ]
