@@ -97,3 +97,30 @@ def test_workbook_values_as_pandas_writes_them(tmp_path: Path) -> None:
     assert ws["B2"].number_format == "0.000" and ws["C2"].number_format == "#,##0"
     again = report.write_workbook(tmp_path / "u.xlsx", {"t": frame})
     assert path.read_bytes() == again.read_bytes()
+
+
+def test_kaplan_meier_equals_lifelines() -> None:
+    """Independent reference: lifelines' KaplanMeierFitter with delayed entry and weights."""
+    from lifelines import KaplanMeierFitter
+
+    rng = np.random.default_rng(3)
+    n = 400
+    entry = rng.integers(0, 8, n).astype(float)
+    duration = entry + rng.integers(1, 30, n)
+    event = rng.random(n) < 0.6
+    weight = rng.integers(1, 6, n).astype(float)
+    for w in (None, weight):
+        km = report.kaplan_meier(entry, duration, event.astype(int), w)
+        fit = KaplanMeierFitter().fit(duration, event, entry=entry, weights=w)
+        np.testing.assert_array_equal(km.index.to_numpy(), fit.survival_function_.index)
+        # the same operations in the same order: equal to the last bit
+        np.testing.assert_array_equal(km["survival"], fit.survival_function_.iloc[:, 0])
+        band = fit.confidence_interval_survival_function_.to_numpy()
+        np.testing.assert_array_equal(km[["lower", "upper"]].to_numpy(), band)
+
+
+def test_kaplan_meier_to_zero() -> None:
+    """Every spell ends in an event: S reaches 0 and the band closes on it."""
+    km = report.kaplan_meier(np.zeros(3), np.array([1.0, 2.0, 3.0]), np.ones(3, dtype=int))
+    np.testing.assert_allclose(km["survival"], [1.0, 2 / 3, 1 / 3, 0.0])
+    assert km["lower"].iloc[0] == 1.0 and km["upper"].iloc[-1] == 0.0

@@ -63,6 +63,7 @@ from sofeval.report.figures import (
 )
 from sofeval.report.figures_descriptive import (
     binomial_ci,
+    kaplan_meier,
     km_curves,
     monitoring_plot,
     weekly_hazard,
@@ -150,6 +151,7 @@ __all__ = [
     "format_value",
     "is_count_column",
     "is_key_column",
+    "kaplan_meier",
     "key_findings",
     "km_curves",
     "label",
