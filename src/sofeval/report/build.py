@@ -2,9 +2,10 @@
 
 Named steps: disclose the tables (:func:`sofeval.report.disclosure.auto_disclose`, then
 secondary suppression across the declared sums and the rows that rest on another table's
-count, :class:`RowLink`), write the files (CSVs; the workbook in a forked process),
+count, :class:`RowLink`), write the files (the CSVs and the workbook, in a forked process),
 assemble the report sections (the key findings first, then figures and tables per
-analysis, every figure of an added section drawn from the disclosed tables) and render the
+analysis, every figure of an added section drawn from the disclosed tables), draw the
+figures in two lanes (:func:`sofeval.report.figure_lanes.render_figures`) and render the
 HTML (:func:`sofeval.report.html.render_html`).
 """
 
@@ -538,7 +539,8 @@ def build_report(
     metadata
         Listed at the end of the HTML report (add a run date here if wanted).
     parallel
-        Write the workbook in a forked process while the figures and the HTML are made
+        Write the CSVs and the workbook in a forked process, and draw every second figure
+        in another, while the other figures and the HTML are made here
         (:mod:`sofeval.runtime`); the files are identical either way.
 
     Returns
@@ -568,15 +570,17 @@ def build_report(
     relations = _core_relations({tab.name: tab.frame for tab in tables})
     relations += [r for sec in extra_sections for r in sec.relations]
     shown = _disclosed_tables(tables, relations, threshold)
-    paths = _write_files(folder, tables, shown, audit, threshold)
     sheets = {name: shown[name] for name in names}
-    # the workbook (xlsxwriter, column by column) is written in a forked process beside the figures
-    workbook = Background(
-        lambda: write_workbook(
+
+    def files() -> tuple[dict[str, Path], Path]:
+        written = _write_files(folder, tables, shown, audit, threshold)
+        book = write_workbook(
             folder / "sofeval_results.xlsx", sheets, threshold=threshold, lang=lang
-        ),
-        enabled=parallel,
-    )
+        )
+        return written, book
+
+    # the CSVs and the workbook are written in a forked process beside the figures
+    files_lane = Background(files, enabled=parallel)
     opening: list[ReportSection] = []
     if findings is not None:
         paragraphs = key_findings(shown, lang=lang, settings=findings)
@@ -593,7 +597,7 @@ def build_report(
         threshold=threshold,
     )
     sections = opening + _drawn(planned, parallel)
-    paths["html"] = render_html(
+    html = render_html(
         folder / "report.html",
         title=title or label("report_title", lang),
         sections=sections,
@@ -601,5 +605,5 @@ def build_report(
         metadata=metadata,
         threshold=threshold,
     )
-    paths["workbook"] = workbook.result()
-    return paths
+    paths, workbook = files_lane.result()
+    return paths | {"html": html, "workbook": workbook}
