@@ -21,6 +21,7 @@ from __future__ import annotations
 from sofeval.report.build import (
     ExtraSection,
     FigureFactory,
+    FrameSource,
     PublishedTable,
     RowLink,
     audit_summary,
@@ -112,6 +113,7 @@ __all__ = [
     "FigureFactory",
     "FigureJob",
     "FindingsSettings",
+    "FrameSource",
     "FIG_WIDTH_IN",
     "FIXED_TIMESTAMP",
     "FormattedCell",

@@ -100,6 +100,9 @@ PANEL_SUMS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A frame, or work without arguments that computes it when it is needed.
+FrameSource: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
+
 #: A figure drawn from the disclosed tables (name -> frame) of the report, or ``None``
 #: when the tables leave nothing to draw.
 FigureFactory: TypeAlias = Callable[[Mapping[str, pd.DataFrame]], Figure | None]
@@ -374,8 +377,8 @@ class _Planned:
 def _sections(
     shown: Mapping[str, pd.DataFrame],
     *,
-    km_frame: pd.DataFrame | None,
-    hazard_frame: pd.DataFrame | None,
+    km_frame: FrameSource | None,
+    hazard_frame: FrameSource | None,
     success_criteria: pd.DataFrame | None,
     design_text: str,
     extra: Sequence[ExtraSection],
@@ -397,13 +400,10 @@ def _sections(
         sections.append(_Planned(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
         km = km_frame
-        weight = "n" if "n" in km.columns else None
-        panel = "period" if "period" in km.columns else None
-        job: FigureJob = lambda: km_curves(km, weight=weight, panel=panel, lang=lang)  # noqa: E731
-        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), job)]))
+        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), lambda: _km(km, lang))]))
     if hazard_frame is not None:
         hz = hazard_frame
-        job = lambda: weekly_hazard(hz, min_count=threshold, lang=lang)  # noqa: E731
+        job: FigureJob = lambda: weekly_hazard(_frame(hz), min_count=threshold, lang=lang)  # noqa: E731
         sections.append(_Planned(t("sec_hazard"), figures=[(t("cap_hazard"), job)]))
     if "effects" in shown:
         sections.append(_Planned(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])]))
@@ -450,6 +450,19 @@ def _sections(
     return sections
 
 
+def _frame(frame: FrameSource) -> pd.DataFrame:
+    """The frame itself, or the frame the work computes."""
+    return frame() if callable(frame) else frame
+
+
+def _km(source: FrameSource, lang: Lang) -> Figure:
+    """The Kaplan–Meier figure of the report (counted patterns when there is ``n``)."""
+    km = _frame(source)
+    weight = "n" if "n" in km.columns else None
+    panel = "period" if "period" in km.columns else None
+    return km_curves(km, weight=weight, panel=panel, lang=lang)
+
+
 def _figure_job(fig: Figure | FigureFactory, shown: Mapping[str, pd.DataFrame]) -> FigureJob:
     """The work that gives a figure of an added section (drawn already, or from the tables)."""
     if callable(fig):
@@ -486,8 +499,8 @@ def build_report(
     success_overall: pd.DataFrame | None = None,
     audit: pd.DataFrame | None = None,
     panel_summary: pd.DataFrame | None = None,
-    km_frame: pd.DataFrame | None = None,
-    hazard_frame: pd.DataFrame | None = None,
+    km_frame: FrameSource | None = None,
+    hazard_frame: FrameSource | None = None,
     design_text: str = "",
     extra_sections: Sequence[ExtraSection] = (),
     findings: FindingsSettings | None = None,
@@ -519,9 +532,11 @@ def build_report(
         ``item, value`` overview of the analysis panel.
     km_frame
         Frame for :func:`sofeval.report.figures_descriptive.km_curves`: one row per spell,
-        or counted patterns with the number of spells in a column ``n``.
+        or counted patterns with the number of spells in a column ``n``; or work without
+        arguments that computes it (then computed in the lane that draws the figure).
     hazard_frame
-        Cells-like frame for :func:`sofeval.report.figures_descriptive.weekly_hazard`.
+        Cells-like frame for :func:`sofeval.report.figures_descriptive.weekly_hazard`
+        (or work that computes it).
     design_text
         Text of the study-design section (blank lines separate paragraphs).
     extra_sections
