@@ -124,3 +124,27 @@ def test_kaplan_meier_to_zero() -> None:
     km = report.kaplan_meier(np.zeros(3), np.array([1.0, 2.0, 3.0]), np.ones(3, dtype=int))
     np.testing.assert_allclose(km["survival"], [1.0, 2 / 3, 1 / 3, 0.0])
     assert km["lower"].iloc[0] == 1.0 and km["upper"].iloc[-1] == 0.0
+
+
+def test_frames_given_as_work_give_the_same_report(tmp_path: Path) -> None:
+    km = pd.DataFrame(
+        {
+            "entry_week": [1, 1, 5, 5, 5, 1, 5, 5, 1, 5],
+            "last_week": [3, 6, 8, 10, 12, 4, 9, 20, 7, 15],
+            "event": [1, 1, 0, 1, 1, 1, 1, 0, 1, 1],
+            "group": ["Programme"] * 5 + ["Comparison"] * 5,
+        }
+    )
+    cells = pd.DataFrame(
+        [(w, g, 100, e) for g, es in (("A", (5, 8, 6)), ("B", (9, 7, 1)))
+         for w, e in zip((1, 2, 3), es, strict=True)],
+        columns=["week", "group", "at_risk", "event"],
+    )
+    given = report.build_report(tmp_path / "a", km_frame=km, hazard_frame=cells)
+    worked = report.build_report(
+        tmp_path / "b", km_frame=lambda: km, hazard_frame=lambda: cells, parallel=False
+    )
+    html = given["html"].read_text(encoding="utf-8")
+    assert html.count('<img src="data:image/png;base64,') == 2
+    assert worked["html"].read_bytes() == given["html"].read_bytes()
+    assert worked["workbook"].read_bytes() == given["workbook"].read_bytes()
