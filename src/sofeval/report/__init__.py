@@ -7,6 +7,7 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.figures_descriptive` (Kaplan–Meier, weekly exit rates, monitoring),
 :mod:`~sofeval.report.disclosure` (suppression of small counts),
 :mod:`~sofeval.report.secondary` (complementary suppression against subtraction),
+:mod:`~sofeval.report.relations` (the additive structure of the core tables),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
 :mod:`~sofeval.report.figure_lanes` (figures drawn in two lanes),
@@ -80,6 +81,7 @@ from sofeval.report.formatting import (
 )
 from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
+from sofeval.report.relations import core_relations
 from sofeval.report.secondary import (
     CellRef,
     SumRelation,
@@ -139,6 +141,7 @@ __all__ = [
     "check_threshold",
     "column_header",
     "column_kind",
+    "core_relations",
     "credibility_section",
     "determined_cells",
     "disclose",

@@ -36,7 +36,8 @@ from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekl
 from sofeval.report.findings import FindingsSettings, key_findings
 from sofeval.report.html import ReportSection, render_html
 from sofeval.report.labels import LANGS, Lang, label
-from sofeval.report.secondary import SumRelation, protect_tables, sum_relations
+from sofeval.report.relations import SHARE_DEPENDENTS, core_relations
+from sofeval.report.secondary import SumRelation, protect_tables
 from sofeval.report.tables import write_csv_tables, write_workbook
 from sofeval.runtime import Background
 
@@ -65,39 +66,6 @@ def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
     keys = audit[["table", "rule"]].astype(str)
     out = keys.groupby(["table", "rule"], sort=True).size().rename("n_rows").reset_index()
     return out.astype({"n_rows": "int64"})
-
-
-#: Meeting counts of the success-criteria tables (each sums over months and jobcentres).
-MEETING_COUNTS: tuple[str, ...] = (
-    "first_meetings",
-    "workplace_meetings",
-    "first_meetings_v23",
-    "workplace_meetings_v23",
-)
-
-#: Statistics of a success-criteria row computed from its counts: hidden with them.
-SHARE_DEPENDENTS: tuple[str, ...] = ("share", "share_v23", "meets_target")
-
-#: Panel-summary items that are sums of other items (``total: parts``).
-PANEL_SUMS: dict[str, tuple[str, ...]] = {
-    "spells_in": ("spells_excluded", "spells_used"),
-    "spells_excluded": (
-        "excluded_outside_cohort",
-        "excluded_entry_after_data_end",
-        "excluded_entry_after_max_weeks",
-        "excluded_no_weeks_at_risk",
-    ),
-    "spells_used": (
-        "exits_employment",
-        "exits_unemployment",
-        "exits_job_clarification",
-        "exits_flexjob",
-        "exits_disability_pension",
-        "exits_education",
-        "exits_other",
-        "censored",
-    ),
-}
 
 
 #: A frame, or work without arguments that computes it when it is needed.
@@ -193,51 +161,6 @@ class ExtraSection:
     tables: Sequence[PublishedTable] = ()
     figures: Sequence[tuple[str, Figure | FigureFactory]] = ()
     relations: Sequence[SumRelation] = field(default=())
-
-
-def _core_relations(raw: Mapping[str, pd.DataFrame]) -> list[SumRelation]:
-    """The additive structure of the core tables (relations that do not hold are skipped)."""
-    rel: list[SumRelation] = []
-    jce, eff = raw.get("jobcentre_effects"), raw.get("effects")
-    if jce is not None and eff is not None and "estimand" in jce.columns:
-        cols = [c for c in ("n_spells", "n_events") if c in jce.columns and c in eff.columns]
-        rel += sum_relations(
-            "jobcentre_effects", jce, "effects", eff,
-            columns=cols, on={"estimand": "estimand"}, check="skip",
-        )  # fmt: skip
-    month = raw.get("success_criteria")
-    half = raw.get("success_criteria_half_year")
-    overall = raw.get("success_criteria_overall")
-    counts = [c for c in MEETING_COUNTS if month is not None and c in month.columns]
-    if month is not None and half is not None:
-        rel += sum_relations(
-            "success_criteria", month, "success_criteria_half_year", half,
-            columns=counts, on={"jobcentre": "jobcentre", "half_year": "half_year"},
-            check="skip",
-        )  # fmt: skip
-    if month is not None and overall is not None and {"programme", "in_window"} <= set(month):
-        periods = overall["period"].astype(str) != "overall"
-        in_window = (month["programme"] & month["in_window"]).to_numpy(bool)
-        rel += sum_relations(
-            "success_criteria", month, "success_criteria_overall", overall,
-            columns=counts, on={"half_year": "period"},
-            parts_where=in_window, total_where=periods, check="skip",
-        )  # fmt: skip
-        rel += sum_relations(
-            "success_criteria_overall", overall, "success_criteria_overall", overall,
-            columns=counts, parts_where=periods, total_where=~periods, check="skip",
-        )  # fmt: skip
-    panel = raw.get("panel_summary")
-    if panel is not None:
-        items = panel["item"].astype(str)
-        for total, parts in PANEL_SUMS.items():
-            if (items == total).sum() == 1 and items.isin(parts).any():
-                rel += sum_relations(
-                    "panel_summary", panel, "panel_summary", panel,
-                    columns=["value"], parts_where=items.isin(parts),
-                    total_where=items == total, check="skip",
-                )  # fmt: skip
-    return rel
 
 
 def _disclosed_tables(
@@ -582,7 +505,7 @@ def build_report(
     names = [tab.name for tab in tables]
     if len(set(names)) != len(names):
         raise SofevalError(f"build_report: table names must be unique; got {names}.")
-    relations = _core_relations({tab.name: tab.frame for tab in tables})
+    relations = core_relations({tab.name: tab.frame for tab in tables})
     relations += [r for sec in extra_sections for r in sec.relations]
     shown = _disclosed_tables(tables, relations, threshold)
     sheets = {name: shown[name] for name in names}
