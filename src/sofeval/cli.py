@@ -24,31 +24,21 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sofeval import __version__
-from sofeval.analyses import BENEFIT_PER_WEEK, first_meetings
-from sofeval.config import OPTIONAL_ANALYSES, RunConfig
-from sofeval.data import (
-    AUDIT_COLUMNS,
-    CHUNK_SPELLS,
-    SPELL_COVARIATES,
-    RegisterMapping,
-    StudyData,
-    is_dataset_location,
-    load_study,
-    open_study_dataset,
-    profile_study,
-    read_study_dir,
-    simulate,
-    write_synthetic_dataset,
-)
-from sofeval.engines import DEFAULT_WORKERS
 from sofeval.errors import ContractError, SofevalError
-from sofeval.montecarlo import check_failures, check_study, monte_carlo
-from sofeval.pipeline import RunResults, run_analysis, write_outputs
 from sofeval.runtime import show_progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sofeval.config import RunConfig
+    from sofeval.data import RegisterMapping, StudyData
+    from sofeval.pipeline import RunResults
+
+# pandas, the data layer, the analyses and the pipeline are imported inside the commands
+# that use them, so ``sofeval --help`` answers at once.
 
 #: Exit status for bad input or bad options (the message says what and where).
 EXIT_DATA_ERROR = 2
@@ -91,6 +81,8 @@ class Notes:
 
     def frame(self) -> pd.DataFrame:
         """Distinct ``(category, message)`` pairs in the order they first occurred."""
+        import pandas as pd
+
         pairs = [(w.category.__name__, _one_line(str(w.message))) for w in self.caught]
         pairs += [(c, _one_line(m)) for c, m in self.added]
         return pd.DataFrame(list(dict.fromkeys(pairs)), columns=list(WARNING_COLUMNS))
@@ -147,6 +139,8 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _mapping(arg: str | None) -> RegisterMapping | None:
+    from sofeval.data import RegisterMapping
+
     if arg is None:
         return None
     return RegisterMapping.kmd() if arg == "kmd" else RegisterMapping.from_toml(arg)
@@ -154,6 +148,8 @@ def _mapping(arg: str | None) -> RegisterMapping | None:
 
 def _load(args: argparse.Namespace, invalid: str | None = None) -> tuple[StudyData, str]:
     """Read and validate the study the data arguments name; also say where it came from."""
+    from sofeval.data import load_study, read_study_dir
+
     how = invalid or args.invalid
     mapping = _mapping(args.mapping)
     if args.spells is None:
@@ -179,6 +175,8 @@ def _load(args: argparse.Namespace, invalid: str | None = None) -> tuple[StudyDa
 
 def _write_audit(audit: pd.DataFrame, out_dir: str | Path) -> Path:
     """``data_audit.csv``: every dropped row (table, row_id, rule, detail)."""
+    from sofeval.data import AUDIT_COLUMNS
+
     path = Path(out_dir) / "data_audit.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = audit.reindex(columns=list(AUDIT_COLUMNS)).astype(str)
@@ -222,6 +220,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     OptionError
         For a bad value (the message lists the valid ones).
     """
+    from sofeval.config import RunConfig
+
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     return config.updated(
         data_end=args.data_end,
@@ -239,6 +239,8 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 
 def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
+    from sofeval.pipeline import write_outputs
+
     config = run_config(args)
     if args.engine == "dask" or _datasets_given(args):
         res = _run_datasets(args, config)
@@ -258,6 +260,9 @@ def _cmd_run(args: argparse.Namespace, notes: Notes) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, notes: Notes) -> int:
+    from sofeval.analyses import first_meetings
+    from sofeval.data import profile_study
+
     out = Path(args.out)
     try:
         study, source = _load(args)
@@ -296,11 +301,15 @@ def _cmd_check(args: argparse.Namespace, notes: Notes) -> int:
 
 def _datasets_given(args: argparse.Namespace) -> bool:
     """Whether a table is given as a dataset (directory, glob or URL)."""
+    from sofeval.data import is_dataset_location
+
     return any(is_dataset_location(getattr(args, t)) for t in TABLE_OPTIONS)
 
 
 def _run_files(args: argparse.Namespace, config: RunConfig) -> RunResults:
     """``sofeval run`` on files read whole (the in-process engine)."""
+    from sofeval.pipeline import run_analysis
+
     study, _source = _load(args)
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
@@ -310,6 +319,10 @@ def _run_files(args: argparse.Namespace, config: RunConfig) -> RunResults:
 
 def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
     """``sofeval run`` on partitioned datasets or with ``--engine dask``."""
+    from sofeval.data import open_study_dataset
+    from sofeval.engines import DEFAULT_WORKERS
+    from sofeval.pipeline import run_analysis
+
     if args.spells is None:
         if any(getattr(args, t) for t in TABLE_OPTIONS[1:]):
             raise SofevalError("--programme/--meetings/--interventions/--monitoring need --spells.")
@@ -343,6 +356,8 @@ def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
 
 
 def _cmd_synth(args: argparse.Namespace, notes: Notes) -> int:
+    from sofeval.data import simulate, write_synthetic_dataset
+
     if args.format == "parquet":
         ds = write_synthetic_dataset(
             args.out, args.scenario, args.n_spells, args.seed, chunk_size=args.chunk_size,
@@ -368,6 +383,9 @@ def _cmd_synth(args: argparse.Namespace, notes: Notes) -> int:
 
 
 def _cmd_montecarlo(args: argparse.Namespace, notes: Notes) -> int:
+    from sofeval.config import RunConfig
+    from sofeval.montecarlo import check_failures, check_study, monte_carlo
+
     if args.check:
         if args.config is None:
             raise SofevalError("--check needs --config study.toml (its [check] table).")
@@ -428,8 +446,17 @@ def _threshold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``sofeval`` command."""
+#: The commands and their one-line help.
+COMMANDS: dict[str, str] = {
+    "check": "validate an extract; write the audit and a data profile",
+    "run": "estimate the default SOF evaluation and write the report",
+    "synth": "write a synthetic register data set with known truth",
+    "montecarlo": "Monte Carlo over a synthetic scenario; with --config --check, a CI gate",
+}
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``sofeval`` parser with its commands, before their options are added."""
     p = argparse.ArgumentParser(
         prog="sofeval",
         description=(
@@ -438,14 +465,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"sofeval {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    return p, {name: sub.add_parser(name, help=text) for name, text in COMMANDS.items()}
 
-    c = sub.add_parser("check", help="validate an extract; write the audit and a data profile")
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sofeval`` command."""
+    from sofeval.analyses import BENEFIT_PER_WEEK
+    from sofeval.config import OPTIONAL_ANALYSES
+    from sofeval.data import CHUNK_SPELLS, SPELL_COVARIATES
+    from sofeval.engines import DEFAULT_WORKERS
+
+    p, commands = _top_parser()
+    c = commands["check"]
     _add_data_args(c)
     _threshold_arg(c, 5)
     c.add_argument("--out", required=True, help="output folder")
     c.set_defaults(func=_cmd_check)
 
-    r = sub.add_parser("run", help="estimate the default SOF evaluation and write the report")
+    r = commands["run"]
     _add_data_args(r)
     r.add_argument("--config", default=None, help="study.toml with design/model/inference")
     r.add_argument("--data-end", default=None, help="study data end, YYYY-MM-DD")
@@ -497,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("synth", help="write a synthetic register data set with known truth")
+    s = commands["synth"]
     s.add_argument("--scenario", default="report")
     s.add_argument("--n-spells", type=int, default=30_000)
     s.add_argument("--seed", type=int, default=0)
@@ -513,10 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=int, default=CHUNK_SPELLS, help="spells per chunk")
     s.set_defaults(func=_cmd_synth)
 
-    v = sub.add_parser(
-        "montecarlo",
-        help="Monte Carlo over a synthetic scenario; with --config --check, a CI gate",
-    )
+    v = commands["montecarlo"]
     v.add_argument("--scenario", default="null")
     v.add_argument("--config", default=None, help="study.toml: its model, design, inference")
     v.add_argument(
@@ -552,8 +586,11 @@ def _run_command(args: argparse.Namespace, notes: Notes) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofeval`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # without a command (--help, --version, a usage error) the commands' options, whose
+    # defaults come from the analyses, are not needed: answer without importing them
+    parser = build_parser() if any(w in COMMANDS for w in words) else _top_parser()[0]
+    args = parser.parse_args(words)
     notes = Notes()
     with warnings.catch_warnings(record=True) as caught:
         # every warning is recorded once per distinct message, none printed with its source

@@ -723,8 +723,9 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         success_overall=res.monitoring.overall if res.monitoring is not None else None,
         audit=res.audit,
         panel_summary=res.cells.audit,
-        km_frame=km_frame(res.cells),
-        hazard_frame=hazard_frame(res.cells),
+        # computed in the lane that draws their figures
+        km_frame=lambda: km_frame(res.cells),
+        hazard_frame=lambda: hazard_frame(res.cells),
         design_text=design_text(res, res.config.lang)
         + (" " + " ".join(res.notes) if res.notes else ""),
         extra_sections=_report_sections(res),

@@ -7,8 +7,10 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.figures_descriptive` (Kaplan–Meier, weekly exit rates, monitoring),
 :mod:`~sofeval.report.disclosure` (suppression of small counts),
 :mod:`~sofeval.report.secondary` (complementary suppression against subtraction),
+:mod:`~sofeval.report.relations` (the additive structure of the core tables),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
+:mod:`~sofeval.report.figure_lanes` (figures drawn in two lanes),
 :mod:`~sofeval.report.build` (:func:`build_report`), :mod:`~sofeval.report.findings` (the
 key findings in plain words), :mod:`~sofeval.report.outcome_figures` and
 :mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio),
@@ -20,6 +22,7 @@ from __future__ import annotations
 from sofeval.report.build import (
     ExtraSection,
     FigureFactory,
+    FrameSource,
     PublishedTable,
     RowLink,
     audit_summary,
@@ -50,6 +53,7 @@ from sofeval.report.disclosure import (
     suppressed_mask,
     suppression_marker,
 )
+from sofeval.report.figure_lanes import FigureJob, render_figures
 from sofeval.report.figures import (
     FIG_WIDTH_IN,
     PALETTE,
@@ -61,6 +65,7 @@ from sofeval.report.figures import (
 )
 from sofeval.report.figures_descriptive import (
     binomial_ci,
+    kaplan_meier,
     km_curves,
     monitoring_plot,
     weekly_hazard,
@@ -70,11 +75,13 @@ from sofeval.report.formatting import (
     EXCEL_FORMATS,
     FormattedCell,
     column_kind,
+    format_columns,
     format_rows,
     format_value,
 )
-from sofeval.report.html import ReportSection, figure_png_base64, render_html
+from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
+from sofeval.report.relations import core_relations
 from sofeval.report.secondary import (
     CellRef,
     SumRelation,
@@ -106,7 +113,9 @@ __all__ = [
     "EXCEL_FORMATS",
     "ExtraSection",
     "FigureFactory",
+    "FigureJob",
     "FindingsSettings",
+    "FrameSource",
     "FIG_WIDTH_IN",
     "FIXED_TIMESTAMP",
     "FormattedCell",
@@ -117,6 +126,7 @@ __all__ = [
     "Lang",
     "PALETTE",
     "PublishedTable",
+    "RenderedFigure",
     "ReportSection",
     "RowLink",
     "SECONDARY_ATTR",
@@ -131,6 +141,7 @@ __all__ = [
     "check_threshold",
     "column_header",
     "column_kind",
+    "core_relations",
     "credibility_section",
     "determined_cells",
     "disclose",
@@ -140,16 +151,19 @@ __all__ = [
     "fmt_number",
     "fmt_p",
     "forest",
+    "format_columns",
     "format_rows",
     "format_value",
     "is_count_column",
     "is_key_column",
+    "kaplan_meier",
     "key_findings",
     "km_curves",
     "label",
     "monitoring_plot",
     "outcome_sections",
     "protect_tables",
+    "render_figures",
     "render_html",
     "require_columns",
     "round_array",

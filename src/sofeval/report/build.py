@@ -2,9 +2,10 @@
 
 Named steps: disclose the tables (:func:`sofeval.report.disclosure.auto_disclose`, then
 secondary suppression across the declared sums and the rows that rest on another table's
-count, :class:`RowLink`), write the files (CSVs; the workbook in a forked process),
+count, :class:`RowLink`), write the files (the CSVs and the workbook, in a forked process),
 assemble the report sections (the key findings first, then figures and tables per
-analysis, every figure of an added section drawn from the disclosed tables) and render the
+analysis, every figure of an added section drawn from the disclosed tables), draw the
+figures in two lanes (:func:`sofeval.report.figure_lanes.render_figures`) and render the
 HTML (:func:`sofeval.report.html.render_html`).
 """
 
@@ -29,12 +30,14 @@ from sofeval.report.disclosure import (
     secondary_mask,
     suppressed_mask,
 )
+from sofeval.report.figure_lanes import FigureJob, render_figures
 from sofeval.report.figures import dose_response_plot, forest
 from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekly_hazard
 from sofeval.report.findings import FindingsSettings, key_findings
 from sofeval.report.html import ReportSection, render_html
 from sofeval.report.labels import LANGS, Lang, label
-from sofeval.report.secondary import SumRelation, protect_tables, sum_relations
+from sofeval.report.relations import SHARE_DEPENDENTS, core_relations
+from sofeval.report.secondary import SumRelation, protect_tables
 from sofeval.report.tables import write_csv_tables, write_workbook
 from sofeval.runtime import Background
 
@@ -65,38 +68,8 @@ def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
     return out.astype({"n_rows": "int64"})
 
 
-#: Meeting counts of the success-criteria tables (each sums over months and jobcentres).
-MEETING_COUNTS: tuple[str, ...] = (
-    "first_meetings",
-    "workplace_meetings",
-    "first_meetings_v23",
-    "workplace_meetings_v23",
-)
-
-#: Statistics of a success-criteria row computed from its counts: hidden with them.
-SHARE_DEPENDENTS: tuple[str, ...] = ("share", "share_v23", "meets_target")
-
-#: Panel-summary items that are sums of other items (``total: parts``).
-PANEL_SUMS: dict[str, tuple[str, ...]] = {
-    "spells_in": ("spells_excluded", "spells_used"),
-    "spells_excluded": (
-        "excluded_outside_cohort",
-        "excluded_entry_after_data_end",
-        "excluded_entry_after_max_weeks",
-        "excluded_no_weeks_at_risk",
-    ),
-    "spells_used": (
-        "exits_employment",
-        "exits_unemployment",
-        "exits_job_clarification",
-        "exits_flexjob",
-        "exits_disability_pension",
-        "exits_education",
-        "exits_other",
-        "censored",
-    ),
-}
-
+#: A frame, or work without arguments that computes it when it is needed.
+FrameSource: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
 
 #: A figure drawn from the disclosed tables (name -> frame) of the report, or ``None``
 #: when the tables leave nothing to draw.
@@ -188,51 +161,6 @@ class ExtraSection:
     tables: Sequence[PublishedTable] = ()
     figures: Sequence[tuple[str, Figure | FigureFactory]] = ()
     relations: Sequence[SumRelation] = field(default=())
-
-
-def _core_relations(raw: Mapping[str, pd.DataFrame]) -> list[SumRelation]:
-    """The additive structure of the core tables (relations that do not hold are skipped)."""
-    rel: list[SumRelation] = []
-    jce, eff = raw.get("jobcentre_effects"), raw.get("effects")
-    if jce is not None and eff is not None and "estimand" in jce.columns:
-        cols = [c for c in ("n_spells", "n_events") if c in jce.columns and c in eff.columns]
-        rel += sum_relations(
-            "jobcentre_effects", jce, "effects", eff,
-            columns=cols, on={"estimand": "estimand"}, check="skip",
-        )  # fmt: skip
-    month = raw.get("success_criteria")
-    half = raw.get("success_criteria_half_year")
-    overall = raw.get("success_criteria_overall")
-    counts = [c for c in MEETING_COUNTS if month is not None and c in month.columns]
-    if month is not None and half is not None:
-        rel += sum_relations(
-            "success_criteria", month, "success_criteria_half_year", half,
-            columns=counts, on={"jobcentre": "jobcentre", "half_year": "half_year"},
-            check="skip",
-        )  # fmt: skip
-    if month is not None and overall is not None and {"programme", "in_window"} <= set(month):
-        periods = overall["period"].astype(str) != "overall"
-        in_window = (month["programme"] & month["in_window"]).to_numpy(bool)
-        rel += sum_relations(
-            "success_criteria", month, "success_criteria_overall", overall,
-            columns=counts, on={"half_year": "period"},
-            parts_where=in_window, total_where=periods, check="skip",
-        )  # fmt: skip
-        rel += sum_relations(
-            "success_criteria_overall", overall, "success_criteria_overall", overall,
-            columns=counts, parts_where=periods, total_where=~periods, check="skip",
-        )  # fmt: skip
-    panel = raw.get("panel_summary")
-    if panel is not None:
-        items = panel["item"].astype(str)
-        for total, parts in PANEL_SUMS.items():
-            if (items == total).sum() == 1 and items.isin(parts).any():
-                rel += sum_relations(
-                    "panel_summary", panel, "panel_summary", panel,
-                    columns=["value"], parts_where=items.isin(parts),
-                    total_where=items == total, check="skip",
-                )  # fmt: skip
-    return rel
 
 
 def _disclosed_tables(
@@ -359,62 +287,70 @@ def _core_tables(
     return out
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """A report section whose figures are still to be drawn (:data:`FigureJob`)."""
+
+    title: str
+    text: str = ""
+    tables: Sequence[tuple[str, pd.DataFrame]] = ()
+    figures: Sequence[tuple[str, FigureJob]] = ()
+
+
 def _sections(
     shown: Mapping[str, pd.DataFrame],
     *,
-    km_frame: pd.DataFrame | None,
-    hazard_frame: pd.DataFrame | None,
+    km_frame: FrameSource | None,
+    hazard_frame: FrameSource | None,
     success_criteria: pd.DataFrame | None,
     design_text: str,
     extra: Sequence[ExtraSection],
     lang: Lang,
     threshold: int,
-) -> list[ReportSection]:
-    """Step 3: the report sections in order, with their figures and tables."""
+) -> list[_Planned]:
+    """Step 3: the report sections in order, with their tables and figures to draw."""
 
     def t(key: str) -> str:
         return label(key, lang)
 
-    sections: list[ReportSection] = []
+    sections: list[_Planned] = []
     design_tables = [
         (t(cap), shown[name])
         for name, cap in (("panel_summary", "cap_panel"), ("data_audit", "cap_audit"))
         if name in shown and len(shown[name])
     ]
     if design_text or design_tables:
-        sections.append(ReportSection(t("sec_design"), design_text, design_tables))
+        sections.append(_Planned(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
-        weight = "n" if "n" in km_frame.columns else None
-        panel = "period" if "period" in km_frame.columns else None
-        fig = km_curves(km_frame, weight=weight, panel=panel, lang=lang)
-        sections.append(ReportSection(t("sec_km"), figures=[(t("cap_km"), fig)]))
+        km = km_frame
+        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), lambda: _km(km, lang))]))
     if hazard_frame is not None:
-        fig = weekly_hazard(hazard_frame, min_count=threshold, lang=lang)
-        sections.append(ReportSection(t("sec_hazard"), figures=[(t("cap_hazard"), fig)]))
+        hz = hazard_frame
+        job: FigureJob = lambda: weekly_hazard(_frame(hz), min_count=threshold, lang=lang)  # noqa: E731
+        sections.append(_Planned(t("sec_hazard"), figures=[(t("cap_hazard"), job)]))
     if "effects" in shown:
-        sections.append(
-            ReportSection(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])])
-        )
+        sections.append(_Planned(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])]))
     if "jobcentre_effects" in shown:
-        fig = forest(shown["jobcentre_effects"], lang=lang)
+        jce = shown["jobcentre_effects"]
         sections.append(
-            ReportSection(
+            _Planned(
                 t("sec_forest"),
-                figures=[(t("cap_forest"), fig)],
-                tables=[(t("cap_jc_table"), shown["jobcentre_effects"])],
+                figures=[(t("cap_forest"), lambda: forest(jce, lang=lang))],
+                tables=[(t("cap_jc_table"), jce)],
             )
         )
     if "dose_response" in shown:
-        fig = dose_response_plot(shown["dose_response"], lang=lang)
+        dose = shown["dose_response"]
         sections.append(
-            ReportSection(
+            _Planned(
                 t("sec_dose"),
-                figures=[(t("cap_dose"), fig)],
-                tables=[(t("cap_dose_table"), shown["dose_response"])],
+                figures=[(t("cap_dose"), lambda: dose_response_plot(dose, lang=lang))],
+                tables=[(t("cap_dose_table"), dose)],
             )
         )
     if success_criteria is not None:
-        fig = monitoring_plot(success_criteria, min_count=threshold, lang=lang)
+        sc = success_criteria
+        job = lambda: monitoring_plot(sc, min_count=threshold, lang=lang)  # noqa: E731
         tables = [
             (t(cap), view(shown[name]))
             for name, cap, view in (
@@ -424,7 +360,7 @@ def _sections(
             if name in shown
         ]
         sections.append(
-            ReportSection(t("sec_monitoring"), figures=[(t("cap_monitoring"), fig)], tables=tables)
+            _Planned(t("sec_monitoring"), figures=[(t("cap_monitoring"), job)], tables=tables)
         )
     for sec in extra:
         tables = [
@@ -432,20 +368,42 @@ def _sections(
             for tab in sec.tables
             if tab.caption
         ]
-        figures = [
-            (t(cap), fig) for cap, fig in _figures(sec.figures, shown) if fig is not None
-        ]
-        sections.append(ReportSection(t(sec.title), sec.text, tables, figures))
+        figures = [(t(cap), _figure_job(fig, shown)) for cap, fig in sec.figures]
+        sections.append(_Planned(t(sec.title), sec.text, tables, figures))
     return sections
 
 
-def _figures(
-    figures: Sequence[tuple[str, Figure | FigureFactory]], shown: Mapping[str, pd.DataFrame]
-) -> list[tuple[str, Figure | None]]:
-    """Draw the figures of a section that are drawn from the disclosed tables."""
-    out: list[tuple[str, Figure | None]] = []
-    for cap, fig in figures:
-        out.append((cap, fig if isinstance(fig, Figure) else fig(shown)))
+def _frame(frame: FrameSource) -> pd.DataFrame:
+    """The frame itself, or the frame the work computes."""
+    return frame() if callable(frame) else frame
+
+
+def _km(source: FrameSource, lang: Lang) -> Figure:
+    """The Kaplan–Meier figure of the report (counted patterns when there is ``n``)."""
+    km = _frame(source)
+    weight = "n" if "n" in km.columns else None
+    panel = "period" if "period" in km.columns else None
+    return km_curves(km, weight=weight, panel=panel, lang=lang)
+
+
+def _figure_job(fig: Figure | FigureFactory, shown: Mapping[str, pd.DataFrame]) -> FigureJob:
+    """The work that gives a figure of an added section (drawn already, or from the tables)."""
+    if callable(fig):
+        factory = fig
+        return lambda: factory(shown)
+    drawn = fig
+    return lambda: drawn
+
+
+def _drawn(planned: Sequence[_Planned], parallel: bool) -> list[ReportSection]:
+    """Step 4: draw and render every figure (two lanes), dropping those with nothing to draw."""
+    jobs = [job for sec in planned for _, job in sec.figures]
+    rendered = iter(render_figures(jobs, parallel=parallel))
+    out = []
+    for sec in planned:
+        pngs = [(cap, next(rendered)) for cap, _ in sec.figures]
+        figures = [(cap, png) for cap, png in pngs if png is not None]
+        out.append(ReportSection(sec.title, sec.text, sec.tables, figures))
     return out
 
 
@@ -464,8 +422,8 @@ def build_report(
     success_overall: pd.DataFrame | None = None,
     audit: pd.DataFrame | None = None,
     panel_summary: pd.DataFrame | None = None,
-    km_frame: pd.DataFrame | None = None,
-    hazard_frame: pd.DataFrame | None = None,
+    km_frame: FrameSource | None = None,
+    hazard_frame: FrameSource | None = None,
     design_text: str = "",
     extra_sections: Sequence[ExtraSection] = (),
     findings: FindingsSettings | None = None,
@@ -497,9 +455,11 @@ def build_report(
         ``item, value`` overview of the analysis panel.
     km_frame
         Frame for :func:`sofeval.report.figures_descriptive.km_curves`: one row per spell,
-        or counted patterns with the number of spells in a column ``n``.
+        or counted patterns with the number of spells in a column ``n``; or work without
+        arguments that computes it (then computed in the lane that draws the figure).
     hazard_frame
-        Cells-like frame for :func:`sofeval.report.figures_descriptive.weekly_hazard`.
+        Cells-like frame for :func:`sofeval.report.figures_descriptive.weekly_hazard`
+        (or work that computes it).
     design_text
         Text of the study-design section (blank lines separate paragraphs).
     extra_sections
@@ -517,7 +477,8 @@ def build_report(
     metadata
         Listed at the end of the HTML report (add a run date here if wanted).
     parallel
-        Write the workbook in a forked process while the figures and the HTML are made
+        Write the CSVs and the workbook in a forked process, and draw every second figure
+        in another, while the other figures and the HTML are made here
         (:mod:`sofeval.runtime`); the files are identical either way.
 
     Returns
@@ -544,24 +505,26 @@ def build_report(
     names = [tab.name for tab in tables]
     if len(set(names)) != len(names):
         raise SofevalError(f"build_report: table names must be unique; got {names}.")
-    relations = _core_relations({tab.name: tab.frame for tab in tables})
+    relations = core_relations({tab.name: tab.frame for tab in tables})
     relations += [r for sec in extra_sections for r in sec.relations]
     shown = _disclosed_tables(tables, relations, threshold)
-    paths = _write_files(folder, tables, shown, audit, threshold)
     sheets = {name: shown[name] for name in names}
-    # the workbook (openpyxl, cell by cell) is written in a forked process beside the figures
-    workbook = Background(
-        lambda: write_workbook(
+
+    def files() -> tuple[dict[str, Path], Path]:
+        written = _write_files(folder, tables, shown, audit, threshold)
+        book = write_workbook(
             folder / "sofeval_results.xlsx", sheets, threshold=threshold, lang=lang
-        ),
-        enabled=parallel,
-    )
+        )
+        return written, book
+
+    # the CSVs and the workbook are written in a forked process beside the figures
+    files_lane = Background(files, enabled=parallel)
     opening: list[ReportSection] = []
     if findings is not None:
         paragraphs = key_findings(shown, lang=lang, settings=findings)
         if paragraphs:
             opening.append(ReportSection(label("sec_findings", lang), "\n\n".join(paragraphs)))
-    sections = opening + _sections(
+    planned = _sections(
         shown,
         km_frame=km_frame,
         hazard_frame=hazard_frame,
@@ -571,7 +534,8 @@ def build_report(
         lang=lang,
         threshold=threshold,
     )
-    paths["html"] = render_html(
+    sections = opening + _drawn(planned, parallel)
+    html = render_html(
         folder / "report.html",
         title=title or label("report_title", lang),
         sections=sections,
@@ -579,5 +543,5 @@ def build_report(
         metadata=metadata,
         threshold=threshold,
     )
-    paths["workbook"] = workbook.result()
-    return paths
+    paths, workbook = files_lane.result()
+    return paths | {"html": html, "workbook": workbook}

@@ -34,6 +34,77 @@ def _groups(frame: pd.DataFrame, column: str) -> list[object]:
     return sorted(col.dropna().unique(), key=str)
 
 
+def kaplan_meier(
+    entry: np.ndarray,
+    duration: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Kaplan–Meier survival with delayed entry and its exponential Greenwood band.
+
+    The estimate of :class:`lifelines.KaplanMeierFitter` (``fit(duration, event,
+    entry=entry, weights=weight)``) in a few array operations: at every time ``t`` of the
+    timeline (the distinct entry and exit times) the risk set holds the weight that entered
+    at or before ``t`` and left at ``t`` or later (an entry at ``t`` counts from the next
+    time on, except at the first time), ``S(t) = prod (1 - d / n)`` and the band is
+    ``exp(-exp(log(-log S) -+ z sqrt(V) / log S))`` with Greenwood's
+    ``V = sum d / (n (n - d))``; where ``S = 1`` the band is 1.
+
+    Parameters
+    ----------
+    entry
+        Time the spell enters the risk set (``entry_week - 1`` for a spell first at risk in
+        ``entry_week``).
+    duration
+        Time the spell leaves it.
+    event
+        1 where it leaves with the event, 0 where it is censored.
+    weight
+        Number of spells each row stands for (default: 1 each).
+    level
+        Confidence level of the band.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the timeline: ``survival``, ``lower``, ``upper``.
+    """
+    t_entry = np.asarray(entry, dtype=float)
+    t_exit = np.asarray(duration, dtype=float)
+    w = np.ones(len(t_exit)) if weight is None else np.asarray(weight, dtype=float)
+    timeline = np.unique(np.concatenate([t_exit, t_entry]))
+    k = len(timeline)
+    at_exit = np.searchsorted(timeline, t_exit)
+    removed = np.bincount(at_exit, weights=w, minlength=k)
+    deaths = np.bincount(at_exit, weights=w * (np.asarray(event) != 0), minlength=k)
+    entered = np.bincount(np.searchsorted(timeline, t_entry), weights=w, minlength=k)
+    at_risk = np.cumsum(entered) - np.concatenate([[0.0], np.cumsum(removed)[:-1]])
+    population = at_risk - np.concatenate([[0.0], entered[1:]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.log(population - deaths) - np.log(population)
+        var_terms = deaths / (population * (population - deaths))
+    var_terms[np.isposinf(var_terms)] = 0.0
+    # an empty risk set (0 / 0) adds nothing: the estimate carries on from the last time
+    log_s = np.cumsum(np.nan_to_num(terms, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    var = np.cumsum(np.nan_to_num(var_terms, nan=0.0, posinf=np.inf, neginf=-np.inf))
+    survival = np.exp(log_s)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(survival)
+        half = z * np.sqrt(var) / v
+        lower = np.exp(-np.exp(np.log(-v) - half))
+        upper = np.exp(-np.exp(np.log(-v) + half))
+    return pd.DataFrame(
+        {
+            "survival": survival,
+            "lower": np.where(np.isnan(lower), 1.0, lower),
+            "upper": np.where(np.isnan(upper), 1.0, upper),
+        },
+        index=pd.Index(timeline, name="timeline"),
+    )
+
+
 def _km_panel(
     ax: Axes,
     spells: pd.DataFrame,
@@ -44,29 +115,27 @@ def _km_panel(
     lang: Lang,
 ) -> None:
     """Draw ``1 - S(t)`` per group into one axes (colours fixed by the group's position)."""
-    from lifelines import KaplanMeierFitter
-
     for i, g in enumerate(levels):
         sub = spells.loc[spells[group] == g]
         if len(sub) == 0:
             continue
-        kmf = KaplanMeierFitter(label=str(g))
-        kmf.fit(
-            durations=sub["last_week"].to_numpy(float),
-            event_observed=sub["event"].to_numpy(int),
-            entry=sub["entry_week"].to_numpy(float) - 1.0,
-            weights=None if weight is None else sub[weight].to_numpy(float),
+        km = kaplan_meier(
+            sub["entry_week"].to_numpy(float) - 1.0,
+            sub["last_week"].to_numpy(float),
+            sub["event"].to_numpy(int),
+            None if weight is None else sub[weight].to_numpy(float),
         )
-        sf = kmf.survival_function_.iloc[:, 0]
-        t = sf.index.to_numpy(float)
+        t = km.index.to_numpy(float)
         colour = PALETTE[i % len(PALETTE)]
-        ax.step(t, 1.0 - sf.to_numpy(), where="post", color=colour, label=label(str(g), lang))
+        ax.step(
+            t, 1.0 - km["survival"].to_numpy(), where="post", color=colour,
+            label=label(str(g), lang),
+        )
         if ci:
-            band = kmf.confidence_interval_survival_function_
             ax.fill_between(
                 t,
-                1.0 - band.iloc[:, 0].to_numpy(),
-                1.0 - band.iloc[:, 1].to_numpy(),
+                1.0 - km["lower"].to_numpy(),
+                1.0 - km["upper"].to_numpy(),
                 step="post",
                 color=colour,
                 alpha=0.15,
@@ -87,8 +156,9 @@ def km_curves(
 ) -> Figure:
     """Kaplan–Meier curves of the cumulative share exited to employment, by group.
 
-    Uses :class:`lifelines.KaplanMeierFitter` with delayed entry: a spell first at
-    risk in week ``entry_week`` enters the risk set at time ``entry_week - 1`` and
+    Uses :func:`kaplan_meier` (the estimate of :class:`lifelines.KaplanMeierFitter`) with
+    delayed entry: a spell first at risk in week ``entry_week`` enters the risk set at
+    time ``entry_week - 1`` and
     leaves it at ``last_week``. The plot shows ``1 - S(t)``; competing exits are
     treated as censoring (cause-specific, as in the hazard models).
 

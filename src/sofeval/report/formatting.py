@@ -128,6 +128,73 @@ class FormattedCell:
     numeric: bool
 
 
+_NUMBER_FORMATS: dict[str, Callable[[float], str]] = {
+    "count": lambda x: f"{x:,.0f}",
+    "p": lambda x: "<0.001" if x < 0.001 else f"{x:.3f}",
+    "share": lambda x: f"{100 * x:.1f} %",
+    "pct": lambda x: f"{x:.2f}",
+    "float": lambda x: f"{x:.3f}",
+}
+
+
+def _column_texts(values: pd.Series, kind: str, lang: str) -> list[str]:
+    """:func:`format_value` of every value of one column (numbers in one pass)."""
+    dtype = values.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    extension = isinstance(dtype, pd.api.extensions.ExtensionDtype)
+    if not numeric or extension or kind not in _NUMBER_FORMATS:
+        return [format_value(v, kind, lang) for v in values.tolist()]
+    fmt = _NUMBER_FORMATS[kind]
+    texts = ["" if x != x else fmt(x) for x in values.to_numpy(dtype=float).tolist()]
+    if lang == "da":
+        texts = [t.translate(_DA_DIGITS) for t in texts]
+    return [t.replace("-", "−") for t in texts]
+
+
+def format_columns(
+    frame: pd.DataFrame,
+    lang: str,
+    threshold: int,
+    translate: Callable[[str], str] | None = None,
+) -> list[list[str]]:
+    """Format a (disclosed) frame column by column into texts with suppression markers.
+
+    The texts of :func:`format_rows`, one list per column.
+
+    Parameters
+    ----------
+    frame
+        Table, typically from :func:`sofeval.report.disclosure.disclose`.
+    lang
+        ``"en"`` or ``"da"``.
+    threshold
+        Threshold quoted in the marker when the frame records none.
+    translate
+        Applied to the text values of key columns (see :func:`format_rows`).
+
+    Returns
+    -------
+    list of list of str
+        One list per column, one text per row.
+    """
+    mask = suppressed_mask(frame)
+    second = secondary_mask(frame)
+    marker = suppression_marker(frame, threshold)
+    columns: list[list[str]] = []
+    for j, c in enumerate(frame.columns):
+        values = frame.iloc[:, j]
+        texts = _column_texts(values, column_kind(str(c), values), lang)
+        if is_key_column(str(c)) and translate is not None:
+            texts = [
+                translate(t) if isinstance(v, str) else t
+                for t, v in zip(texts, values.tolist(), strict=True)
+            ]
+        for i in np.flatnonzero(mask[:, j] | second[:, j]):
+            texts[i] = SECONDARY_MARKER if second[i, j] else marker
+        columns.append(texts)
+    return columns
+
+
 def format_rows(
     frame: pd.DataFrame,
     lang: str,
@@ -153,24 +220,14 @@ def format_rows(
     list of list of FormattedCell
         One list per row, one cell per column.
     """
-    mask = suppressed_mask(frame)
-    second = secondary_mask(frame)
-    marker = suppression_marker(frame, threshold)
-    kinds = [column_kind(str(c), frame[c]) for c in frame.columns]
-    keys = [is_key_column(str(c)) and translate is not None for c in frame.columns]
-    rows: list[list[FormattedCell]] = []
-    for i, values in enumerate(frame.itertuples(index=False, name=None)):
-        row = []
-        for j, v in enumerate(values):
-            numeric = kinds[j] not in ("text", "bool")
-            if second[i, j]:
-                text = SECONDARY_MARKER
-            elif mask[i, j]:
-                text = marker
-            else:
-                text = format_value(v, kinds[j], lang)
-                if keys[j] and isinstance(v, str) and translate is not None:
-                    text = translate(text)
-            row.append(FormattedCell(text, numeric))
-        rows.append(row)
-    return rows
+    numeric = [
+        column_kind(str(c), frame.iloc[:, j]) not in ("text", "bool")
+        for j, c in enumerate(frame.columns)
+    ]
+    columns = format_columns(frame, lang, threshold, translate)
+    if not columns:
+        return [[] for _ in range(len(frame))]
+    return [
+        [FormattedCell(text, numeric[j]) for j, text in enumerate(row)]
+        for row in zip(*columns, strict=True)
+    ]

@@ -25,6 +25,19 @@ from sofeval.report.labels import LANGS, Lang, column_header, label
 
 
 @dataclass(frozen=True)
+class RenderedFigure:
+    """A figure rendered already (by :func:`figure_png_base64`, possibly in another process).
+
+    Attributes
+    ----------
+    png
+        Base64 text of the PNG.
+    """
+
+    png: str
+
+
+@dataclass(frozen=True)
 class ReportSection:
     """One section of the HTML report.
 
@@ -37,13 +50,14 @@ class ReportSection:
     tables
         ``(caption, frame)`` pairs; frames from :func:`disclose` show ``"<5"`` markers.
     figures
-        ``(caption, figure)`` pairs, embedded as PNG (150 dpi, base64).
+        ``(caption, figure)`` pairs, embedded as PNG (150 dpi, base64); a
+        :class:`RenderedFigure` is embedded as it is.
     """
 
     title: str
     text: str = ""
     tables: Sequence[tuple[str, pd.DataFrame]] = ()
-    figures: Sequence[tuple[str, Figure]] = ()
+    figures: Sequence[tuple[str, Figure | RenderedFigure]] = ()
 
 
 def figure_png_base64(fig: Figure, dpi: int = 150) -> str:
@@ -64,6 +78,11 @@ def figure_png_base64(fig: Figure, dpi: int = 150) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _png(fig: Figure | RenderedFigure) -> str:
+    """Base64 PNG text of a figure (rendered here unless rendered already)."""
+    return fig.png if isinstance(fig, RenderedFigure) else figure_png_base64(fig)
 
 
 def _template() -> Any:
@@ -132,7 +151,7 @@ def render_html(
                     "rows": format_rows(frame, lang, threshold, lambda v: label(v, lang)),
                 }
             )
-        figures = [{"caption": cap, "png": figure_png_base64(fig)} for cap, fig in sec.figures]
+        figures = [{"caption": cap, "png": _png(fig)} for cap, fig in sec.figures]
         paragraphs = [p.strip() for p in sec.text.split("\n\n") if p.strip()]
         ctx_sections.append(
             {

@@ -161,32 +161,61 @@ def sum_relations(
             )
         t_label = {(): t.index[0]}
         items = [((), np.arange(len(p)))]
-    out: list[SumRelation] = []
-    labels_p = p.index.to_numpy()
-    for key, rows in items:
+    for key, _ in items:
         if key not in t_label:
             raise SofevalError(
                 f"{name}: no row of {total_table} with {dict(zip(keys_t, key, strict=True))}."
             )
-        t_row = t_label[key]
+    t_rows = [t_label[key] for key, _ in items]
+    got, want = _group_sums(p, total, items, t_rows, columns)
+    out: list[SumRelation] = []
+    labels_p = p.index.to_numpy()
+    for g, (key, rows) in enumerate(items):
         part_rows = labels_p[rows]
-        for col in columns:
-            got = pd.to_numeric(p[col].iloc[rows], errors="coerce").sum()
-            want = pd.to_numeric(pd.Series([total.at[t_row, col]]), errors="coerce").iloc[0]
-            if not np.isclose(got, want, rtol=0, atol=1e-9):
+        for c, col in enumerate(columns):
+            if not np.isclose(got[g, c], want[g, c], rtol=0, atol=1e-9):
                 if check == "skip":
                     continue
                 raise SofevalError(
                     f"{name}: {col} of the rows with {dict(zip(keys_t, key, strict=True))} "
-                    f"sums to {got:g}, but the total row {t_row!r} holds {want:g}."
+                    f"sums to {got[g, c]:g}, but the total row {t_rows[g]!r} holds "
+                    f"{want[g, c]:g}."
                 )
             out.append(
                 SumRelation(
-                    CellRef(total_table, t_row, col),
+                    CellRef(total_table, t_rows[g], col),
                     tuple(CellRef(parts_table, r, col) for r in part_rows),
                 )
             )
     return out
+
+
+def _group_sums(
+    parts: pd.DataFrame,
+    total: pd.DataFrame,
+    items: Sequence[tuple[tuple[Any, ...], np.ndarray]],
+    t_rows: Sequence[Hashable],
+    columns: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of the parts' groups and the totals they should equal (groups x columns).
+
+    Values that are not numbers count as missing: left out of the sums (an empty sum is
+    0), a missing total matches no sum.
+    """
+    group = np.full(len(parts), -1, dtype=np.int64)
+    for g, (_, rows) in enumerate(items):
+        group[rows] = g
+    used = group >= 0
+    got = np.zeros((len(items), len(columns)))
+    want = np.zeros((len(items), len(columns)))
+    t_pos = total.index.get_indexer(pd.Index(list(t_rows), dtype=object))
+    for c, col in enumerate(columns):
+        values = pd.to_numeric(parts[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        values = np.where(np.isnan(values), 0.0, values)
+        got[:, c] = np.bincount(group[used], weights=values[used], minlength=len(items))
+        totals = pd.to_numeric(total[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        want[:, c] = totals[t_pos] if len(t_pos) else []
+    return got, want
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,17 @@
 Determinism: equal inputs give byte-identical files. CSVs use a fixed float format
 (:data:`CSV_FLOAT_FORMAT`, 10 significant digits) and LF line endings; the workbook holds the
 same numbers (floats rounded to the CSVs' digits by :func:`round_floats`, so the last
-digits of a BLAS-dependent sum do not reach it), fixed document timestamps, and its zip
-archive is rewritten with fixed entry timestamps (:data:`FIXED_TIMESTAMP`).
+digits of a BLAS-dependent sum do not reach it), a fixed document timestamp
+(:data:`FIXED_TIMESTAMP`) and xlsxwriter's fixed zip entry dates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +24,11 @@ from sofeval.report.disclosure import (
     check_threshold,
     suppressed_mask,
 )
-from sofeval.report.formatting import EXCEL_FORMATS, column_kind, format_rows
+from sofeval.report.formatting import EXCEL_FORMATS, column_kind, format_columns
 from sofeval.report.labels import LANGS, Lang, column_header
 
-#: Fixed timestamp written into the workbook (document properties and zip entries).
+#: Fixed timestamp written into the workbook's document properties (created, modified).
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 #: Float format of every published CSV: 10 significant digits. Floats computed with
 #: multithreaded BLAS can differ in their last bits between thread counts; 10 digits keep
@@ -118,31 +116,66 @@ def write_csv_tables(
     return written
 
 
-_CORE_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+def _cell_writer(sheet: Any, values: pd.Series) -> Callable[[int, int, Any, Any], None]:
+    """The writer of one column's cells: numbers, booleans, text; missing values blank.
 
-
-def _fix_zip(data: bytes) -> bytes:
-    """Rewrite an xlsx archive deterministically.
-
-    openpyxl stamps the current time twice: every zip entry's date and, in
-    ``openpyxl.writer.excel.save_workbook``, ``dcterms:modified`` in
-    ``docProps/core.xml`` (overriding ``wb.properties.modified``). Both are replaced
-    by fixed values here.
+    Values are written as :meth:`pandas.DataFrame.to_excel` writes them: a missing value is
+    an empty cell, an infinity the text ``inf`` / ``-inf``.
     """
-    fixed = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    src = zipfile.ZipFile(io.BytesIO(data))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            new = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
-            new.compress_type = zipfile.ZIP_DEFLATED
-            new.external_attr = 0o600 << 16
-            new.create_system = 3
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = _CORE_MODIFIED.sub(rb"\g<1>" + fixed + rb"\g<2>", content)
-            dst.writestr(new, content)
-    return buf.getvalue()
+
+    def write(row: int, col: int, value: Any, fmt: Any) -> None:
+        if value is None or value is pd.NA or value is pd.NaT:
+            sheet.write_blank(row, col, None, fmt)
+        elif isinstance(value, (bool, np.bool_)):
+            sheet.write_boolean(row, col, bool(value), fmt)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            x = float(value)
+            if np.isnan(x):
+                sheet.write_blank(row, col, None, fmt)
+            elif np.isinf(x):
+                sheet.write_string(row, col, "inf" if x > 0 else "-inf", fmt)
+            else:
+                sheet.write_number(row, col, value, fmt)
+        elif isinstance(value, (dt.datetime, dt.date)):
+            sheet.write_datetime(row, col, value, fmt)
+        else:
+            sheet.write_string(row, col, str(value), fmt)
+
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
+        return lambda row, col, value, fmt: sheet.write_boolean(row, col, value, fmt)
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return lambda row, col, value, fmt: sheet.write_number(row, col, value, fmt)
+    return write
+
+
+def _write_sheet(
+    book: Any,
+    formats: Mapping[str, Any],
+    name: str,
+    frame: pd.DataFrame,
+    threshold: int,
+    lang: Lang,
+) -> None:
+    """Write one disclosed table column by column into a new sheet of ``book``."""
+    sheet = book.add_worksheet(name[:31])
+    shown = round_floats(auto_disclose(frame, threshold))
+    mask = suppressed_mask(shown)
+    texts = format_columns(shown, lang, threshold)
+    sheet.freeze_panes(1, 0)
+    for j, column in enumerate(shown.columns):
+        header = column_header(str(column), lang)
+        sheet.write_string(0, j, header, formats["header"])
+        width = max([len(header)] + [len(text) for text in texts[j]])
+        sheet.set_column(j, j, min(max(width + 2, 8), 40))
+        fmt = formats.get(column_kind(str(column), shown[column]))
+        values = shown[column]
+        write = _cell_writer(sheet, values)
+        hidden = mask[:, j]
+        for i, value in enumerate(values.tolist()):
+            if hidden[i]:
+                sheet.write_string(i + 1, j, texts[j][i], formats["hidden"])
+            else:
+                write(i + 1, j, value, fmt)
 
 
 def write_workbook(
@@ -159,6 +192,7 @@ def write_workbook(
     ``#,##0``, coefficients ``0.000``, p-values ``0.000``, shares ``0.0%``, percent
     changes ``0.00``). Suppressed cells (see :func:`auto_disclose`) hold ``"<5"``. Floats
     are stored as the CSVs write them (:func:`round_floats`, 10 significant digits).
+    The sheets are written column by column with xlsxwriter.
 
     Parameters
     ----------
@@ -177,43 +211,25 @@ def write_workbook(
         The written file. The document timestamps are :data:`FIXED_TIMESTAMP` and the
         zip entries carry a fixed date, so equal inputs give byte-identical files.
     """
-    from openpyxl.styles import Alignment, Font
+    import xlsxwriter
 
     check_option("lang", lang, LANGS)
     check_threshold(threshold)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        book = writer.book
-        book.properties.created = FIXED_TIMESTAMP
-        book.properties.modified = FIXED_TIMESTAMP
-        book.properties.creator = "sofeval"
-        for name, frame in tables.items():
-            sheet_name = name[:31]
-            shown = round_floats(auto_disclose(frame, threshold))
-            mask = suppressed_mask(shown)
-            kinds = [column_kind(str(c), shown[c]) for c in shown.columns]
-            texts = format_rows(shown, lang, threshold)
-            export = shown.copy()
-            export.columns = [column_header(str(c), lang) for c in shown.columns]
-            export.to_excel(writer, sheet_name=sheet_name, index=False)
-            ws = writer.sheets[sheet_name]
-            ws.freeze_panes = "A2"
-            for j, col in enumerate(export.columns):
-                head = ws.cell(row=1, column=j + 1)
-                head.font = Font(bold=True)
-                head.alignment = Alignment(horizontal="center", wrap_text=True)
-                width = max([len(str(col))] + [len(r[j].text) for r in texts])
-                letter = head.column_letter
-                ws.column_dimensions[letter].width = min(max(width + 2, 8), 40)
-                fmt = EXCEL_FORMATS.get(kinds[j])
-                for i in range(len(shown)):
-                    cell = ws.cell(row=i + 2, column=j + 1)
-                    if mask[i, j]:
-                        cell.value = texts[i][j].text
-                        cell.alignment = Alignment(horizontal="right")
-                    elif fmt is not None:
-                        cell.number_format = fmt
-    out.write_bytes(_fix_zip(buf.getvalue()))
+    # in_memory: the zip entries get xlsxwriter's fixed 1980 date; no text becomes a
+    # formula or a link
+    options = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    book = xlsxwriter.Workbook(buf, options)
+    book.set_properties({"author": "sofeval", "created": FIXED_TIMESTAMP})
+    formats = {kind: book.add_format({"num_format": fmt}) for kind, fmt in EXCEL_FORMATS.items()}
+    formats["header"] = book.add_format(
+        {"bold": True, "align": "center", "valign": "top", "text_wrap": True, "border": 1}
+    )
+    formats["hidden"] = book.add_format({"align": "right"})
+    for name, frame in tables.items():
+        _write_sheet(book, formats, name, frame, threshold, lang)
+    book.close()
+    out.write_bytes(buf.getvalue())
     return out
