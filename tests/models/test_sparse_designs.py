@@ -22,11 +22,14 @@ from sofeval.models import (
     build_design,
     build_sparse_design,
     check_separation,
+    cluster_meat,
+    cluster_scores,
     column,
     fit_glm_cells,
     gram,
     linalg,
     operand,
+    projected_scores,
     restricted_scores,
     rows_dot,
     rows_touching,
@@ -192,3 +195,31 @@ def test_sparse_gram_is_the_weighted_sparse_product(force_sparse):
     np.testing.assert_array_equal(gram(S, trials), gram(S, trials))  # cached structure
     np.testing.assert_allclose(gram(S, trials), (dense.X * trials[:, None]).T @ dense.X,
                                rtol=PATH_TOL)
+
+
+@pytest.mark.parametrize("sparse_path", [True, False])
+def test_singleton_clusters_skip_the_score_matrix(sparse_path, monkeypatch):
+    # every cell its own cluster (labels shuffled): the meat is X' diag(u^2) X and the
+    # projected scores (X a) u, equal to the G x p score-matrix path
+    if sparse_path:
+        monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 0)
+        monkeypatch.setattr(linalg, "SPARSE_DENSITY", 1.0)
+    _, csr, events, trials, _ = cells()
+    fit = fit_quietly(csr.X, events, trials)
+    keep = ~np.asarray(fit.aliased)
+    X = subset_matrix(csr.X, cols=keep)
+    u = np.asarray(fit.score_factor)
+    n = X.shape[0]
+    codes = np.random.default_rng(SEED).permutation(n)
+    s = cluster_scores(X, u, codes, n)
+    np.testing.assert_allclose(cluster_meat(X, u, codes, n), s.T @ s, rtol=PATH_TOL,
+                               atol=PATH_TOL * np.abs(s.T @ s).max())
+    a = np.random.default_rng(SEED).normal(size=(X.shape[1], 3))
+    ref = s @ a
+    np.testing.assert_allclose(projected_scores(X, u, codes, n, a), ref, rtol=PATH_TOL,
+                               atol=PATH_TOL * np.abs(ref).max())
+    np.testing.assert_allclose(projected_scores(X, u, codes, n, a[:, 0]), ref[:, 0],
+                               rtol=PATH_TOL, atol=PATH_TOL * np.abs(ref).max())
+    g = np.arange(n) % 14  # real clusters: the score-matrix path itself
+    np.testing.assert_array_equal(cluster_meat(X, u, g, 14),
+                                  cluster_scores(X, u, g, 14).T @ cluster_scores(X, u, g, 14))

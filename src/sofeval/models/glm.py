@@ -141,6 +141,7 @@ class _Sample:
     y: np.ndarray
     n: np.ndarray
     off: np.ndarray
+    gram_n: np.ndarray  # X_k' diag(n) X_k (the start's normal equations)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,8 @@ def _set_aside(
             f"separated categories {[cnames[j] for j in np.flatnonzero(sep)]}."
         )
     alias = sep.copy()
-    alias[~sep] = aliased_columns(gram(subset_matrix(Xa, cols=~sep) if sep.any() else Xa, na))
+    g = gram(subset_matrix(Xa, cols=~sep) if sep.any() else Xa, na)
+    alias[~sep] = aliased_columns(g)
     collinear = alias & ~sep
     if collinear.any():
         warnings.warn(
@@ -253,7 +255,9 @@ def _set_aside(
         )
     keep = ~alias
     Xk = Xa if keep.all() else subset_matrix(Xa, cols=keep)
-    return _Sample(active, dropped_rows, sep_neg, sep_pos, alias, keep, Xk, ya, na, oa)
+    k = keep[~sep]  # the same sums: a column subset of the aliasing gram
+    gram_n = g if k.all() else g[np.ix_(k, k)]
+    return _Sample(active, dropped_rows, sep_neg, sep_pos, alias, keep, Xk, ya, na, oa, gram_n)
 
 
 # ----------------------------------------------------------------------------
@@ -270,8 +274,7 @@ def _start(s: _Sample, family: str, start: np.ndarray | None) -> np.ndarray:
         z0 = link((s.y + 0.1) / np.maximum(s.n, EPS), family)
     else:
         z0 = link((s.y + 0.5) / (s.n + 1.0), family)
-    g0 = gram(s.Xk, s.n)
-    return np.asarray(cho_solve(cho_factor(g0), tdot(s.Xk, s.n * (z0 - s.off))))
+    return np.asarray(cho_solve(cho_factor(s.gram_n), tdot(s.Xk, s.n * (z0 - s.off))))
 
 
 def _iterate(

@@ -28,7 +28,7 @@ from scipy import stats
 
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights
-from sofeval.models.covariance import cluster_scores
+from sofeval.models.covariance import projected_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
 from sofeval.models.linalg import Matrix, aliased_columns, as_matrix, gram, subset_matrix
@@ -194,7 +194,7 @@ def joint_score_contributions(
     codes, uniq = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
     if (codes < 0).any():
         raise EstimationError(f"joint test: {(codes < 0).sum()} cells have no cluster label.")
-    q = cluster_scores(xu, u, codes.astype(np.int64), len(uniq)) @ a
+    q = projected_scores(xu, u, codes.astype(np.int64), len(uniq), a)
     return q, tuple(int(c) for c in cols[t_pos])
 
 
