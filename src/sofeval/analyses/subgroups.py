@@ -38,6 +38,7 @@ from sofeval.analyses.homogeneity import (
     collapse_patterns,
     equality_contrast,
     equality_design,
+    equality_start,
 )
 from sofeval.analyses.specification import (
     ESTIMANDS,
@@ -320,7 +321,8 @@ def subgroup_model(
                                 equality_contrast(len(own)))
         p_wild = float("nan")
         if len(own) > 1 and bootstrap_draws > 0:
-            x_alt, test, start = equality_design(dm.X, own, np.asarray(fit.params))
+            x_alt, test, start = equality_design(
+                dm.X, own, equality_start(np.asarray(fit.params), np.asarray(fit.cov), own))
             p_wild = wild_joint_test(
                 x_alt, events, trials, family, clusters, test, B=bootstrap_draws,
                 weights=bootstrap_weights, seed=[seed, 41, i], progress=progress, start=start,

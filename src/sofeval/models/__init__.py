@@ -96,6 +96,7 @@ from sofeval.models.joint import (
     JointTest,
     joint_score_contributions,
     pinv_psd,
+    restricted_start,
     wald_test,
     wild_joint_test,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "JointTest",
     "joint_score_contributions",
     "pinv_psd",
+    "restricted_start",
     "wald_test",
     "wild_joint_test",
     "ADJUST_METHODS",

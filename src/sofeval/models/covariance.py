@@ -320,7 +320,7 @@ def restricted_scores(
     if start is not None:
         r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
     rfit = fit_glm_cells(subset_matrix(X, cols=rest), events, trials, family, offset=offset,
-                         start=r_start)
+                         start=r_start, covariance=False)
     w = fisher_weights(rfit.eta, n, family)
     u = np.asarray(rfit.score_factor)
     Xk = subset_matrix(X, cols=keep)

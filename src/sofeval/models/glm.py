@@ -334,7 +334,7 @@ def _iterate(
 
 def _finalise(
     X: Matrix, y: np.ndarray, n: np.ndarray, off: np.ndarray, family: Family,
-    s: _Sample, r: _Iterates, cnames: tuple[str, ...],
+    s: _Sample, r: _Iterates, cnames: tuple[str, ...], covariance: bool = True,
 ) -> GLMFit:
     """Divergence by size, covariance of the identified columns, per-cell outputs."""
     alias = s.alias.copy()
@@ -365,7 +365,7 @@ def _finalise(
     final = keep & ~sep
     sub = np.flatnonzero(final[keep])
     cov = np.full((p, p), np.nan)
-    if sub.size:
+    if sub.size and covariance:
         h = gram(s.Xk if sub.size == s.Xk.shape[1] else subset_matrix(s.Xk, cols=sub), w)
         try:
             cov[np.ix_(final, final)] = cho_solve(cho_factor(h), np.eye(sub.size))
@@ -422,6 +422,7 @@ def fit_glm_cells(
     tol: float = 1e-10,
     max_iter: int = 100,
     names: Sequence[str] | None = None,
+    covariance: bool = True,
 ) -> GLMFit:
     """Fit a binomial (cloglog/logit) or Poisson GLM on collapsed cells.
 
@@ -453,6 +454,9 @@ def fit_glm_cells(
         Maximum number of Fisher-scoring iterations.
     names
         Column names used in warnings and ``GLMFit.separated``.
+    covariance
+        Compute ``GLMFit.cov`` (one more weighted gram); ``False`` leaves it NaN, for
+        refits that only need the scores and weights (restricted fits of score tests).
 
     Returns
     -------
@@ -488,7 +492,8 @@ def fit_glm_cells(
         # stalls) can fail or settle where the default start does not: start afresh (a
         # genuine separation is then found from the default start as well)
         return fit_glm_cells(
-            X, events, trials, family, offset=offset, tol=tol, max_iter=max_iter, names=names
+            X, events, trials, family, offset=offset, tol=tol, max_iter=max_iter, names=names,
+            covariance=covariance,
         )
     if not r.converged:
         warnings.warn(
@@ -497,4 +502,4 @@ def fit_glm_cells(
             ConvergenceWarning,
             stacklevel=2,
         )
-    return _finalise(X, y, n, off, family, sample, r, cnames)
+    return _finalise(X, y, n, off, family, sample, r, cnames, covariance)
