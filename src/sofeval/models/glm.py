@@ -13,7 +13,8 @@ exactly, at a fraction of the memory.
 1. :func:`check_separation` and set-aside: indicator columns whose support has no events
    (or only events) diverge; they and their cells are set aside, and columns collinear
    with earlier ones are flagged (:func:`sofeval.models.linalg.aliased_columns`);
-2. start values: weighted least squares of the linked smoothed cell means;
+2. start values: weighted least squares of the linked cell means, smoothed towards the
+   overall rate;
 3. iterate: Fisher scoring with step halving;
 4. finalise: divergence by size, covariance, per-cell outputs on every cell.
 """
@@ -38,7 +39,6 @@ from sofeval.models.families import (
     EPS,
     FAMILIES,
     Family,
-    fisher_weights,
     link,
     loglik,
     mean_functions,
@@ -266,14 +266,23 @@ def _set_aside(
 
 
 def _start(s: _Sample, family: str, start: np.ndarray | None) -> np.ndarray:
-    """Given start values, or weighted least squares of the linked smoothed cell means."""
+    """Given start values, or weighted least squares of the linked smoothed cell means.
+
+    Binomial families smooth each cell's mean towards the overall rate ``r``:
+    ``(y + c r) / (n + c)`` with ``c = 0.5 / min(r, 1 - r)``, at least half a pseudo-event
+    and half a pseudo-non-event (R's ``(y + 0.5) / (n + 1)`` when ``r = 1/2``). For a rare
+    outcome R's rule starts small cells without events near a rate of ``0.5 / (n + 1)``,
+    far above ``r``, and Fisher scoring then walks for several iterations.
+    """
     if start is not None:
         beta = np.asarray(start, dtype=np.float64)[s.keep].copy()
         return np.asarray(np.where(np.isfinite(beta), beta, 0.0))
     if family == "poisson":
         z0 = link((s.y + 0.1) / np.maximum(s.n, EPS), family)
     else:
-        z0 = link((s.y + 0.5) / (s.n + 1.0), family)
+        rate = float(s.y.sum() / s.n.sum())  # in (0, 1): checked by _set_aside
+        c = 0.5 / min(rate, 1.0 - rate)
+        z0 = link((s.y + c * rate) / (s.n + c), family)
     return np.asarray(cho_solve(cho_factor(s.gram_n), tdot(s.Xk, s.n * (z0 - s.off))))
 
 
@@ -297,7 +306,7 @@ def _iterate(
         it += 1
         mu, dmu, var = fn[0], fn[1], fn[2]
         u = (ya - na * mu) * dmu / var
-        w = fisher_weights(eta, na, family)
+        w = na * dmu * dmu / var  # fisher_weights(eta, ...) without recomputing fn
         grad = tdot(Xk, u)
         try:
             step = cho_solve(cho_factor(gram(Xk, w)), grad)
@@ -358,7 +367,7 @@ def _finalise(
         )
     p = X.shape[1]
     mu, dmu, var = r.fn[0], r.fn[1], r.fn[2]
-    w = fisher_weights(r.eta, s.n, family)
+    w = s.n * dmu * dmu / var  # fisher_weights(r.eta, ...) from the final fn
     params = np.full(p, np.nan)
     params[keep] = r.beta
     params[sep] = np.nan
