@@ -343,8 +343,12 @@ def jobcentre_homogeneity(
     cells = sc.cells.frame
     events = cells["event"].to_numpy(float)
     trials = cells["at_risk"].to_numpy(float)
+    programme = sorted(set(mf["jobcentre"].to_numpy()[sc.jc_window.to_numpy() >= 0]))
+    base = ["week_block", "jobcentre", "month", *covariates]
+    # the per-jobcentre terms are functions of D_early, D_late and the jobcentre: the
+    # patterns of those columns are the patterns of the design
+    mf, events, trials = collapse_patterns(mf[[*base, "D_early", "D_late"]], events, trials)
     jc = mf["jobcentre"].to_numpy()
-    programme = sorted(set(jc[sc.jc_window.to_numpy() >= 0]))
     numeric: list[str] = []
     groups: dict[str, list[str]] = {}
     for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
@@ -358,8 +362,6 @@ def jobcentre_homogeneity(
             numeric.append(name)
             if _identified(events, trials, values):
                 groups[est].append(name)
-    base = ["week_block", "jobcentre", "month", *covariates]
-    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
     dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, ())
     clusters = np.arange(len(mf))  # every cell its own cluster: see module docstring

@@ -297,9 +297,10 @@ def subgroup_model(
     trials = cells["at_risk"].to_numpy(float)
     lev = _levels(cells[variable]).to_numpy()
     mf[variable] = lev
-    numeric, meta = _add_level_terms(mf, lev, variable)
     base = ["week_block", "jobcentre", "month", *others, variable]
-    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
+    # the level terms are functions of D_early, D_late and the level: the same patterns
+    mf, events, trials = collapse_patterns(mf[[*base, "D_early", "D_late"]], events, trials)
+    numeric, meta = _add_level_terms(mf, mf[variable].to_numpy(), variable)
     dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
