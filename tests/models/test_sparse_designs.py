@@ -267,23 +267,3 @@ def test_restricted_start_satisfies_the_restriction_and_saves_iterations():
     np.testing.assert_array_equal(lean.score_factor, fits[0].score_factor)
     assert np.isnan(lean.cov).all()
 
-
-def test_rare_outcome_start_is_smoothed_towards_the_overall_rate():
-    # a rare outcome on many small cells: R's start (y + 0.5) / (n + 1) puts event-free
-    # cells far above the overall rate; the default start needs fewer iterations to the
-    # same estimate
-    rng = np.random.default_rng(SEED)
-    n_cells = 4000
-    frame = pd.DataFrame({"a": rng.integers(0, 12, n_cells), "b": rng.integers(0, 6, n_cells)})
-    X = build_design(frame, categorical=["a", "b"]).X
-    trials = rng.integers(1, 20, n_cells).astype(float)
-    eta = -5.0 + 0.05 * frame["a"].to_numpy() - 0.2 * frame["b"].to_numpy()
-    events = rng.binomial(trials.astype(int), 1 - np.exp(-np.exp(eta))).astype(float)
-    fit = fit_quietly(X, events, trials)
-    z = np.log(-np.log1p(-(events + 0.5) / (trials + 1.0)))  # R's start, cloglog link
-    sw = np.sqrt(trials)
-    r_start = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
-    ref = fit_quietly(X, events, trials, start=r_start)
-    assert fit.converged and ref.converged
-    np.testing.assert_allclose(fit.params, ref.params, rtol=START_TOL, atol=START_TOL)
-    assert fit.n_iter < ref.n_iter
