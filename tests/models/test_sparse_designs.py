@@ -22,12 +22,16 @@ from sofeval.models import (
     build_design,
     build_sparse_design,
     check_separation,
+    cluster_meat,
+    cluster_scores,
     column,
     fit_glm_cells,
     gram,
     linalg,
     operand,
+    projected_scores,
     restricted_scores,
+    restricted_start,
     rows_dot,
     rows_touching,
     subset_matrix,
@@ -192,3 +196,74 @@ def test_sparse_gram_is_the_weighted_sparse_product(force_sparse):
     np.testing.assert_array_equal(gram(S, trials), gram(S, trials))  # cached structure
     np.testing.assert_allclose(gram(S, trials), (dense.X * trials[:, None]).T @ dense.X,
                                rtol=PATH_TOL)
+
+
+@pytest.mark.parametrize("sparse_path", [True, False])
+def test_singleton_clusters_skip_the_score_matrix(sparse_path, monkeypatch):
+    # every cell its own cluster (labels shuffled): the meat is X' diag(u^2) X and the
+    # projected scores (X a) u, equal to the G x p score-matrix path
+    if sparse_path:
+        monkeypatch.setattr(linalg, "SPARSE_MIN_SIZE", 0)
+        monkeypatch.setattr(linalg, "SPARSE_DENSITY", 1.0)
+    _, csr, events, trials, _ = cells()
+    fit = fit_quietly(csr.X, events, trials)
+    keep = ~np.asarray(fit.aliased)
+    X = subset_matrix(csr.X, cols=keep)
+    u = np.asarray(fit.score_factor)
+    n = X.shape[0]
+    codes = np.random.default_rng(SEED).permutation(n)
+    s = cluster_scores(X, u, codes, n)
+    np.testing.assert_allclose(cluster_meat(X, u, codes, n), s.T @ s, rtol=PATH_TOL,
+                               atol=PATH_TOL * np.abs(s.T @ s).max())
+    a = np.random.default_rng(SEED).normal(size=(X.shape[1], 3))
+    ref = s @ a
+    np.testing.assert_allclose(projected_scores(X, u, codes, n, a), ref, rtol=PATH_TOL,
+                               atol=PATH_TOL * np.abs(ref).max())
+    np.testing.assert_allclose(projected_scores(X, u, codes, n, a[:, 0]), ref[:, 0],
+                               rtol=PATH_TOL, atol=PATH_TOL * np.abs(ref).max())
+    g = np.arange(n) % 14  # real clusters: the score-matrix path itself
+    np.testing.assert_array_equal(cluster_meat(X, u, g, 14),
+                                  cluster_scores(X, u, g, 14).T @ cluster_scores(X, u, g, 14))
+
+
+#: Two converged fits of one model from different starts: the criterion (relative
+#: deviance change < 1e-10 and a largest step < 1e-8) leaves differences far below this.
+START_TOL = 1e-8
+
+
+def test_restricted_start_satisfies_the_restriction_and_saves_iterations():
+    _, csr, events, trials, _ = cells()
+    fit = fit_quietly(csr.X, events, trials)
+    names = list(csr.names)
+    cols = [names.index(c) for c in ("b[1]", "b[2]", "b[3]")]
+    params, cov = np.asarray(fit.params), np.asarray(fit.cov)
+    r = np.zeros((2, len(params)))
+    r[:, cols] = [[-1.0, 1.0, 0.0], [-1.0, 0.0, 1.0]]
+    start = restricted_start(params, cov, r)
+    np.testing.assert_allclose(start[cols], start[cols[0]], rtol=1e-12)  # equal effects
+    np.testing.assert_array_equal(np.isnan(start), np.isnan(params))  # set-aside stay NaN
+    # exclusion of one column at a value (not D: its copy would take over): the refit
+    # from the projection equals the refits from the unrestricted estimates and from the
+    # default start, and starts nearer to the restricted estimate
+    k = names.index("b[2]")
+    rest = np.ones(len(params), bool)
+    rest[k] = False
+    off = -0.5 * column(csr.X, k)
+    xr = subset_matrix(csr.X, cols=rest)
+    proj = restricted_start(params, cov, np.eye(len(params))[[k]], -0.5)
+    assert proj[k] == pytest.approx(-0.5, abs=1e-12)
+    fits = [fit_quietly(xr, events, trials, offset=off, start=s)
+            for s in (np.nan_to_num(proj[rest]), np.nan_to_num(params[rest]), None)]
+    for other in fits[1:]:
+        np.testing.assert_allclose(fits[0].params, other.params, rtol=START_TOL,
+                                   atol=START_TOL)
+    est = np.nan_to_num(np.asarray(fits[0].params))
+    dist = [np.abs(np.nan_to_num(s[rest]) - est).max() for s in (proj, params)]
+    assert dist[0] < dist[1] / 5
+    assert fits[0].n_iter <= fits[1].n_iter
+    lean = fit_quietly(xr, events, trials, offset=off, start=np.nan_to_num(proj[rest]),
+                       covariance=False)
+    np.testing.assert_array_equal(lean.params, fits[0].params)
+    np.testing.assert_array_equal(lean.score_factor, fits[0].score_factor)
+    assert np.isnan(lean.cov).all()
+

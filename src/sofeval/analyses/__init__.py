@@ -94,6 +94,7 @@ from sofeval.analyses.homogeneity import (
     collapse_patterns,
     equality_contrast,
     equality_design,
+    equality_start,
     homogeneity,
     jobcentre_homogeneity,
 )
@@ -270,6 +271,7 @@ __all__ = [
     "effect_rows",
     "equality_contrast",
     "equality_design",
+    "equality_start",
     "estimate_effects",
     "event_quarters",
     "event_study",

@@ -69,6 +69,7 @@ from sofeval.models import (
     ResultsBase,
     SparseDesign,
     build_sparse_design,
+    restricted_start,
     wild_score_bootstrap,
 )
 from sofeval.panel import StudyDesign, group_codes
@@ -284,7 +285,8 @@ def _wild_pvalues(
             res = wild_score_bootstrap(
                 dm_x, events, trials, family, clusters, k,  # type: ignore[arg-type]
                 B=draws, weights=weights, seed=seed + i,  # type: ignore[arg-type]
-                progress=progress, start=params, statistic=statistic,
+                progress=progress, statistic=statistic,
+                start=restricted_start(params, np.asarray(fit.cov), np.eye(len(params))[[k]]),
             )
         out.append(res.p_value)
     return out

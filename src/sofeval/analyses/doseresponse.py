@@ -50,6 +50,7 @@ from sofeval.models import (
     Family,
     GLMFit,
     ResultsBase,
+    restricted_start,
     vcov,
     wald_table,
     wild_score_bootstrap,
@@ -307,7 +308,9 @@ def _wild_pvalue(
         return wild_score_bootstrap(
             dm.X, events, trials, family, clusters, k, B=draws,
             weights=weights, seed=seed, progress=progress,
-            start=np.asarray(fit.params), statistic=statistic,
+            start=restricted_start(np.asarray(fit.params), np.asarray(fit.cov),
+                                   np.eye(len(fit.params))[[k]]),
+            statistic=statistic,
         ).p_value
 
 

@@ -48,6 +48,7 @@ from sofeval.models import (
     GLMFit,
     ResultsBase,
     SparseDesign,
+    restricted_start,
     vcov,
     wild_score_bootstrap,
 )
@@ -235,13 +236,15 @@ def _wild_pvalues(
     """Wild cluster bootstrap p-value and draws of each estimand (seed ``seed + i``)."""
     p_values: list[float] = []
     frames = []
+    params, p = np.asarray(fit.params), len(fit.params)
     for i, (est, k) in enumerate(zip(ESTIMANDS, idx, strict=True)):
+        start = restricted_start(params, np.asarray(fit.cov), np.eye(p)[[k]], null[i])
         with warnings.catch_warnings():  # nuisance separation: see fit_cells
             warnings.simplefilter("ignore", NotIdentifiedWarning)
             bres = wild_score_bootstrap(
                 dm.X, events, trials, family, clusters, k, B=draws,
                 weights=weights, seed=seed + i, progress=progress,
-                null_value=null[i], start=np.asarray(fit.params),
+                null_value=null[i], start=start,
                 statistic=statistic,
             )
         p_values.append(bres.p_value)

@@ -64,6 +64,7 @@ from sofeval.models import (
     GLMFit,
     ResultsBase,
     SparseDesign,
+    restricted_start,
     vcov,
     wald_test,
     wild_joint_test,
@@ -479,7 +480,9 @@ def _bands_and_lead_tests(
             jt = wild_joint_test(
                 ef.dm.X, ef.events, ef.trials, family, ef.clusters, ef.idx[leads].tolist(),
                 B=bootstrap_draws, weights=bootstrap_weights, seed=[seed, 2, i],
-                progress=progress, start=np.asarray(ef.fit.params),
+                progress=progress, start=restricted_start(
+                    np.asarray(ef.fit.params), np.asarray(ef.fit.cov),
+                    np.eye(len(ef.fit.params))[ef.idx[leads]]),
             )
             p_wild = jt.p_wild
         pre_rows.append((est, int(leads.sum()), stat, df, p, p_wild))

@@ -38,6 +38,7 @@ from sofeval.analyses.homogeneity import (
     collapse_patterns,
     equality_contrast,
     equality_design,
+    equality_start,
 )
 from sofeval.analyses.specification import (
     ESTIMANDS,
@@ -305,9 +306,10 @@ def subgroup_model(
     trials = cells["at_risk"].to_numpy(float)
     lev = _levels(cells[variable]).to_numpy()
     mf[variable] = lev
-    numeric, meta = _add_level_terms(mf, lev, variable)
     base = ["week_block", "jobcentre", "month", *others, variable]
-    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
+    # the level terms are functions of D_early, D_late and the level: the same patterns
+    mf, events, trials = collapse_patterns(mf[[*base, "D_early", "D_late"]], events, trials)
+    numeric, meta = _add_level_terms(mf, mf[variable].to_numpy(), variable)
     dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]
@@ -329,7 +331,8 @@ def subgroup_model(
                                 equality_contrast(len(own)))
         p_wild = float("nan")
         if len(own) > 1 and bootstrap_draws > 0:
-            x_alt, test, start = equality_design(dm.X, own, np.asarray(fit.params))
+            x_alt, test, start = equality_design(
+                dm.X, own, equality_start(np.asarray(fit.params), np.asarray(fit.cov), own))
             p_wild = wild_joint_test(
                 x_alt, events, trials, family, clusters, test, B=bootstrap_draws,
                 weights=bootstrap_weights, seed=[seed, 41, i], progress=progress, start=start,

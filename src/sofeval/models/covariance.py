@@ -26,6 +26,7 @@ from sofeval.models.linalg import (
     aliased_columns,
     as_matrix,
     column,
+    dot,
     gram,
     group_sum,
     operand,
@@ -39,7 +40,9 @@ __all__ = [
     "RestrictedScores",
     "VcovMethod",
     "cluster_codes",
+    "cluster_meat",
     "cluster_scores",
+    "projected_scores",
     "restricted_scores",
     "score_contributions",
     "vcov",
@@ -107,6 +110,57 @@ def cluster_scores(X: Matrix, u: np.ndarray, codes: np.ndarray, n_groups: int) -
     return np.asarray(group_sum(operand(X), codes, n_groups, weights=u))
 
 
+def cluster_meat(X: Matrix, u: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Return the meat ``sum_g s_g s_g'`` of a cluster covariance, ``(p, p)``.
+
+    When every cell is its own cluster (``n_groups`` equals the number of cells) the
+    meat is the weighted gram ``X' diag(u^2) X`` (heteroskedasticity-robust): no
+    ``G x p`` score matrix is formed. Otherwise ``S'S`` of :func:`cluster_scores`.
+
+    Parameters
+    ----------
+    X, u, codes, n_groups
+        As for :func:`cluster_scores`.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if n_groups == X.shape[0]:  # singletons: s_c = X[c] u[c]
+        return gram(X, u * u)
+    s = cluster_scores(X, u, codes, n_groups)
+    return np.asarray(s.T @ s)
+
+
+def projected_scores(
+    X: Matrix, u: np.ndarray, codes: np.ndarray, n_groups: int, a: np.ndarray
+) -> np.ndarray:
+    """Return ``S a``: the cluster scores of :func:`cluster_scores` times ``a`` ``(p, m)``.
+
+    When every cell is its own cluster the rows are ``(X[c] a) u[c]``, placed at the
+    cells' codes: a sparse design times ``a`` without a dense ``G x p`` score matrix.
+
+    Parameters
+    ----------
+    X, u, codes, n_groups
+        As for :func:`cluster_scores`.
+    a
+        ``(p,)`` or ``(p, m)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(G,)`` or ``(G, m)``.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if n_groups != X.shape[0]:
+        return np.asarray(cluster_scores(X, u, codes, n_groups) @ a)
+    xa = dot(X, a)
+    q = np.empty_like(xa)
+    q[codes] = xa * (u[:, None] if xa.ndim == 2 else u)
+    return q
+
+
 def vcov(
     fit: GLMFit,
     X: Matrix,
@@ -164,8 +218,7 @@ def vcov(
     codes, G = cluster_codes(clusters, X.shape[0])
     keep = ~np.asarray(fit.aliased)
     bread = np.asarray(fit.cov)[np.ix_(keep, keep)]
-    s = cluster_scores(subset_matrix(X, cols=keep), np.asarray(fit.score_factor), codes, G)
-    meat = s.T @ s
+    meat = cluster_meat(subset_matrix(X, cols=keep), np.asarray(fit.score_factor), codes, G)
     k = int(keep.sum())
     c = 1.0
     if correction in ("stata", "hc1"):
@@ -267,7 +320,7 @@ def restricted_scores(
     if start is not None:
         r_start = np.nan_to_num(np.asarray(start, dtype=np.float64)[rest], nan=0.0)
     rfit = fit_glm_cells(subset_matrix(X, cols=rest), events, trials, family, offset=offset,
-                         start=r_start)
+                         start=r_start, covariance=False)
     w = fisher_weights(rfit.eta, n, family)
     u = np.asarray(rfit.score_factor)
     Xk = subset_matrix(X, cols=keep)

@@ -28,7 +28,7 @@ from scipy import stats
 
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights
-from sofeval.models.covariance import cluster_scores
+from sofeval.models.covariance import projected_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
 from sofeval.models.linalg import Matrix, aliased_columns, as_matrix, gram, subset_matrix
@@ -39,6 +39,7 @@ __all__ = [
     "JointTest",
     "joint_score_contributions",
     "pinv_psd",
+    "restricted_start",
     "wald_test",
     "wild_joint_test",
 ]
@@ -120,6 +121,50 @@ def wald_test(coef: np.ndarray, cov: np.ndarray, contrast: np.ndarray) -> tuple[
     return w, rank, float(stats.chi2.sf(w, rank))
 
 
+def restricted_start(
+    params: np.ndarray, cov: np.ndarray, contrast: np.ndarray, value: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """Start values for a refit under ``R theta = r``: the Wald projection of the estimates.
+
+    ``theta_R = theta - V R' (R V R')^+ (R theta - r)`` minimises the quadratic
+    approximation of the log-likelihood, ``(b - theta)' V^-1 (b - theta)``, subject to the
+    restriction, when ``V`` is the inverse information (``GLMFit.cov``): one Newton step of
+    the restricted problem from the unrestricted estimate, exact in the limit of a
+    quadratic likelihood. A restricted refit started there needs fewer Fisher-scoring
+    iterations; its convergence criterion, and so its estimate, is unchanged.
+
+    Parameters
+    ----------
+    params
+        Unrestricted estimates ``(p,)``; NaN for columns set aside.
+    cov
+        Their inverse information ``(p, p)``; NaN rows and columns for those columns.
+    contrast
+        ``R`` ``(r, p)``; rows touching a column set aside are left out.
+    value
+        ``r`` (scalar or ``(r,)``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p,)``; columns set aside stay NaN.
+    """
+    b = np.array(params, dtype=np.float64, copy=True)
+    v = np.asarray(cov, dtype=np.float64)
+    r = np.atleast_2d(np.asarray(contrast, dtype=np.float64))
+    rhs = np.broadcast_to(np.asarray(value, dtype=np.float64), (r.shape[0],))
+    ok = np.isfinite(b) & np.isfinite(np.diag(v))
+    rows = ~np.any(r[:, ~ok] != 0, axis=1)
+    if not rows.any() or not ok.any():
+        return b
+    rk, vk = r[np.ix_(rows, ok)], v[np.ix_(ok, ok)]
+    if not np.all(np.isfinite(vk)):
+        return b
+    inv, _ = pinv_psd(rk @ vk @ rk.T)
+    b[ok] -= vk @ rk.T @ (inv @ (rk @ b[ok] - rhs[rows]))
+    return b
+
+
 def joint_score_contributions(
     X: Matrix,
     events: np.ndarray,
@@ -171,7 +216,7 @@ def joint_score_contributions(
     with warnings.catch_warnings():  # nuisance separation is routine (see fit_cells)
         warnings.simplefilter("ignore", NotIdentifiedWarning)
         rfit = fit_glm_cells(subset_matrix(X, cols=rest), events, trials, family,
-                             offset=offset, start=r_start)
+                             offset=offset, start=r_start, covariance=False)
     used = rest.copy()
     used[np.flatnonzero(rest)[np.asarray(rfit.aliased)]] = False
     used |= test & keep
@@ -194,7 +239,7 @@ def joint_score_contributions(
     codes, uniq = pd.factorize(pd.Series(np.asarray(clusters)), sort=True)
     if (codes < 0).any():
         raise EstimationError(f"joint test: {(codes < 0).sum()} cells have no cluster label.")
-    q = cluster_scores(xu, u, codes.astype(np.int64), len(uniq)) @ a
+    q = projected_scores(xu, u, codes.astype(np.int64), len(uniq), a)
     return q, tuple(int(c) for c in cols[t_pos])
 
 

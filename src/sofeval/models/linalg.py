@@ -21,6 +21,11 @@ from scipy.linalg import blas
 
 from sofeval.runtime import IdCache
 
+try:  # the numeric phase of scipy's sparse product (what ``A @ B`` calls after sizing it)
+    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
+except ImportError:  # pragma: no cover - a scipy without it: the public product
+    _csr_matmat = None
+
 __all__ = [
     "ALIAS_TOL",
     "SPARSE_DENSITY",
@@ -55,7 +60,26 @@ SPARSE_DENSITY = 0.15
 SPARSE_MIN_SIZE = 1_000_000
 
 _ROW_BLOCK = 20_000  # rows made dense at once by rows_dot
-_CSC: IdCache[sparse.csr_matrix, sparse.csc_matrix] = IdCache()  # CSC structure for gram
+
+
+class _GramPlan:
+    """What every weighted gram of one CSR design shares.
+
+    Its CSC structure, index arrays of one dtype, and a bound on the size of ``X' W X``
+    (``p^2``), in place of scipy's symbolic phase of the product on every call.
+    """
+
+    def __init__(self, xs: sparse.csr_matrix) -> None:
+        self.xc = sparse.csc_matrix(xs.tocsc())
+        p = xs.shape[1]
+        big = max(xs.nnz, xs.shape[0], p * p) >= np.iinfo(np.int32).max
+        self.idx = np.int64 if big else np.int32
+        self.c_indptr = self.xc.indptr.astype(self.idx)
+        self.c_indices = self.xc.indices.astype(self.idx)
+        self.r_indptr = xs.indptr.astype(self.idx)
+        self.r_indices = xs.indices.astype(self.idx)
+        self.maxnnz = p * p
+_PLANS: IdCache[sparse.csr_matrix, _GramPlan] = IdCache()  # CSC structure for gram
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
 # dense copy of a small or dense CSR design; None: the CSR design is its own operand
 _DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
@@ -360,12 +384,7 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """
     xs = operand(X)
     if not isinstance(xs, np.ndarray):
-        # (X' is CSC) @ (W X as CSC): the CSC structure of X is built once per design and
-        # only its entries are weighted (the product scipy forms from W X in CSR form)
-        xc = _CSC.get(xs, lambda: sparse.csc_matrix(xs.tocsc()))
-        xwc = sparse.csc_matrix((xc.data * w[xc.indices], xc.indices, xc.indptr),
-                                shape=xc.shape)
-        return np.asarray((xs.T @ xwc).toarray())
+        return _sparse_gram(xs, np.asarray(w, dtype=np.float64))
     xw = xs * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
         g = blas.dsyrk(1.0, xw, trans=1)
@@ -373,6 +392,32 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
         g = blas.dsyrk(1.0, np.asfortranarray(xw.T))  # C (n x p) is F (p x n)
     g = np.triu(g)
     return np.asarray(g + np.triu(g, 1).T)
+
+
+def _sparse_gram(xs: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """``X' W X`` of a CSR design as scipy computes ``X.T @ (W X)`` (CSC), bit for bit.
+
+    The CSC structure of ``X`` is built once per design and only its entries are
+    weighted; scipy's numeric kernel then runs without the symbolic sizing pass (the
+    output has at most ``p^2`` entries) and writes straight into the dense result.
+    """
+    plan = _PLANS.get(xs, lambda: _GramPlan(xs))
+    xc = plan.xc
+    xw = xc.data * w[xc.indices]
+    p = xs.shape[1]
+    if _csr_matmat is None:  # pragma: no cover
+        xwc = sparse.csc_matrix((xw, xc.indices, xc.indptr), shape=xc.shape)
+        return np.asarray((xs.T @ xwc).toarray())
+    indptr = np.empty(p + 1, dtype=plan.idx)
+    indices = np.empty(plan.maxnnz, dtype=plan.idx)
+    data = np.empty(plan.maxnnz)
+    # row j of the result in CSR form is column j of X' W X: sum_r (w_r x_rj) x_ri
+    _csr_matmat(p, p, plan.c_indptr, plan.c_indices, xw,
+                plan.r_indptr, plan.r_indices, xs.data, indptr, indices, data)
+    nnz = int(indptr[-1])
+    out = np.zeros((p, p))
+    out[indices[:nnz], np.repeat(np.arange(p), np.diff(indptr))] = data[:nnz]
+    return out
 
 
 def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
