@@ -335,7 +335,7 @@ def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
         found = {t: getattr(args, t) for t in TABLE_OPTIONS if getattr(args, t) is not None}
     dataset = open_study_dataset(
         found["spells"], found.get("meetings"), found.get("interventions"),
-        found.get("programme"), found.get("monitoring"), invalid=args.invalid,
+        found.get("programme"), found.get("monitoring"), invalid=args.invalid, audience="cli",
     )
     if args.engine == "local":
         study = dataset.load()

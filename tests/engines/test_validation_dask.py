@@ -132,3 +132,16 @@ def test_children_not_partitioned_like_the_spells_are_routed(client, tmp_path) -
     local = sof_cells(ref, StudyDesign(), (), extra_keys=("link_month",), progress=False)
     pd.testing.assert_frame_equal(red.cells.cells.frame, local.cells.frame)
     pd.testing.assert_frame_equal(red.meeting_shares(), meeting_shares(ref))
+
+
+def test_error_messages_speak_to_their_reader(client, broken) -> None:
+    """The command line names --invalid drop, Python invalid="drop" (as validate_study)."""
+    _, _, paths = broken
+    said = {}
+    for audience in ("python", "cli"):
+        ds = open_study_dataset(*(paths[t] for t in TABLES), audience=audience)
+        with pytest.raises(ContractError) as err:
+            reduce_study(ds, StudyDesign(), client=client)
+        said[audience] = str(err.value)
+    assert 'invalid="drop"' in said["python"] and "--invalid drop" not in said["python"]
+    assert "--invalid drop" in said["cli"] and 'invalid="drop"' not in said["cli"]

@@ -40,7 +40,7 @@ import pandas as pd
 
 from sofeval.data.contract import DATE_COLUMNS, REQUIRED_COLUMNS, StudyData
 from sofeval.data.io import Source, read_table
-from sofeval.data.validation import Invalid, validate_study
+from sofeval.data.validation import AUDIENCES, Audience, Invalid, validate_study
 from sofeval.errors import ContractError, OptionError, check_option
 
 __all__ = [
@@ -310,6 +310,9 @@ class StudyDataset:
         Validation mode of :func:`sofeval.data.validation.validate_study`.
     jobcentres
         Known jobcentre names (rule ``unknown_jobcentre``), or ``None``.
+    audience
+        Who reads the error messages: ``"python"`` (``invalid="drop"``) or ``"cli"``
+        (``--invalid drop``), as in :func:`sofeval.data.validation.validate_study`.
     """
 
     spells: TableDataset
@@ -319,6 +322,7 @@ class StudyDataset:
     monitoring: pd.DataFrame | None = None
     invalid: Invalid = "error"
     jobcentres: tuple[str, ...] | None = field(default=None)
+    audience: Audience = "python"
 
     @property
     def children(self) -> dict[str, TableDataset]:
@@ -351,6 +355,7 @@ class StudyDataset:
             self.monitoring,
             invalid=self.invalid,
             jobcentres=self.jobcentres,
+            audience=self.audience,
         )
 
 
@@ -372,6 +377,7 @@ def open_study_dataset(
     invalid: Invalid = "error",
     jobcentres: Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    audience: Audience = "python",
 ) -> StudyDataset:
     """Open the tables of a study as datasets (nothing but the small tables is read).
 
@@ -387,12 +393,15 @@ def open_study_dataset(
         Known jobcentre names, or ``None``.
     storage_options
         Options of the fsspec filesystem of every URL.
+    audience
+        ``"python"`` (default) or ``"cli"``: how error messages spell the fix.
 
     Returns
     -------
     StudyDataset
     """
     check_option("invalid", invalid, ("error", "drop"))
+    check_option("audience", audience, AUDIENCES)
     if spells is None:
         raise OptionError("open_study_dataset: the spells table is required.")
 
@@ -407,4 +416,5 @@ def open_study_dataset(
         monitoring=_small_table(monitoring, "monitoring", storage_options),
         invalid=invalid,
         jobcentres=None if jobcentres is None else tuple(map(str, jobcentres)),
+        audience=audience,
     )

@@ -298,7 +298,7 @@ def _first_pass(
         raise _misplaced_error(infos, flags.misplaced)
     if ds.invalid == "error" and (any(len(a) for a in audits) or not flags.empty):
         cross = _cross_audit(client, parts, small, flags) if not flags.empty else empty_audit()
-        raise audit_error(sorted_audit([*audits, cross]))
+        raise audit_error(sorted_audit([*audits, cross]), audience=ds.audience)
     filled = [i for i in infos if i.n_spells]
     kinds = {c: filled[0].kinds[c] for c in covs if filled and c in filled[0].kinds}
     return _FirstPass(
