@@ -30,6 +30,7 @@ from sofeval.pipeline import (
     RunResults,
     merge_subgroups,
     run_analysis,
+    split_subgroups,
     subgroup_variables,
     write_outputs,
 )
@@ -353,3 +354,19 @@ def test_skipped_analyses_are_not_run_and_the_rest_is_unchanged(
     pd.testing.assert_frame_equal(part.subgroups.table, res.subgroups.table)
     paths = write_outputs(part, tmp_path)
     assert {"destination_effects", "duration_effects", "event_study"}.isdisjoint(paths)
+
+
+def test_subgroup_models_are_shared_so_the_lanes_finish_together() -> None:
+    """Longest model first to the lane with less work; skipped analyses weigh nothing."""
+    variables = ("sex", "age", "diagnosis_group", "sector")
+    sizes = {"sex": 100, "age": 400, "diagnosis_group": 300, "sector": 100}
+    # main lane starts at (2.0 + 1.6) * 100 = 360, the second at (3.1+0.9+3.1+2.3) * 100 = 940
+    mine, theirs = split_subgroups(variables, sizes, 100, RunConfig())
+    # age (400) and diagnosis (300) to the main lane (760, then 1060), sex and sector to
+    # the second (1040, then 1140)
+    assert (mine, theirs) == ([1, 2], [0, 3])
+    # without the second lane's analyses it starts empty and takes age first
+    skip = ("recurrence", "event_study", "placebo_time", "homogeneity")
+    mine, theirs = split_subgroups(variables, sizes, 100, RunConfig(skip=skip))
+    assert (mine, theirs) == ([2], [0, 1, 3])
+    assert split_subgroups((), {}, 100, RunConfig()) == ([], [])

@@ -10,9 +10,10 @@ Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
    warnings and notes come in the order of :func:`sofeval.engines.run_dask`, so both
    engines give the same files);
 2. the second wave: this process fits the destination models (which reuse the employment
-   fit), the counterfactual durations and every second subgroup variable, while the
-   second lane fits the recurrence after a return to work, the event study, the placebo in
-   time, the test of equal effects across jobcentres and the other subgroup variables.
+   fit), the counterfactual durations and some subgroup variables, while the second lane
+   fits the recurrence after a return to work, the event study, the placebo in time, the
+   test of equal effects across jobcentres and the other subgroup variables; the subgroup
+   models are shared so that both lanes finish together (:func:`split_subgroups`).
 
 Each subgroup variable's model has its own seed (``seed + i``, as
 :func:`~sofeval.analyses.subgroup_effects` gives the ``i``-th variable), so the split gives
@@ -196,6 +197,66 @@ def _subgroup_parts(
         if part is not None:
             out.append((i, part))
     return out
+
+
+#: Cost of each second-wave analysis per cell of the run's cells (``sc``), in units of one
+#: subgroup model's cost per cell of its own cells; measured at 1.5 M spells (437,780 cells;
+#: one subgroup model ~1.8e-6 s per cell): destinations 1.58 s, durations 1.27 s, recurrence
+#: 2.47 s, event study 0.74 s, placebo in time 2.44 s, jobcentre homogeneity 1.84 s. Only
+#: the balance of the two lanes depends on it, never a result.
+LANE_COST: dict[str, float] = {
+    "destinations": 2.0,
+    "durations": 1.6,
+    "recurrence": 3.1,
+    "event_study": 0.9,
+    "placebo_time": 3.1,
+    "homogeneity": 2.3,
+}
+#: Analyses of the main lane of the second wave (the others run in the second lane).
+MAIN_LANE: tuple[str, ...] = ("destinations", "durations")
+
+
+def split_subgroups(
+    variables: Sequence[str],
+    sizes: Mapping[str, int],
+    n_cells: int,
+    config: RunConfig,
+) -> tuple[list[int], list[int]]:
+    """Share the subgroup models between the two lanes so that they finish together.
+
+    Longest first, each model goes to the lane with less work so far (a tie to the main
+    lane). A model's cost is its number of cells (``sizes``; ``n_cells`` for a variable
+    without prebuilt cells); a lane starts with the cost of its other analyses in the run
+    (:data:`LANE_COST` times ``n_cells``). Every model keeps its seed, so the split changes
+    no result, only the wall time.
+
+    Parameters
+    ----------
+    variables
+        The subgroup variables of the run, in order.
+    sizes
+        Cells per variable.
+    n_cells
+        Cells of the run's models.
+    config
+        Run settings (skipped analyses cost nothing).
+
+    Returns
+    -------
+    mine, theirs : list of int
+        Indices of ``variables`` for the main and the second lane, each in increasing order.
+    """
+    load = [0.0, 0.0]
+    for analysis, weight in LANE_COST.items():
+        if config.runs(analysis):
+            load[0 if analysis in MAIN_LANE else 1] += weight * n_cells
+    lanes: tuple[list[int], list[int]] = ([], [])
+    cost = [float(sizes.get(v, n_cells)) for v in variables]
+    for i in sorted(range(len(variables)), key=lambda j: (-cost[j], j)):
+        lane = 0 if load[0] <= load[1] else 1
+        lanes[lane].append(i)
+        load[lane] += cost[i]
+    return sorted(lanes[0]), sorted(lanes[1])
 
 
 def merge_subgroups(
@@ -420,7 +481,9 @@ def _second_wave(
     config, design = core.config, core.design
     forked = parallel and fork_available()
     variables = subgroup_variables(study, config)
-    mine, theirs = range(0, len(variables), 2), range(1, len(variables), 2)
+    mine, theirs = split_subgroups(
+        variables, {v: c.cells.n_cells for v, c in sg_cells.items()}, sc.cells.n_cells, config
+    )
     side = Background(
         lambda: _side_lane(
             study, design, config, (sc_dose, sc), (variables, theirs, sg_cells),
