@@ -34,29 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from harness import tree_pss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SEED = 20171001
 TABLES = ("spells", "meetings", "interventions")
-
-
-def tree_pss_mb(pid: int) -> float:
-    """PSS (MB) of ``pid`` and all its descendants (0 when gone)."""
-    total_kb = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total_kb / 1024.0
 
 
 def run_child(cmd: list[str], log: Path) -> dict[str, Any]:

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import tree_pss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20171001
 TABLES = ("spells", "programme", "meetings", "interventions", "monitoring")
@@ -54,24 +56,6 @@ TARGET_RUN_S = 15.0
 TARGET_GROWTH = 0.25
 PAGE = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench_run:start -->", "<!-- bench_run:end -->"
-
-
-def tree_pss_mb(pid: int) -> float:
-    """Proportional set size (MB) of ``pid`` and its descendants (0 once it is gone)."""
-    total_kb = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total_kb / 1024.0
 
 
 def run_timed(cmd: list[str], log: Path, tree: Path = ROOT) -> dict[str, Any]:

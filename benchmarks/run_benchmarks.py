@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from harness import tree_pss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20171001
@@ -451,29 +452,6 @@ def _log(msg: str) -> None:
     print(f"[{_dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
-def _tree_pss_mb(pid: int) -> float:
-    """Proportional set size (MB) of ``pid`` and its descendants, 0 if it is gone.
-
-    PSS shares each copy-on-write page among the processes mapping it, so the sum over a
-    process and its forked children is the memory they hold together (their RSS would
-    count the shared pages twice).
-    """
-    total_kb = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-                    break
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total_kb / 1024.0
-
-
 def _child(
     cmd: list[str], timeout: float | None, env: dict[str, str] | None = None
 ) -> tuple[int | None, float, float, str]:
@@ -493,7 +471,7 @@ def _child(
         polls = 0
         while True:
             if polls % 10 == 0:  # every 0.5 s: reading smaps costs CPU the run would miss
-                peak_pss = max(peak_pss, _tree_pss_mb(proc.pid))
+                peak_pss = max(peak_pss, tree_pss_mb(proc.pid))
             polls += 1
             pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
