@@ -213,7 +213,7 @@ def return_spells(
     # the next spell of every person (any spell of the study; a person's spells do not overlap)
     person, _ = pd.factorize(spells["person_id"])
     start = pd.to_datetime(spells["absence_start"]).to_numpy("datetime64[D]").astype(np.int64)
-    order = np.lexsort((start, person))
+    order = _person_start_order(person, start)
     same = np.r_[person[order][1:] == person[order][:-1], False]
     nxt = np.full(len(spells), -1, dtype=np.int64)
     nxt[order] = np.where(same, np.r_[start[order][1:], 0], -1)
@@ -236,6 +236,21 @@ def return_spells(
         },
         index=spells.index[ret],
     )
+
+
+def _person_start_order(person: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Spells ordered by person, then start day (ties in row order): ``np.lexsort`` order.
+
+    One stable argsort of the key ``person * span + start`` when it fits ``int64`` (several
+    times faster than a two-key lexsort), else the lexsort.
+    """
+    if start.size == 0 or np.isnat(start.view("datetime64[D]")).any():
+        return np.lexsort((start, person))
+    lo = int(start.min())
+    span = int(start.max()) - lo + 1
+    if (int(person.max()) + 1) * span >= 2**62:
+        return np.lexsort((start, person))
+    return np.argsort(person.astype(np.int64) * span + (start - lo), kind="stable")
 
 
 def _block(week: np.ndarray) -> np.ndarray:
