@@ -58,7 +58,7 @@ from sofeval.analyses.specification import SOFCells, fit_cells
 from sofeval.data import StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import CORRECTIONS, GLMFit, ResultsBase, build_sparse_design
-from sofeval.panel import StudyDesign, bin_covariates, group_codes, spell_frame
+from sofeval.panel import MAX_DENSE, StudyDesign, bin_covariates, group_codes, spell_frame
 from sofeval.report import Lang, recurrence_curves
 
 __all__ = [
@@ -213,7 +213,7 @@ def return_spells(
     # the next spell of every person (any spell of the study; a person's spells do not overlap)
     person, _ = pd.factorize(spells["person_id"])
     start = pd.to_datetime(spells["absence_start"]).to_numpy("datetime64[D]").astype(np.int64)
-    order = np.lexsort((start, person))
+    order = _person_start_order(person, start)
     same = np.r_[person[order][1:] == person[order][:-1], False]
     nxt = np.full(len(spells), -1, dtype=np.int64)
     nxt[order] = np.where(same, np.r_[start[order][1:], 0], -1)
@@ -238,6 +238,21 @@ def return_spells(
     )
 
 
+def _person_start_order(person: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Spells ordered by person, then start day (ties in row order): ``np.lexsort`` order.
+
+    One stable argsort of the key ``person * span + start`` when it fits ``int64`` (several
+    times faster than a two-key lexsort), else the lexsort.
+    """
+    if start.size == 0 or np.isnat(start.view("datetime64[D]")).any():
+        return np.lexsort((start, person))
+    lo = int(start.min())
+    span = int(start.max()) - lo + 1
+    if (int(person.max()) + 1) * span >= 2**62:
+        return np.lexsort((start, person))
+    return np.argsort(person.astype(np.int64) * span + (start - lo), kind="stable")
+
+
 def _block(week: np.ndarray) -> np.ndarray:
     """Label of the 4-week baseline block of each week since return (``01-04``, ...)."""
     a = (np.asarray(week) - 1) // RECURRENCE_BLOCK_WEEKS * RECURRENCE_BLOCK_WEEKS + 1
@@ -253,40 +268,71 @@ def _recurrence_cells(
 ) -> pd.DataFrame:
     """Events and returns at risk per jobcentre, week block, calendar month, D, covariates.
 
-    ``week`` is the first week of the cell's 4-week block.
+    ``week`` is the first week of the cell's 4-week block. Returns are grouped into paths
+    (jobcentre, ``D``, covariates and return day share their calendar); a path's at-risk
+    counts are reverse cumulative sums of its last weeks, and every (path, week) falls in
+    the cell with one integer key (group x block x month), summed with a bincount.
     """
     jc_codes, jcs = pd.factorize(ret["jobcentre"], sort=True)
     cov_levels = [pd.factorize(c, sort=True) for c in cov]
-    keys = [jc_codes.astype(np.int64), ret["D"].to_numpy(np.int64),
-            ret["return_day"].to_numpy(np.int64), *(c[0].astype(np.int64) for c in cov_levels)]
-    path, uniq = group_codes(keys)
-    n_path = len(uniq[0])
+    group, guniq = group_codes(
+        [jc_codes.astype(np.int64), ret["D"].to_numpy(np.int64),
+         *(c[0].astype(np.int64) for c in cov_levels)]
+    )
+    n_group = len(guniq[0])
+    day = ret["return_day"].to_numpy(np.int64)
+    day0 = int(day.min()) if day.size else 0
+    path, puniq = group_codes([group, day - day0])
+    n_path = len(puniq[0])
     last = ret["last_week"].to_numpy(np.int64)
     ends = np.bincount(path * (horizon + 1) + last, minlength=n_path * (horizon + 1))
-    at_risk = np.cumsum(ends.reshape(n_path, horizon + 1)[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    # column j of ``at_risk`` is week ``horizon - j`` (no copy back into week order)
+    at_risk = np.cumsum(ends.reshape(n_path, horizon + 1)[:, :0:-1], axis=1)
+    week0 = np.arange(horizon - 1, -1, -1, dtype=np.int64)  # 0-based week of each column
+    # calendar month of every day a week can start on, as offsets from the first
+    table = month_of_days(np.arange(day0, day0 + int(puniq[1].max(initial=0)) + 7 * horizon))
+    m0 = int(table[0]) if table.size else 0
+    table = table - m0
+    n_month = int(table.max(initial=0)) + 1
+    n_block = (horizon - 1) // RECURRENCE_BLOCK_WEEKS + 1
+    radix = n_block * n_month
+    key = table[puniq[1][:, None] + 7 * week0[None, :]]
+    key += puniq[0][:, None] * radix + (week0 // RECURRENCE_BLOCK_WEEKS * n_month)[None, :]
     rec = ret["recurred"].to_numpy() == 1
-    events = np.bincount(path[rec] * (horizon + 1) + last[rec], minlength=n_path * (horizon + 1))
-    events = events.reshape(n_path, horizon + 1)[:, 1:]
-    p_idx, w_idx = np.nonzero(at_risk)
-    month = month_of_days(uniq[2][p_idx] + 7 * w_idx)
-    # the model's regressors are the week's block, not the week: cells sum over the weeks
-    # of a block (exact for the likelihood, and ~4 times fewer cells)
-    block = w_idx // RECURRENCE_BLOCK_WEEKS
-    cell_keys = [uniq[0][p_idx], block, month, uniq[1][p_idx], *(c[p_idx] for c in uniq[3:])]
-    cell, cuniq = group_codes(cell_keys)
-    n_cells = len(cuniq[0])
+    ev_week0 = last[rec] - 1
+    ev_key = (group[rec] * radix + ev_week0 // RECURRENCE_BLOCK_WEEKS * n_month
+              + table[day[rec] - day0 + 7 * ev_week0])
+    size = n_group * radix
+    if size <= MAX_DENSE:  # present cells: at-risk counts are non-negative
+        trials = np.bincount(key.ravel(), weights=at_risk.ravel(), minlength=size)
+        present = np.flatnonzero(trials > 0)
+        trials = trials[present]
+        events = np.bincount(ev_key, minlength=size)[present].astype(float)
+    else:
+        present, inverse = np.unique(key.ravel(), return_inverse=True)
+        trials = np.bincount(inverse, weights=at_risk.ravel(), minlength=len(present))
+        keep = trials > 0
+        present, trials = present[keep], trials[keep]
+        events = np.bincount(np.searchsorted(present, ev_key), minlength=len(present))
+        events = events.astype(float)
+    g, rest = np.divmod(present, radix)
+    block, month = np.divmod(rest, n_month)
+    # cells in the order of the grouping of (jobcentre, block, month, D, covariates)
+    cols = [guniq[0][g], block, month + m0, guniq[1][g], *(c[g] for c in guniq[2:])]
+    order = np.argsort(group_codes(cols)[0], kind="stable")
+    cols = [c[order] for c in cols]
     frame = pd.DataFrame(
         {
-            "jobcentre": np.asarray(jcs)[cuniq[0]],
-            "week": cuniq[1] * RECURRENCE_BLOCK_WEEKS + 1,  # first week of the block
-            "month": cuniq[2],
-            "D": cuniq[3].astype(float),
+            "jobcentre": np.asarray(jcs)[cols[0]],
+            "week": cols[1] * RECURRENCE_BLOCK_WEEKS + 1,  # first week of the block
+            "month": cols[2],
+            "D": cols[3].astype(float),
         }
     )
-    for (_, lv), name, codes in zip(cov_levels, [c.name for c in cov], cuniq[4:], strict=True):
+    for (_, lv), name, codes in zip(cov_levels, [c.name for c in cov], cols[4:], strict=True):
         frame[str(name)] = np.asarray(lv)[codes]
-    frame["at_risk"] = np.bincount(cell, weights=at_risk[p_idx, w_idx], minlength=n_cells)
-    frame["event"] = np.bincount(cell, weights=events[p_idx, w_idx], minlength=n_cells)
+    frame["at_risk"] = trials[order]
+    frame["event"] = events[order]
     frame["week_block"] = _block(frame["week"].to_numpy())
     return frame.sort_values(["jobcentre", "week", "month", "D"], kind="stable").reset_index(
         drop=True
