@@ -44,8 +44,7 @@ from sofeval.analyses.destinations import DestinationsResult, destination_event_
 from sofeval.analyses.gcomputation import (
     GCompGradients,
     Patterns,
-    gcomp_gradients,
-    gcomp_means,
+    gcomp_sums,
 )
 from sofeval.analyses.prediction import (
     design_rows,
@@ -449,12 +448,12 @@ def counterfactual_durations(
     for arm in ("with", "without"):
         x = _design_rows(dest, pred.frames[arm])
         hazard, slope = _hazards(dest, x)
-        means = gcomp_means(hazard, pats)
+        means, grads = gcomp_sums(hazard, pats)
         w = means.weeks / n_spells
         f = means.incidence / n_spells[:, None, None]
         pooled_f = np.einsum("j,jkw->kw", shares, f)[None]
         est[arm] = (np.r_[w @ shares, w], np.concatenate([pooled_f, f]))
-        ps = _influence(dest, x, slope, gcomp_gradients(hazard, pats), pats.n_scopes)
+        ps = _influence(dest, x, slope, grads, pats.n_scopes)
         ps /= n_spells[:, None, None]
         psi[arm] = np.concatenate([np.einsum("j,jqg->qg", shares, ps)[None], ps])
     scopes = ["all", *pred.scopes]
