@@ -192,16 +192,23 @@ def survival_paths(
     return h, s_prev, weeks, incidence
 
 
+def _flat(f: np.ndarray) -> np.ndarray:
+    """``(K, n, tau)`` -> ``(n, K*tau)`` (a copy)."""
+    k, n, tau = f.shape
+    return f.transpose(1, 0, 2).reshape(n, k * tau)
+
+
 def _means_chunk(
     weeks: np.ndarray, inc: np.ndarray, patterns: Patterns, sl: slice,
-    w: np.ndarray, f: np.ndarray,
+    w: np.ndarray, f_flat: np.ndarray,
 ) -> None:
-    """Add the scope sums of one chunk of patterns (its survival paths ``w``, ``f``)."""
-    k, g, tau = f.shape[0], patterns.n_scopes, patterns.horizon
+    """Add the scope sums of one chunk of patterns (``W`` and ``F`` as ``(n, K*tau)``)."""
+    g, tau = patterns.n_scopes, patterns.horizon
+    k = f_flat.shape[1] // tau
     n, sc = patterns.count[sl], patterns.scope[sl]
     weeks += np.bincount(sc, weights=n * w, minlength=g)
     agg = sparse.csr_matrix((n, (sc, np.arange(len(n)))), shape=(g, len(n)))
-    inc += np.asarray(agg @ f.transpose(1, 0, 2).reshape(len(n), k * tau)).reshape(g, k, tau)
+    inc += np.asarray(agg @ f_flat).reshape(g, k, tau)
 
 
 @dataclass
@@ -224,8 +231,9 @@ class _GradAcc:
     def add(
         self, patterns: Patterns, sl: slice,
         h: np.ndarray, s_prev: np.ndarray, w: np.ndarray, f: np.ndarray,
+        f_flat: np.ndarray,
     ) -> None:
-        """Add one chunk of patterns (its survival paths)."""
+        """Add one chunk of patterns (its survival paths; ``f_flat``: ``f`` as ``(n, K*tau)``)."""
         k, n_rows = self.ac_t.shape[1], self.ac_t.shape[0]
         tau = patterns.horizon
         rows = patterns.rows[sl]
@@ -240,7 +248,7 @@ class _GradAcc:
         a = (n / one_minus_q)[active]
         pat = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[active]
         amat = sparse.csr_matrix((a, (u, pat)), shape=(n_rows, rows.shape[0]))
-        self.ac += np.asarray(amat @ f.transpose(1, 0, 2).reshape(rows.shape[0], k * tau))
+        self.ac += np.asarray(amat @ f_flat)
         tt = np.broadcast_to(np.arange(tau)[None, :], rows.shape)[active]
         f_at_t = f[:, pat, tt]  # (K, n_active): F_ik(t)
         for j in range(k):
@@ -276,7 +284,7 @@ def gcomp_means(hazard: np.ndarray, patterns: Patterns) -> GCompMeans:
     inc = np.zeros((g, k, tau))
     for sl in _chunks(len(patterns.count)):
         _, _, w, f = survival_paths(hazard, patterns.rows[sl])
-        _means_chunk(weeks, inc, patterns, sl, w, f)
+        _means_chunk(weeks, inc, patterns, sl, w, _flat(f))
     return GCompMeans(weeks=weeks, incidence=inc)
 
 
@@ -297,7 +305,8 @@ def gcomp_gradients(hazard: np.ndarray, patterns: Patterns) -> GCompGradients:
     k, n_rows = hazard.shape
     acc = _GradAcc.zeros(n_rows, k, patterns.horizon)
     for sl in _chunks(len(patterns.count)):
-        acc.add(patterns, sl, *survival_paths(hazard, patterns.rows[sl]))
+        h, s_prev, w, f = survival_paths(hazard, patterns.rows[sl])
+        acc.add(patterns, sl, h, s_prev, w, f, _flat(f))
     return acc.result(patterns.horizon)
 
 
@@ -323,6 +332,7 @@ def gcomp_sums(hazard: np.ndarray, patterns: Patterns) -> tuple[GCompMeans, GCom
     acc = _GradAcc.zeros(n_rows, k, tau)
     for sl in _chunks(len(patterns.count)):
         h, s_prev, w, f = survival_paths(hazard, patterns.rows[sl])
-        _means_chunk(weeks, inc, patterns, sl, w, f)
-        acc.add(patterns, sl, h, s_prev, w, f)
+        f_flat = _flat(f)
+        _means_chunk(weeks, inc, patterns, sl, w, f_flat)
+        acc.add(patterns, sl, h, s_prev, w, f, f_flat)
     return GCompMeans(weeks=weeks, incidence=inc), acc.result(tau)
