@@ -21,6 +21,7 @@ from sofeval.analyses import (
     destination_effects,
     gcomp_gradients,
     gcomp_means,
+    gcomp_sums,
     sof_cells,
     survival_paths,
 )
@@ -30,6 +31,7 @@ from sofeval.analyses.prediction import (
     hazard_slope,
     linear_predictor,
     reference_levels,
+    reference_levels_by,
     separation_signs,
 )
 from sofeval.data import simulate, validate_study
@@ -91,6 +93,37 @@ def test_gcomputation_of_a_tiny_case_by_hand():
     means = gcomp_means(hazard, pats)
     assert means.weeks[0] == pytest.approx(2 * 2.445 + 1.7)
     np.testing.assert_allclose(means.incidence[0, 0], 2 * inc[0][0] + inc[0][1])
+
+
+def test_gcomp_sums_equal_means_and_gradients_bit_for_bit():
+    rng = np.random.default_rng(4)
+    k, n_rows, n_pat, tau = 3, 42, 25, 6  # n_rows a multiple of the 3 scopes
+    hazard = rng.uniform(0.0, 0.2, (k, n_rows))
+    rows = rng.integers(0, n_rows, (n_pat, tau))
+    entry = rng.integers(0, tau, n_pat)
+    rows[np.arange(tau)[None, :] < entry[:, None]] = -1
+    scope = rng.integers(0, 3, n_pat)
+    rows = np.where(rows >= 0, rows - rows % 3 + scope[:, None], -1)  # row % 3 = its scope
+    pats = Patterns(rows=rows, count=rng.integers(1, 5, n_pat).astype(float), scope=scope,
+                    n_scopes=3)
+    means, grads = gcomp_sums(hazard, pats)
+    ref_m, ref_g = gcomp_means(hazard, pats), gcomp_gradients(hazard, pats)
+    np.testing.assert_array_equal(means.weeks, ref_m.weeks)
+    np.testing.assert_array_equal(means.incidence, ref_m.incidence)
+    for name in ("weeks", "first", "second", "week", "scope"):
+        np.testing.assert_array_equal(getattr(grads, name), getattr(ref_g, name))
+
+
+def test_reference_levels_by_equal_reference_levels_per_outcome():
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"a": rng.integers(0, 4, n), "b": rng.choice(["x", "y", "z"], n)})
+    trials = rng.integers(1, 5, n).astype(float)
+    events = {"rare": (rng.random(n) < 0.02).astype(float), "none": np.zeros(n),
+              "common": rng.integers(0, 2, n).astype(float)}
+    by = reference_levels_by(frame, ["a", "b"], trials, events)
+    for name, e in events.items():
+        assert by[name] == reference_levels(frame, ["a", "b"], trials, e)
 
 
 def test_gcomputation_rejects_hazards_summing_to_one():

@@ -86,6 +86,7 @@ from sofeval.analyses.gcomputation import (
     Patterns,
     gcomp_gradients,
     gcomp_means,
+    gcomp_sums,
     survival_paths,
 )
 from sofeval.analyses.homogeneity import (
@@ -282,6 +283,7 @@ __all__ = [
     "frailty_design",
     "gcomp_gradients",
     "gcomp_means",
+    "gcomp_sums",
     "half_year_label",
     "hazard_frame",
     "homogeneity",

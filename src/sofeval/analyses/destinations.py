@@ -47,6 +47,7 @@ from sofeval.analyses.prediction import (
     cluster_influence,
     fitted_design,
     reference_levels,
+    reference_levels_by,
     separation_signs,
 )
 from sofeval.analyses.specification import (
@@ -375,8 +376,9 @@ def _design_groups(
 ) -> list[tuple[dict[str, object], list[str]]]:
     """The destinations grouped by the reference levels of their design."""
     groups: dict[tuple[object, ...], tuple[dict[str, object], list[str]]] = {}
+    by_state = reference_levels_by(mf, categorical, trials, {s: events[s] for s in states})
     for s in states:
-        refs = reference_levels(mf, categorical, trials, events[s])
+        refs = by_state[s]
         key = tuple(refs[c] for c in categorical)
         groups.setdefault(key, (refs, []))[1].append(s)
     return list(groups.values())

@@ -44,8 +44,7 @@ from sofeval.analyses.destinations import DestinationsResult, destination_event_
 from sofeval.analyses.gcomputation import (
     GCompGradients,
     Patterns,
-    gcomp_gradients,
-    gcomp_means,
+    gcomp_sums,
 )
 from sofeval.analyses.prediction import (
     design_rows,
@@ -355,11 +354,16 @@ def _influence(
     k_all = len(dest.destinations)
     n_rows, tau = grads.week.shape[0], grads.second.shape[2]
     out = np.zeros((n_scopes, 1 + k_all * tau, len(dest.clusters)))
+    # the columns of grads.incidence(k): -second, plus `first` in destination k's block
+    minus_second = -grads.second.reshape(n_rows, k_all * tau)
+    upto = grads.week[:, None] <= np.arange(1, tau + 1)[None, :]
+    first = np.where(upto, grads.first[:, None], 0.0)
+    dsum = np.empty((n_rows, 1 + k_all * tau))
     for k, d in enumerate(dest.destinations):
         keep = np.flatnonzero(~np.asarray(dest.fits[d].aliased))
-        dsum = np.empty((n_rows, 1 + k_all * tau))
         dsum[:, 0] = grads.weeks
-        dsum[:, 1:] = grads.incidence(k).reshape(n_rows, k_all * tau)
+        dsum[:, 1:] = minus_second
+        dsum[:, 1 + k * tau : 1 + (k + 1) * tau] += first
         dsum *= slopes[k][:, None]
         out += scope_influence(x[d][:, keep].tocsr(), dsum, grads.scope, n_scopes,
                                dest.influence[d])
@@ -449,12 +453,12 @@ def counterfactual_durations(
     for arm in ("with", "without"):
         x = _design_rows(dest, pred.frames[arm])
         hazard, slope = _hazards(dest, x)
-        means = gcomp_means(hazard, pats)
+        means, grads = gcomp_sums(hazard, pats)
         w = means.weeks / n_spells
         f = means.incidence / n_spells[:, None, None]
         pooled_f = np.einsum("j,jkw->kw", shares, f)[None]
         est[arm] = (np.r_[w @ shares, w], np.concatenate([pooled_f, f]))
-        ps = _influence(dest, x, slope, gcomp_gradients(hazard, pats), pats.n_scopes)
+        ps = _influence(dest, x, slope, grads, pats.n_scopes)
         ps /= n_spells[:, None, None]
         psi[arm] = np.concatenate([np.einsum("j,jqg->qg", shares, ps)[None], ps])
     scopes = ["all", *pred.scopes]

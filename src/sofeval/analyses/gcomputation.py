@@ -48,6 +48,7 @@ __all__ = [
     "Patterns",
     "gcomp_gradients",
     "gcomp_means",
+    "gcomp_sums",
     "survival_paths",
 ]
 
@@ -191,6 +192,79 @@ def survival_paths(
     return h, s_prev, weeks, incidence
 
 
+def _flat(f: np.ndarray) -> np.ndarray:
+    """``(K, n, tau)`` -> ``(n, K*tau)`` (a copy)."""
+    k, n, tau = f.shape
+    return f.transpose(1, 0, 2).reshape(n, k * tau)
+
+
+def _means_chunk(
+    weeks: np.ndarray, inc: np.ndarray, patterns: Patterns, sl: slice,
+    w: np.ndarray, f_flat: np.ndarray,
+) -> None:
+    """Add the scope sums of one chunk of patterns (``W`` and ``F`` as ``(n, K*tau)``)."""
+    g, tau = patterns.n_scopes, patterns.horizon
+    k = f_flat.shape[1] // tau
+    n, sc = patterns.count[sl], patterns.scope[sl]
+    weeks += np.bincount(sc, weights=n * w, minlength=g)
+    agg = sparse.csr_matrix((n, (sc, np.arange(len(n)))), shape=(g, len(n)))
+    inc += np.asarray(agg @ f_flat).reshape(g, k, tau)
+
+
+@dataclass
+class _GradAcc:
+    """Accumulators of :func:`gcomp_gradients` over the chunks of patterns."""
+
+    weeks: np.ndarray
+    first: np.ndarray
+    ac: np.ndarray
+    ac_t: np.ndarray
+    week: np.ndarray
+    scope: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_rows: int, k: int, tau: int) -> _GradAcc:
+        return cls(np.zeros(n_rows), np.zeros(n_rows), np.zeros((n_rows, k * tau)),
+                   np.zeros((n_rows, k)), np.zeros(n_rows, dtype=np.int64),
+                   np.full(n_rows, -1, dtype=np.int64))
+
+    def add(
+        self, patterns: Patterns, sl: slice,
+        h: np.ndarray, s_prev: np.ndarray, w: np.ndarray, f: np.ndarray,
+        f_flat: np.ndarray,
+    ) -> None:
+        """Add one chunk of patterns (its survival paths; ``f_flat``: ``f`` as ``(n, K*tau)``)."""
+        k, n_rows = self.ac_t.shape[1], self.ac_t.shape[0]
+        tau = patterns.horizon
+        rows = patterns.rows[sl]
+        n = patterns.count[sl][:, None]
+        active = rows >= 0
+        u = rows[active]
+        one_minus_q = 1.0 - h.sum(axis=0)
+        after = w[:, None] - np.cumsum(s_prev * active, axis=1)  # sum_{s>t} S(s-1)
+        self.weeks += np.bincount(u, weights=(-n * after / one_minus_q)[active],
+                                  minlength=n_rows)
+        self.first += np.bincount(u, weights=(n * s_prev)[active], minlength=n_rows)
+        a = (n / one_minus_q)[active]
+        pat = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[active]
+        amat = sparse.csr_matrix((a, (u, pat)), shape=(n_rows, rows.shape[0]))
+        self.ac += np.asarray(amat @ f_flat)
+        tt = np.broadcast_to(np.arange(tau)[None, :], rows.shape)[active]
+        f_at_t = f[:, pat, tt]  # (K, n_active): F_ik(t)
+        for j in range(k):
+            self.ac_t[:, j] += np.bincount(u, weights=a * f_at_t[j], minlength=n_rows)
+        self.week[u] = tt + 1
+        self.scope[u] = np.broadcast_to(patterns.scope[sl][:, None], rows.shape)[active]
+
+    def result(self, tau: int) -> GCompGradients:
+        """The gradients."""
+        n_rows, k = self.ac_t.shape
+        later = np.arange(1, tau + 1)[None, :] > self.week[:, None]  # w > t_U
+        second = (self.ac.reshape(n_rows, k, tau) - self.ac_t[:, :, None]) * later[:, None, :]
+        return GCompGradients(weeks=self.weeks, first=self.first, second=second,
+                              week=self.week, scope=self.scope)
+
+
 def gcomp_means(hazard: np.ndarray, patterns: Patterns) -> GCompMeans:
     """Sums of weeks on benefit and cumulative incidences over the spells of every scope.
 
@@ -210,10 +284,7 @@ def gcomp_means(hazard: np.ndarray, patterns: Patterns) -> GCompMeans:
     inc = np.zeros((g, k, tau))
     for sl in _chunks(len(patterns.count)):
         _, _, w, f = survival_paths(hazard, patterns.rows[sl])
-        n, sc = patterns.count[sl], patterns.scope[sl]
-        weeks += np.bincount(sc, weights=n * w, minlength=g)
-        agg = sparse.csr_matrix((n, (sc, np.arange(len(n)))), shape=(g, len(n)))
-        inc += np.asarray(agg @ f.transpose(1, 0, 2).reshape(len(n), k * tau)).reshape(g, k, tau)
+        _means_chunk(weeks, inc, patterns, sl, w, _flat(f))
     return GCompMeans(weeks=weeks, incidence=inc)
 
 
@@ -232,34 +303,36 @@ def gcomp_gradients(hazard: np.ndarray, patterns: Patterns) -> GCompGradients:
     GCompGradients
     """
     k, n_rows = hazard.shape
-    tau = patterns.horizon
-    weeks = np.zeros(n_rows)
-    first = np.zeros(n_rows)
-    ac = np.zeros((n_rows, k * tau))
-    ac_t = np.zeros((n_rows, k))
-    week = np.zeros(n_rows, dtype=np.int64)
-    scope = np.full(n_rows, -1, dtype=np.int64)
-    t_index = np.arange(tau)
+    acc = _GradAcc.zeros(n_rows, k, patterns.horizon)
     for sl in _chunks(len(patterns.count)):
-        rows = patterns.rows[sl]
-        h, s_prev, w, f = survival_paths(hazard, rows)
-        n = patterns.count[sl][:, None]
-        active = rows >= 0
-        u = rows[active]
-        one_minus_q = 1.0 - h.sum(axis=0)
-        after = w[:, None] - np.cumsum(s_prev * active, axis=1)  # sum_{s>t} S(s-1)
-        weeks += np.bincount(u, weights=(-n * after / one_minus_q)[active], minlength=n_rows)
-        first += np.bincount(u, weights=(n * s_prev)[active], minlength=n_rows)
-        a = (n / one_minus_q)[active]
-        pat = np.broadcast_to(np.arange(rows.shape[0])[:, None], rows.shape)[active]
-        amat = sparse.csr_matrix((a, (u, pat)), shape=(n_rows, rows.shape[0]))
-        ac += np.asarray(amat @ f.transpose(1, 0, 2).reshape(rows.shape[0], k * tau))
-        tt = np.broadcast_to(t_index[None, :], rows.shape)[active]
-        f_at_t = f[:, pat, tt]  # (K, n_active): F_ik(t)
-        for j in range(k):
-            ac_t[:, j] += np.bincount(u, weights=a * f_at_t[j], minlength=n_rows)
-        week[u] = tt + 1
-        scope[u] = np.broadcast_to(patterns.scope[sl][:, None], rows.shape)[active]
-    later = np.arange(1, tau + 1)[None, :] > week[:, None]  # w > t_U
-    second = (ac.reshape(n_rows, k, tau) - ac_t[:, :, None]) * later[:, None, :]
-    return GCompGradients(weeks=weeks, first=first, second=second, week=week, scope=scope)
+        h, s_prev, w, f = survival_paths(hazard, patterns.rows[sl])
+        acc.add(patterns, sl, h, s_prev, w, f, _flat(f))
+    return acc.result(patterns.horizon)
+
+
+def gcomp_sums(hazard: np.ndarray, patterns: Patterns) -> tuple[GCompMeans, GCompGradients]:
+    """:func:`gcomp_means` and :func:`gcomp_gradients` at once (the survival paths once).
+
+    Parameters
+    ----------
+    hazard
+        ``(K, n_rows)`` cause-specific hazards of the prediction rows.
+    patterns
+        The spells, grouped.
+
+    Returns
+    -------
+    tuple of GCompMeans and GCompGradients
+        Equal (bit for bit) to the two functions' results.
+    """
+    k, n_rows = hazard.shape
+    tau, g = patterns.horizon, patterns.n_scopes
+    weeks = np.zeros(g)
+    inc = np.zeros((g, k, tau))
+    acc = _GradAcc.zeros(n_rows, k, tau)
+    for sl in _chunks(len(patterns.count)):
+        h, s_prev, w, f = survival_paths(hazard, patterns.rows[sl])
+        f_flat = _flat(f)
+        _means_chunk(weeks, inc, patterns, sl, w, f_flat)
+        acc.add(patterns, sl, h, s_prev, w, f, f_flat)
+    return GCompMeans(weeks=weeks, incidence=inc), acc.result(tau)

@@ -52,6 +52,7 @@ __all__ = [
     "nearest_level",
     "prediction_rows",
     "reference_levels",
+    "reference_levels_by",
     "scope_influence",
     "separation_signs",
 ]
@@ -367,12 +368,45 @@ def reference_levels(
     dict
         Column -> reference level.
     """
-    out: dict[str, object] = {}
-    counts = pd.DataFrame({"t": np.asarray(trials, float), "e": np.asarray(events, float)})
+    return reference_levels_by(frame, categorical, trials, {"": events})[""]
+
+
+def reference_levels_by(
+    frame: pd.DataFrame,
+    categorical: Sequence[str],
+    trials: np.ndarray,
+    events: Mapping[str, np.ndarray],
+) -> dict[str, dict[str, object]]:
+    """:func:`reference_levels` of several outcomes on the same cells (each column coded once).
+
+    Parameters
+    ----------
+    frame
+        Regressor frame, one row per cell.
+    categorical
+        Its categorical columns.
+    trials
+        Person-weeks per cell.
+    events
+        Outcome -> events per cell.
+
+    Returns
+    -------
+    dict
+        Outcome -> (column -> reference level).
+    """
+    out: dict[str, dict[str, object]] = {name: {} for name in events}
+    t = np.asarray(trials, float)
     for c in categorical:
-        g = counts.groupby(frame[c].to_numpy()).sum()
-        with_events = g[g["e"] > 0]
-        out[c] = (with_events if len(with_events) else g)["t"].idxmax()
+        codes, levels = pd.factorize(frame[c].to_numpy(), sort=True)
+        seen = codes >= 0
+        codes = codes[seen]
+        n = len(levels)
+        t_sum = np.bincount(codes, weights=t[seen], minlength=n)
+        for name, e in events.items():
+            e_sum = np.bincount(codes, weights=np.asarray(e, float)[seen], minlength=n)
+            cand = np.where(e_sum > 0, t_sum, -np.inf) if (e_sum > 0).any() else t_sum
+            out[name][c] = levels[int(np.argmax(cand))]
     return out
 
 
