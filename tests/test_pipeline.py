@@ -19,6 +19,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sofeval import report
 from sofeval.analyses import subgroup_effects
@@ -370,3 +371,26 @@ def test_subgroup_models_are_shared_so_the_lanes_finish_together() -> None:
     mine, theirs = split_subgroups(variables, sizes, 100, RunConfig(skip=skip))
     assert (mine, theirs) == ([2], [0, 1, 3])
     assert split_subgroups((), {}, 100, RunConfig()) == ([], [])
+
+
+def test_models_are_fitted_with_one_blas_thread_in_one_process_too(
+    study: StudyData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last digits of a result must not depend on the cores of the machine."""
+    import sofeval.pipeline as pipeline
+
+    seen: list[int] = []
+    fit = pipeline.estimate_effects
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "estimate_effects", spy)
+    config = RunConfig(bootstrap_draws=0, ri_draws=0, subgroups=(),
+                       skip=("destinations", "event_study", "placebo_time", "homogeneity"))
+    with threadpool_limits(limits=2), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotIdentifiedWarning)
+        run_analysis(study, config, progress=False, parallel=False)
+        assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == 2
+    assert seen == [1]

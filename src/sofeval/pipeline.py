@@ -9,8 +9,9 @@ Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
    samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check (their
    warnings and notes come in the order of :func:`sofeval.engines.run_dask`, so both
    engines give the same files);
-2. the second wave: this process fits the destination models (which reuse the employment
-   fit), the counterfactual durations and some subgroup variables, while the second lane
+2. the second wave: this process fits some subgroup variables (the destination models,
+   which reuse the employment fit, and the counterfactual durations were fitted in step 1
+   while the second lane finished; their warnings and notes come here), while the second lane
    fits the recurrence after a return to work, the event study, the placebo in time, the
    test of equal effects across jobcentres and the other subgroup variables; the subgroup
    models are shared so that both lanes finish together (:func:`split_subgroups`).
@@ -32,6 +33,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from sofeval import report
 from sofeval.analyses import (
@@ -73,7 +75,7 @@ from sofeval.data import StudyData, StudyDataset
 from sofeval.engines import run_dask
 from sofeval.errors import SofevalError, check_option
 from sofeval.panel import StudyDesign
-from sofeval.runtime import Background, fork_available
+from sofeval.runtime import Background, Recorded, fork_available, recorded
 
 T = TypeVar("T")
 
@@ -131,6 +133,10 @@ class _SideLane:
     jc_homogeneity: HomogeneityResult | None
     subgroups: tuple[tuple[int, SubgroupEffectsResult], ...]
     notes: tuple[str, ...]
+
+
+#: The destinations and durations with their notes, and the warnings held back.
+Outcomes = Recorded[tuple[DestinationsResult | None, DurationsResult | None, tuple[str, ...]]]
 
 
 def _inference(config: RunConfig) -> dict[str, Any]:
@@ -221,6 +227,7 @@ def split_subgroups(
     sizes: Mapping[str, int],
     n_cells: int,
     config: RunConfig,
+    done: Sequence[str] = (),
 ) -> tuple[list[int], list[int]]:
     """Share the subgroup models between the two lanes so that they finish together.
 
@@ -240,6 +247,8 @@ def split_subgroups(
         Cells of the run's models.
     config
         Run settings (skipped analyses cost nothing).
+    done
+        Analyses of :data:`LANE_COST` computed before step 2 (they cost nothing either).
 
     Returns
     -------
@@ -248,7 +257,7 @@ def split_subgroups(
     """
     load = [0.0, 0.0]
     for analysis, weight in LANE_COST.items():
-        if config.runs(analysis):
+        if config.runs(analysis) and analysis not in done:
             load[0 if analysis in MAIN_LANE else 1] += weight * n_cells
     lanes: tuple[list[int], list[int]] = ([], [])
     cost = [float(sizes.get(v, n_cells)) for v in variables]
@@ -328,12 +337,14 @@ def _core(
     sc: SOFCells,
     progress: bool | None,
     parallel: bool,
-) -> RunResults:
+) -> tuple[RunResults, Outcomes]:
     """Step 1: pooled and per-jobcentre effects, dose-response, monitoring, Cox cross-check.
 
     The dose-response, the monitoring and the Cox cross-check run in the second lane while
     this process fits the effects models; their warnings are re-issued after the effects
-    models', in the order of :func:`sofeval.engines.run_dask`.
+    models', in the order of :func:`sofeval.engines.run_dask`. This process then goes on
+    with the destination models and durations of step 2 (they need the employment fit),
+    returned with their warnings held back (:func:`sofeval.runtime.recorded`).
     """
     forked = parallel and fork_available()  # a child's progress bar would garble the parent's
     side = Background(
@@ -346,8 +357,12 @@ def _core(
     jce = jobcentre_effects(
         sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
     )
+    # the second lane's work takes longer: the destinations and durations of step 2 fill
+    # the wait, their warnings held back to be issued where step 2 would have run them
+    outcomes = recorded(lambda: _outcomes(study, sc, eff, config, progress))
     dose, mon, cox, notes = side.result()
-    return RunResults(design, config, sc, eff, jce, dose, mon, study.audit, notes, cox)
+    core = RunResults(design, config, sc, eff, jce, dose, mon, study.audit, notes, cox)
+    return core, outcomes
 
 
 def _core_side(
@@ -435,9 +450,9 @@ def _outcomes(
     eff: EffectsResult,
     config: RunConfig,
     progress: bool | None,
-    notes: list[str],
-) -> tuple[DestinationsResult | None, DurationsResult | None]:
-    """Step 2, main lane: effects on every destination, then weeks and kroner saved."""
+) -> tuple[DestinationsResult | None, DurationsResult | None, tuple[str, ...]]:
+    """Effects on every destination, then weeks and kroner saved, with their notes."""
+    notes: list[str] = []
     dest = _attempt(
         "destination effects not estimated",
         notes,
@@ -449,10 +464,11 @@ def _outcomes(
         config, "destinations",
     )  # fmt: skip
     if dest is None:
-        if not config.runs("destinations"):
-            return None, None
-        notes.append("counterfactual durations not estimated: they need the destination models.")
-        return None, None
+        if config.runs("destinations"):
+            notes.append(
+                "counterfactual durations not estimated: they need the destination models."
+            )
+        return None, None, tuple(notes)
     dur = _attempt(
         "counterfactual durations not estimated",
         notes,
@@ -461,7 +477,7 @@ def _outcomes(
         ),
         config, "durations",
     )
-    return dest, dur
+    return dest, dur, tuple(notes)
 
 
 def _second_wave(
@@ -472,18 +488,21 @@ def _second_wave(
     progress: bool | None,
     parallel: bool,
     sg_cells: Mapping[str, SOFCells],
+    outcomes: Outcomes | None = None,
 ) -> RunResults:
     """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes.
 
     ``sg_cells`` are the subgroup variables' cells built in the first pass
-    (:func:`~sofeval.analyses.sof_cells_with_subgroups`).
+    (:func:`~sofeval.analyses.sof_cells_with_subgroups`); ``outcomes`` the destinations and
+    durations step 1 computed (``None``: they are computed here).
     """
     config, design = core.config, core.design
     forked = parallel and fork_available()
     variables = subgroup_variables(study, config)
     mine, theirs = split_subgroups(
-        variables, {v: c.cells.n_cells for v, c in sg_cells.items()}, sc.cells.n_cells, config
-    )
+        variables, {v: c.cells.n_cells for v, c in sg_cells.items()}, sc.cells.n_cells,
+        config, done=MAIN_LANE if outcomes is not None else (),
+    )  # fmt: skip
     side = Background(
         lambda: _side_lane(
             study, design, config, (sc_dose, sc), (variables, theirs, sg_cells),
@@ -491,8 +510,11 @@ def _second_wave(
         ),
         enabled=forked,
     )  # fmt: skip
-    notes: list[str] = []
-    dest, dur = _outcomes(study, sc, core.effects, config, progress, notes)
+    if outcomes is None:
+        dest, dur, outcome_notes = _outcomes(study, sc, core.effects, config, progress)
+    else:  # computed in step 1: their warnings come here, where they would have run
+        dest, dur, outcome_notes = outcomes.reissue()
+    notes = list(outcome_notes)
     parts = _subgroup_parts(study, design, config, variables, mine, progress, notes, sg_cells)
     lane = side.result()
     subgroups = merge_subgroups([*parts, *lane.subgroups])
@@ -557,7 +579,10 @@ def run_analysis(
     RunResults
     """
     check_option("engine", engine, ("local", "dask"))
-    res = _run(study, config, progress, parallel, engine, client, workers, scheduler)
+    # one BLAS thread, in either lane or in one process: a BLAS reduction split over threads
+    # sums in another order, so the last digits of a result would depend on the machine
+    with threadpool_limits(limits=1):
+        res = _run(study, config, progress, parallel, engine, client, workers, scheduler)
     return replace(res, notes=(*res.notes, *skip_notes(config)))
 
 
@@ -620,8 +645,8 @@ def _run(
     sc_dose, sg_cells = sof_cells_with_subgroups(
         study, design, covs, subgroup_variables(study, config), progress=progress)
     sc = coarsen_cells(sc_dose, ("link_month",))
-    core = _core(study, design, config, sc_dose, sc, progress, parallel)
-    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells)
+    core, outcomes = _core(study, design, config, sc_dose, sc, progress, parallel)
+    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells, outcomes)
 
 
 

@@ -2,6 +2,8 @@
 
 * :class:`Background` -- run one piece of work in a forked process beside the main one
   (a second lane on 2 cores);
+* :func:`recorded` -- a result whose warnings are held back, to be issued where the work
+  used to run (:class:`Recorded`);
 * :func:`show_progress` -- the one rule for when long work shows a progress bar;
 * :class:`IdCache` -- a cache keyed by the identity of a live object (weak reference).
 
@@ -26,6 +28,7 @@ import traceback
 import warnings
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -80,6 +83,44 @@ def _child(fn: Callable[[], Any], conn: Any) -> None:
             payload = ("error", _portable(exc))
     conn.send((*payload, _warning_records(caught)))
     conn.close()
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[T]):
+    """A result with the warnings its computation raised, held back to be issued later.
+
+    Work moved earlier to fill an idle lane keeps the files of a run identical when its
+    warnings are issued where the work used to run (:meth:`reissue`).
+    """
+
+    value: T
+    records: tuple[tuple[Any, ...], ...]
+
+    def reissue(self) -> T:
+        """Issue the held warnings, in their order, and return the value."""
+        for message, category, filename, lineno in self.records:
+            warnings.warn_explicit(message, category, filename, lineno)
+        return self.value
+
+
+def recorded(fn: Callable[[], T]) -> Recorded[T]:
+    """``fn()`` with its warnings recorded instead of issued (see :class:`Recorded`).
+
+    The warning filters in force stay in force (as in a :class:`Background` lane): a
+    warning turned into an error still raises.
+
+    Parameters
+    ----------
+    fn
+        Work without arguments.
+
+    Returns
+    -------
+    Recorded
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        value = fn()
+    return Recorded(value, tuple(_warning_records(caught)))
 
 
 class Background(Generic[T]):
