@@ -9,12 +9,14 @@ Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
    samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check (their
    warnings and notes come in the order of :func:`sofeval.engines.run_dask`, so both
    engines give the same files);
-2. the second wave: this process fits some subgroup variables (the destination models,
-   which reuse the employment fit, and the counterfactual durations were fitted in step 1
-   while the second lane finished; their warnings and notes come here), while the second lane
-   fits the recurrence after a return to work, the event study, the placebo in time, the
+2. the second wave: this process fits some subgroup variables while the second lane fits
+   the event study, the placebo in time, the
    test of equal effects across jobcentres and the other subgroup variables; the subgroup
-   models are shared so that both lanes finish together (:func:`split_subgroups`).
+   models are shared so that both lanes finish together (:func:`split_subgroups`). The
+   destination models (which reuse the employment fit), the counterfactual durations and the
+   recurrence after a return to work belong here, but run at the end of step 1, where each
+   lane would otherwise wait for the other; their warnings and notes are issued here, so the
+   files equal those of the dask engine, which runs them in this step.
 
 Each subgroup variable's model has its own seed (``seed + i``, as
 :func:`~sofeval.analyses.subgroup_effects` gives the ``i``-th variable), so the split gives
@@ -137,6 +139,8 @@ class _SideLane:
 
 #: The destinations and durations with their notes, and the warnings held back.
 Outcomes = Recorded[tuple[DestinationsResult | None, DurationsResult | None, tuple[str, ...]]]
+#: The recurrence with its notes, and the warnings held back.
+RecurrenceWork = Recorded[tuple[RecurrenceResult | None, tuple[str, ...]]]
 
 
 def _inference(config: RunConfig) -> dict[str, Any]:
@@ -337,14 +341,15 @@ def _core(
     sc: SOFCells,
     progress: bool | None,
     parallel: bool,
-) -> tuple[RunResults, Outcomes]:
+) -> tuple[RunResults, tuple[Outcomes, RecurrenceWork]]:
     """Step 1: pooled and per-jobcentre effects, dose-response, monitoring, Cox cross-check.
 
     The dose-response, the monitoring and the Cox cross-check run in the second lane while
     this process fits the effects models; their warnings are re-issued after the effects
     models', in the order of :func:`sofeval.engines.run_dask`. This process then goes on
     with the destination models and durations of step 2 (they need the employment fit),
-    returned with their warnings held back (:func:`sofeval.runtime.recorded`).
+    the second lane with the recurrence of step 2, both returned with their warnings held
+    back (:func:`sofeval.runtime.recorded`).
     """
     forked = parallel and fork_available()  # a child's progress bar would garble the parent's
     side = Background(
@@ -360,9 +365,9 @@ def _core(
     # the second lane's work takes longer: the destinations and durations of step 2 fill
     # the wait, their warnings held back to be issued where step 2 would have run them
     outcomes = recorded(lambda: _outcomes(study, sc, eff, config, progress))
-    dose, mon, cox, notes = side.result()
+    dose, mon, cox, notes, rec = side.result()
     core = RunResults(design, config, sc, eff, jce, dose, mon, study.audit, notes, cox)
-    return core, outcomes
+    return core, (outcomes, rec)
 
 
 def _core_side(
@@ -372,8 +377,11 @@ def _core_side(
     sc_dose: SOFCells,
     progress: bool | None,
 ) -> tuple[DoseResponseResult | None, MonitoringResult | None, pd.DataFrame | None,
-           tuple[str, ...]]:  # fmt: skip
-    """Step 1, second lane: dose-response, monitoring and Cox cross-check, with notes."""
+           tuple[str, ...], RecurrenceWork]:  # fmt: skip
+    """Step 1, second lane: dose-response, monitoring and Cox cross-check, with notes.
+
+    Then the recurrence of step 2, its warnings held back (:func:`sofeval.runtime.recorded`).
+    """
     notes: list[str] = []
     settings = _inference(config)
     dose = _attempt(
@@ -392,26 +400,15 @@ def _core_side(
             f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
             "(it works on the full person-week panel)."
         )
-    return dose, mon, cox, tuple(notes)
+    rec = recorded(lambda: _recurrence(study, design, config, sc_dose))
+    return dose, mon, cox, tuple(notes), rec
 
 
-def _side_lane(
-    study: StudyData,
-    design: StudyDesign,
-    config: RunConfig,
-    cells: tuple[SOFCells, SOFCells],
-    subgroups: tuple[Sequence[str], Sequence[int], Mapping[str, SOFCells]],
-    progress: bool | None,
-) -> _SideLane:
-    """Step 2, second lane: recurrence, event study, placebo, jobcentre homogeneity, subgroups.
-
-    ``cells`` are the cells keyed by ``link_month`` and those summed over it; ``subgroups``
-    is ``(variables, indices, cells)``, the subgroup variables this lane fits and the
-    cells built for them in the first pass.
-    """
+def _recurrence(
+    study: StudyData, design: StudyDesign, config: RunConfig, sc_dose: SOFCells
+) -> tuple[RecurrenceResult | None, tuple[str, ...]]:
+    """The recurrence after a return to work, with its note if it cannot be estimated."""
     notes: list[str] = []
-    settings = _inference(config)
-    sc_dose, sc = cells
     rec = _attempt(
         "recurrence not estimated",
         notes,
@@ -421,6 +418,31 @@ def _side_lane(
         ),
         config, "recurrence",
     )  # fmt: skip
+    return rec, tuple(notes)
+
+
+def _side_lane(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    cells: tuple[SOFCells, SOFCells],
+    subgroups: tuple[Sequence[str], Sequence[int], Mapping[str, SOFCells]],
+    progress: bool | None,
+    early: RecurrenceWork | None = None,
+) -> _SideLane:
+    """Step 2, second lane: recurrence, event study, placebo, jobcentre homogeneity, subgroups.
+
+    ``cells`` are the cells keyed by ``link_month`` and those summed over it; ``subgroups``
+    is ``(variables, indices, cells)``, the subgroup variables this lane fits and the
+    cells built for them in the first pass.
+    """
+    settings = _inference(config)
+    sc_dose, sc = cells
+    if early is None:
+        rec, rec_notes = _recurrence(study, design, config, sc_dose)
+    else:  # computed in step 1: its warnings come here, where it would have run
+        rec, rec_notes = early.reissue()
+    notes = list(rec_notes)
     es = _attempt(
         "event study not estimated",
         notes,
@@ -488,32 +510,33 @@ def _second_wave(
     progress: bool | None,
     parallel: bool,
     sg_cells: Mapping[str, SOFCells],
-    outcomes: Outcomes | None = None,
+    early: tuple[Outcomes, RecurrenceWork] | None = None,
 ) -> RunResults:
     """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes.
 
     ``sg_cells`` are the subgroup variables' cells built in the first pass
-    (:func:`~sofeval.analyses.sof_cells_with_subgroups`); ``outcomes`` the destinations and
-    durations step 1 computed (``None``: they are computed here).
+    (:func:`~sofeval.analyses.sof_cells_with_subgroups`); ``early`` the destinations,
+    durations and recurrence step 1 computed (``None``: they are computed here).
     """
     config, design = core.config, core.design
     forked = parallel and fork_available()
     variables = subgroup_variables(study, config)
     mine, theirs = split_subgroups(
         variables, {v: c.cells.n_cells for v, c in sg_cells.items()}, sc.cells.n_cells,
-        config, done=MAIN_LANE if outcomes is not None else (),
+        config, done=(*MAIN_LANE, "recurrence") if early is not None else (),
     )  # fmt: skip
     side = Background(
         lambda: _side_lane(
             study, design, config, (sc_dose, sc), (variables, theirs, sg_cells),
             progress=False if forked else progress,
+            early=None if early is None else early[1],
         ),
         enabled=forked,
     )  # fmt: skip
-    if outcomes is None:
+    if early is None:
         dest, dur, outcome_notes = _outcomes(study, sc, core.effects, config, progress)
     else:  # computed in step 1: their warnings come here, where they would have run
-        dest, dur, outcome_notes = outcomes.reissue()
+        dest, dur, outcome_notes = early[0].reissue()
     notes = list(outcome_notes)
     parts = _subgroup_parts(study, design, config, variables, mine, progress, notes, sg_cells)
     lane = side.result()
@@ -645,8 +668,8 @@ def _run(
     sc_dose, sg_cells = sof_cells_with_subgroups(
         study, design, covs, subgroup_variables(study, config), progress=progress)
     sc = coarsen_cells(sc_dose, ("link_month",))
-    core, outcomes = _core(study, design, config, sc_dose, sc, progress, parallel)
-    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells, outcomes)
+    core, early = _core(study, design, config, sc_dose, sc, progress, parallel)
+    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells, early)
 
 
 
