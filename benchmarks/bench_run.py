@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,14 +152,15 @@ def page_section(history: list[dict[str, Any]]) -> str:
         "memory the largest sum of PSS over the process tree. The JSON with every repeat is "
         "`benchmarks/results/bench_run.json`.",
         "",
-        "| commit | measured | spells | variant | wall s | CPU s (user + sys) | peak GB | load |",
-        "|---|---|---:|---|---:|---:|---:|---:|",
+        "| commit | measured | spells | variant | wall s | median wall s | CPU s (user + sys) "
+        "| peak GB | load |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for h in history:
         for name, rec in h["variants"].items():
             lines.append(
                 f"| `{h['commit']}` | {h['date']} | {h['n_spells']:,} | {name} | "
-                f"{rec['wall_s']:.1f} | "
+                f"{rec['wall_s']:.1f} | {statistics.median(rec['repeats']):.1f} | "
                 f"{rec['cpu_s']:.1f} ({rec['user_s']:.1f} + {rec['sys_s']:.1f}) | "
                 f"{rec['peak_gb']:.2f} | {rec['load_1min']:.1f} |"
             )
@@ -166,6 +168,8 @@ def page_section(history: list[dict[str, Any]]) -> str:
     first = last["first wave"]["wall_s"]
     grow = last["first wave + issue 15"]["wall_s"] / first - 1
     grow_cpu = last["first wave + issue 15"]["cpu_s"] / last["first wave"]["cpu_s"] - 1
+    grow_median = (statistics.median(last["first wave + issue 15"]["repeats"])
+                   / statistics.median(last["first wave"]["repeats"]) - 1)
     full = last["every analysis"]["wall_s"]
     lines += [
         "",
@@ -174,7 +178,8 @@ def page_section(history: list[dict[str, Any]]) -> str:
         "| target | measured | status |",
         "|---|---|---|",
         f"| issue 15: destinations, durations and recurrence grow the run by ≤ "
-        f"{TARGET_GROWTH:.0%} | wall +{grow:.0%} (CPU +{grow_cpu:.0%}) | "
+        f"{TARGET_GROWTH:.0%} | wall +{grow:.0%} (median of the repeats +{grow_median:.0%}; "
+        f"CPU +{grow_cpu:.0%}) | "
         f"{'**met**' if grow <= TARGET_GROWTH else 'not met'} |",
         f"| issue 17: the whole run, every analysis, < {TARGET_RUN_S:.0f} s | {full:.1f} s | "
         f"{'**met**' if full < TARGET_RUN_S else 'not met'} |",
