@@ -377,7 +377,7 @@ def test_models_are_fitted_with_one_blas_thread_in_one_process_too(
     study: StudyData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The last digits of a result must not depend on the cores of the machine."""
-    import sofeval.pipeline as pipeline
+    import sofeval.pipeline.run as pipeline
 
     seen: list[int] = []
     fit = pipeline.estimate_effects

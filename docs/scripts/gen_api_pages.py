@@ -19,8 +19,9 @@ API = ROOT / "docs" / "api"
 LAYERS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
     ("sofeval", "sofeval (front door)", ("sofeval",),
      "`import sofeval as sf` gives the entry points of every layer."),
-    ("cli", "sofeval.cli, pipeline, montecarlo", ("sofeval.cli", "sofeval.pipeline",
-                                                   "sofeval.montecarlo", "sofeval.config"),
+    ("cli", "sofeval.cli, pipeline, montecarlo",
+     ("sofeval.cli", "sofeval.pipeline.run", "sofeval.pipeline.outputs", "sofeval.montecarlo",
+      "sofeval.config"),
      "The command line on top; `sofeval run` (pipeline), the Monte Carlo harness and the "
      "`study.toml` settings below it."),
     ("engines", "sofeval.engines", "engines",
@@ -77,7 +78,7 @@ def main() -> None:
         if not mods:
             continue
         body = [f"# {title}", "", about, ""]
-        body += [f"| module | what it holds |", "|---|---|"]
+        body += ["| module | what it holds |", "|---|---|"]
         body += [f"| `{m}` | {summary_line(m)} |" for m in mods]
         body.append("")
         for m in mods:

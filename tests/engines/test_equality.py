@@ -18,13 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import small_study, write_partitioned
-from sofeval.analyses import meeting_shares, sof_cells, success_criteria
+from sofeval.analyses import hazard_frame, km_frame, meeting_shares, sof_cells, success_criteria
 from sofeval.cli import main
 from sofeval.data import read_study_dir, read_table
 from sofeval.engines import reduce_study
 from sofeval.montecarlo import monte_carlo
 from sofeval.panel import StudyDesign
-from sofeval.pipeline import hazard_frame, km_frame
 
 #: Inference draws of the output comparisons (the equality does not depend on them).
 DRAWS = "49"

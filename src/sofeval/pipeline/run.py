@@ -23,21 +23,19 @@ Each subgroup variable's model has its own seed (``seed + i``, as
 the results of one call. An analysis that cannot be estimated on the data (an
 :class:`~sofeval.errors.SofevalError`) becomes a note of the run, never a crash. Writing the
 files (tables through disclosure control, the workbook, the HTML report and the HonestDiD
-export) is :func:`write_outputs`.
+export) is :func:`sofeval.pipeline.outputs.write_outputs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from sofeval import report
 from sofeval.analyses import (
     HOMOGENEITY_COLUMNS,
     DestinationsResult,
@@ -60,17 +58,13 @@ from sofeval.analyses import (
     dose_response,
     estimate_effects,
     event_study,
-    hazard_frame,
     jobcentre_effects,
     jobcentre_homogeneity,
-    km_frame,
     placebo_time,
     recurrence_effects,
     sof_cells_with_subgroups,
     subgroup_effects,
     success_criteria,
-    write_honestdid_csv,
-    write_honestdid_json,
 )
 from sofeval.config import OPTIONAL_ANALYSES, RunConfig
 from sofeval.data import StudyData, StudyDataset
@@ -560,6 +554,27 @@ def _second_wave(
     )
 
 
+def honestdid_disclosable(es: EventStudyResult, threshold: int) -> bool:
+    """Whether the HonestDiD export may be published: no event quarter rests on a small count.
+
+    The export holds every event-study coefficient, so it is written only when disclosure
+    control hides none of them (no ``n_spells`` or ``n_events`` in ``1 .. threshold-1``).
+
+    Parameters
+    ----------
+    es
+        The event study of the run.
+    threshold
+        Disclosure threshold.
+
+    Returns
+    -------
+    bool
+    """
+    counts = es.table[["n_spells", "n_events"]].to_numpy(dtype=float)
+    return not bool(((counts >= 1) & (counts < threshold)).any())
+
+
 def run_analysis(
     study: StudyData | StudyDataset,
     config: RunConfig,
@@ -670,179 +685,3 @@ def _run(
     sc = coarsen_cells(sc_dose, ("link_month",))
     core, early = _core(study, design, config, sc_dose, sc, progress, parallel)
     return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells, early)
-
-
-
-def design_text(res: RunResults, lang: str = "en") -> str:
-    """A short plain-text description of the study design for the report.
-
-    Parameters
-    ----------
-    res
-        Results of :func:`run_analysis`.
-    lang
-        ``"en"`` or ``"da"`` (the terms of Danish evaluation reports).
-
-    Returns
-    -------
-    str
-        One paragraph.
-    """
-    check_option("lang", lang, report.LANGS)
-    d = res.design
-    cfg = res.config
-    link = " til " if lang == "da" else " to "
-    windows = "; ".join(
-        f"{pd.Timestamp(str(a)).date()}{link}{pd.Timestamp(str(b)).date()}"
-        for a, b in zip(res.cells.windows["start"], res.cells.windows["end"], strict=True)
-    )
-    if lang == "da":
-        covs = ", ".join(cfg.covariates) or "ingen"
-        entry = {"benefit_start": "ved sygedagpengeforløbets start"}.get(d.entry, d.entry)
-        treat = {"week8": "datoen for uge 8", "benefit_start": "forløbets startdato"}.get(
-            d.treatment, d.treatment
-        )
-        return (
-            "Diskret-tids årsagsspecifik hazardmodel for afgang til beskæftigelse "
-            f"({cfg.family}-link) med én dummy pr. sygefraværsuge 1–26 og derefter blokke "
-            "af 4 uger, faste effekter for jobcenter og kalendermåned, kovariater: "
-            f"{covs}. Behandling: forløbets referencedato ({treat}) ligger i "
-            f"jobcentrets programperiode ({windows}). Faser: ex ante-effekt i uge "
-            f"1–{d.phase_cut - 1}, programeffekt fra uge {d.phase_cut}. Opfølgning i højst "
-            f"{d.max_weeks} uger; forsinket indgang {entry}. Standardfejl klyngekorrigeret "
-            f"på jobcenter; restringeret wild cluster bootstrap-t med {cfg.bootstrap_draws} "
-            f"{cfg.bootstrap_weights}-træk; randomiseringsinferens med {cfg.ri_draws} "
-            "permutationer af programstatus på tværs af jobcentre."
-        )
-    covs = ", ".join(cfg.covariates) or "none"
-    treat = {"week8": "week-8"}.get(d.treatment, d.treatment)
-    return (
-        f"Discrete-time cause-specific hazard of exit to employment ({cfg.family} link), "
-        "one dummy per spell week 1–26 then 4-week blocks, jobcentre and calendar-month fixed "
-        f"effects, covariates: {covs}. Treatment: the spell's {treat} reference date in "
-        f"its jobcentre's programme window ({windows}). Phases: ex ante weeks 1–{d.phase_cut - 1}, "
-        f"programme week {d.phase_cut} on. Follow-up capped at {d.max_weeks} weeks; delayed "
-        f"entry at the {d.entry.replace('_', ' ')}. Standard errors clustered by jobcentre; "
-        f"restricted wild cluster bootstrap-t with {cfg.bootstrap_draws} "
-        f"{cfg.bootstrap_weights} draws; randomisation inference with "
-        f"{cfg.ri_draws} permutations of programme status across jobcentres."
-    )
-
-
-def _report_sections(res: RunResults) -> list[report.ExtraSection]:
-    """The report sections of the second wave: outcomes, then credibility."""
-    dest, dur, rec = res.destinations, res.durations, res.recurrence
-    lang = res.config.lang
-    sections = report.outcome_sections(
-        destination_effects=dest.to_frame() if dest is not None else None,
-        duration_effects=dur.to_frame("durations") if dur is not None else None,
-        cumulative_incidence=dur.to_frame("incidence") if dur is not None else None,
-        recurrence=rec.to_frame() if rec is not None else None,
-        recurrence_curves=rec.curves if rec is not None else None,
-        effects=res.effects.table,
-        benefit_per_week=res.config.benefit_per_week,
-        lang=lang,  # type: ignore[arg-type]
-    )
-    es = res.event_study
-    credibility = report.credibility_section(
-        event_study=es.to_frame() if es is not None else None,
-        pretrend_test=es.pretrend_frame() if es is not None else None,
-        placebo_time=res.placebo.to_frame() if res.placebo is not None else None,
-        subgroup_effects=res.subgroups.to_frame() if res.subgroups is not None else None,
-        homogeneity=res.homogeneity.to_frame() if res.homogeneity is not None else None,
-        effects=res.effects.table,
-        lang=lang,  # type: ignore[arg-type]
-    )
-    return sections + ([credibility] if credibility is not None else [])
-
-
-def honestdid_disclosable(es: EventStudyResult, threshold: int) -> bool:
-    """Whether the HonestDiD export may be published: no event quarter rests on a small count.
-
-    The export holds every event-study coefficient, so it is written only when disclosure
-    control hides none of them (no ``n_spells`` or ``n_events`` in ``1 .. threshold-1``).
-
-    Parameters
-    ----------
-    es
-        The event study of the run.
-    threshold
-        Disclosure threshold.
-
-    Returns
-    -------
-    bool
-    """
-    counts = es.table[["n_spells", "n_events"]].to_numpy(dtype=float)
-    return not bool(((counts >= 1) & (counts < threshold)).any())
-
-
-def _honestdid_files(res: RunResults, out: Path) -> dict[str, Path]:
-    """The HonestDiD export (JSON and CSV per estimand), when it may be published.
-
-    The coefficients and covariance are rounded to the 10 significant digits of every
-    published table first, so the files do not depend on the BLAS thread count.
-    """
-    es = res.event_study
-    if es is None or not honestdid_disclosable(es, res.config.threshold):
-        return {}
-    es = replace(es, coef=report.round_array(es.coef), cov=report.round_array(es.cov))
-    paths = write_honestdid_json(es, out) + write_honestdid_csv(es, out)
-    return {p.name: p for p in paths}
-
-
-def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
-    """Write the CSVs, the Excel workbook and the HTML report of a run.
-
-    The report opens with the key findings (:func:`sofeval.report.key_findings`); every
-    table goes through disclosure control with its additive relations declared. The
-    event study's coefficients and covariance are also written in the form HonestDiD takes
-    (``honestdid_<estimand>.json`` and ``.csv``) unless a quarter rests on a small count.
-
-    Parameters
-    ----------
-    res
-        Results of :func:`run_analysis`.
-    out_dir
-        Output folder (created if needed).
-
-    Returns
-    -------
-    dict
-        File name to path of everything written.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    extra: dict[str, Path] = {}
-    if res.cox is not None:
-        extra["cox_crosscheck"] = out / "cox_crosscheck.csv"
-        res.cox.to_csv(
-            extra["cox_crosscheck"],
-            index=False,
-            float_format=report.CSV_FLOAT_FORMAT,
-            lineterminator="\n",
-        )
-    extra |= _honestdid_files(res, out)
-    target = res.monitoring.target if res.monitoring is not None else report.FindingsSettings.target
-    return extra | report.build_report(
-        out,
-        effects=res.effects.table,
-        jobcentre_effects=res.jobcentres.table,
-        dose_response=res.dose.table if res.dose is not None else None,
-        success_criteria=res.monitoring.by_month if res.monitoring is not None else None,
-        success_half_year=res.monitoring.by_half_year if res.monitoring is not None else None,
-        success_overall=res.monitoring.overall if res.monitoring is not None else None,
-        audit=res.audit,
-        panel_summary=res.cells.audit,
-        # computed in the lane that draws their figures
-        km_frame=lambda: km_frame(res.cells),
-        hazard_frame=lambda: hazard_frame(res.cells),
-        design_text=design_text(res, res.config.lang)
-        + (" " + " ".join(res.notes) if res.notes else ""),
-        extra_sections=_report_sections(res),
-        findings=report.FindingsSettings(
-            benefit_per_week=res.config.benefit_per_week, target=target
-        ),
-        lang=res.config.lang,  # type: ignore[arg-type]
-        threshold=res.config.threshold,
-    )

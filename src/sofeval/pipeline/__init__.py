@@ -1,0 +1,44 @@
+"""The whole evaluation of ``sofeval run``: the analyses in two lanes, then the files.
+
+* :mod:`sofeval.pipeline.run` -- :func:`run_analysis`: study tables in, every result out
+  (the order of the work and its lanes is described there);
+* :mod:`sofeval.pipeline.outputs` -- :func:`write_outputs`: every table through disclosure
+  control, the workbook, the HTML report and the HonestDiD export.
+"""
+
+from __future__ import annotations
+
+from sofeval.pipeline.outputs import design_text, write_outputs
+from sofeval.pipeline.run import (
+    ANALYSIS_FAILURES,
+    COX_MAX_SPELLS,
+    DASK_NOTE,
+    LANE_COST,
+    MAIN_LANE,
+    RECURRENCE_HORIZONS,
+    RunResults,
+    honestdid_disclosable,
+    merge_subgroups,
+    run_analysis,
+    skip_notes,
+    split_subgroups,
+    subgroup_variables,
+)
+
+__all__ = [
+    "ANALYSIS_FAILURES",
+    "COX_MAX_SPELLS",
+    "DASK_NOTE",
+    "LANE_COST",
+    "MAIN_LANE",
+    "RECURRENCE_HORIZONS",
+    "RunResults",
+    "design_text",
+    "honestdid_disclosable",
+    "merge_subgroups",
+    "run_analysis",
+    "skip_notes",
+    "split_subgroups",
+    "subgroup_variables",
+    "write_outputs",
+]
