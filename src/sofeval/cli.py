@@ -189,11 +189,9 @@ def _write_audit(audit: pd.DataFrame, out_dir: str | Path) -> Path:
 
 def _subgroups_arg(text: str | None) -> tuple[str, ...] | None:
     """``--subgroups a,b`` as a tuple; ``none`` is the empty tuple, absent is ``None``."""
-    if text is None:
-        return None
-    if text.strip().lower() == "none":
+    if text is not None and text.strip().lower() == "none":
         return ()
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    return _list_arg(text)
 
 
 def _list_arg(text: str | None) -> tuple[str, ...] | None:

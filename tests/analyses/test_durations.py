@@ -95,7 +95,7 @@ def test_gcomputation_of_a_tiny_case_by_hand():
     np.testing.assert_allclose(means.incidence[0, 0], 2 * inc[0][0] + inc[0][1])
 
 
-def test_gcomp_sums_equal_means_and_gradients_bit_for_bit():
+def test_gcomp_sums_equal_means_bit_for_bit():
     rng = np.random.default_rng(4)
     k, n_rows, n_pat, tau = 3, 42, 25, 6  # n_rows a multiple of the 3 scopes
     hazard = rng.uniform(0.0, 0.2, (k, n_rows))
@@ -107,11 +107,12 @@ def test_gcomp_sums_equal_means_and_gradients_bit_for_bit():
     pats = Patterns(rows=rows, count=rng.integers(1, 5, n_pat).astype(float), scope=scope,
                     n_scopes=3)
     means, grads = gcomp_sums(hazard, pats)
-    ref_m, ref_g = gcomp_means(hazard, pats), gcomp_gradients(hazard, pats)
+    ref_m = gcomp_means(hazard, pats)
     np.testing.assert_array_equal(means.weeks, ref_m.weeks)
     np.testing.assert_array_equal(means.incidence, ref_m.incidence)
-    for name in ("weeks", "first", "second", "week", "scope"):
-        np.testing.assert_array_equal(getattr(grads, name), getattr(ref_g, name))
+    # the gradients' reference is the derivative itself: gcomp_gradients is gcomp_sums'
+    # second half, checked against finite differences (test_gradients_equal_finite_differences)
+    assert grads.weeks.shape == (n_rows,)
 
 
 def test_reference_levels_by_equal_reference_levels_per_outcome():

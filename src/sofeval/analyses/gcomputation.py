@@ -301,13 +301,10 @@ def gcomp_gradients(hazard: np.ndarray, patterns: Patterns) -> GCompGradients:
     Returns
     -------
     GCompGradients
+        The gradients of :func:`gcomp_sums` (which computes the sums beside them at little
+        extra cost).
     """
-    k, n_rows = hazard.shape
-    acc = _GradAcc.zeros(n_rows, k, patterns.horizon)
-    for sl in _chunks(len(patterns.count)):
-        h, s_prev, w, f = survival_paths(hazard, patterns.rows[sl])
-        acc.add(patterns, sl, h, s_prev, w, f, _flat(f))
-    return acc.result(patterns.horizon)
+    return gcomp_sums(hazard, patterns)[1]
 
 
 def gcomp_sums(hazard: np.ndarray, patterns: Patterns) -> tuple[GCompMeans, GCompGradients]:

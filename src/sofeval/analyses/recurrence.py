@@ -25,7 +25,7 @@ their last weeks.
 G-computation over the programme returns (``D = 1``) predicts the probability of a recurrence
 within ``h`` weeks, :math:`R_i(h) = 1 - \\prod_{u=1}^{h} (1 - r_i(u))`, with the programme
 (``D = 1``) and without (``D = 0``), pooled and per programme jobcentre. It is the cumulative
-incidence of a single destination, so it reuses :func:`sofeval.analyses.gcomputation.gcomp_means`;
+incidence of a single destination, so it reuses :func:`sofeval.analyses.gcomputation.gcomp_sums`;
 standard errors are delta-method from the model's covariance clustered by jobcentre.
 """
 
@@ -40,7 +40,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from sofeval.analyses.gcomputation import Patterns, gcomp_gradients, gcomp_means
+from sofeval.analyses.gcomputation import Patterns, gcomp_sums
 from sofeval.analyses.prediction import (
     FittedDesign,
     cluster_influence,
@@ -495,8 +495,8 @@ def _gcomputation(
     for arm, d in (("with", 1.0), ("without", 0.0)):
         x = design_rows(fd, frame.assign(D=d))
         h, slope = hazard_slope(linear_predictor(np.asarray(fit.params), signs, x), family)
-        r = gcomp_means(h[None], pats).incidence[:, 0, :] / n[:, None]  # (scopes, H)
-        grads = gcomp_gradients(h[None], pats)
+        means, grads = gcomp_sums(h[None], pats)  # the survival paths once for both
+        r = means.incidence[:, 0, :] / n[:, None]  # (scopes, H)
         dsum = grads.incidence(0)[:, 0, :] * slope[:, None]
         ps = scope_influence(x[:, keep].tocsr(), dsum, grads.scope, pats.n_scopes, z)
         ps /= n[:, None, None]
