@@ -23,15 +23,20 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from sofeval import report
 from sofeval.analyses import subgroup_effects
-from sofeval.config import RunConfig
+from sofeval.config import OPTIONAL_ANALYSES, RunConfig
 from sofeval.data import StudyData, simulate, validate_study
 from sofeval.errors import NotIdentifiedWarning
 from sofeval.panel import StudyDesign
 from sofeval.pipeline import (
+    CORE_WORK,
+    LANE_COST,
+    MAX_LEVELS,
+    SECOND_LANE,
     RunResults,
     merge_subgroups,
     run_analysis,
     split_subgroups,
+    subgroup_levels,
     subgroup_variables,
     write_outputs,
 )
@@ -357,20 +362,50 @@ def test_skipped_analyses_are_not_run_and_the_rest_is_unchanged(
     assert {"destination_effects", "duration_effects", "event_study"}.isdisjoint(paths)
 
 
-def test_subgroup_models_are_shared_so_the_lanes_finish_together() -> None:
-    """Longest model first to the lane with less work; skipped analyses weigh nothing."""
-    variables = ("sex", "age", "diagnosis_group", "sector")
-    sizes = {"sex": 100, "age": 400, "diagnosis_group": 300, "sector": 100}
-    # main lane starts at (2.0 + 1.6) * 100 = 360, the second at (3.1+0.9+3.1+2.3) * 100 = 940
-    mine, theirs = split_subgroups(variables, sizes, 100, RunConfig())
-    # age (400) and diagnosis (300) to the main lane (760, then 1060), sex and sector to
-    # the second (1040, then 1140)
-    assert (mine, theirs) == ([1, 2], [0, 3])
-    # without the second lane's analyses it starts empty and takes age first
-    skip = ("recurrence", "event_study", "placebo_time", "homogeneity")
-    mine, theirs = split_subgroups(variables, sizes, 100, RunConfig(skip=skip))
-    assert (mine, theirs) == ([2], [0, 1, 3])
-    assert split_subgroups((), {}, 100, RunConfig()) == ([], [])
+def _lane_loads(config: RunConfig, core_done: bool = False) -> list[float]:
+    """The cost each lane starts with, from LANE_COST as the split reads it."""
+    load = [0.0, 0.0]
+    for work, weight in LANE_COST.items():
+        if work in OPTIONAL_ANALYSES and not config.runs(work):
+            continue
+        if core_done and work in CORE_WORK:
+            continue
+        load[1 if work in SECOND_LANE else 0] += weight
+    return load
+
+
+@pytest.mark.parametrize("n_vars", [0, 1, 4, 9])
+@pytest.mark.parametrize(
+    "skip", [(), ("placebo_time",), ("recurrence", "event_study", "homogeneity", "destinations")]
+)
+def test_subgroup_models_are_shared_so_the_lanes_finish_together(
+    n_vars: int, skip: tuple[str, ...]
+) -> None:
+    """Every model goes to one lane; the lanes end at most one model apart (or all to one)."""
+    variables = tuple(f"v{i}" for i in range(n_vars))
+    levels = {v: 2 + (3 * i) % 4 for i, v in enumerate(variables)}  # 2..5 levels
+    config = RunConfig(skip=skip)
+    mine, theirs = split_subgroups(variables, levels, config)
+    assert sorted(mine + theirs) == list(range(n_vars)) and not set(mine) & set(theirs)
+    assert mine == sorted(mine) and theirs == sorted(theirs)
+    load = _lane_loads(config)
+    end = [load[0] + sum(levels[variables[i]] for i in mine),
+           load[1] + sum(levels[variables[i]] for i in theirs)]
+    if mine and theirs:  # greedy, longest first: the lanes end within one model's cost
+        assert abs(end[0] - end[1]) <= max(levels.values())
+    elif n_vars:  # all to the lane that had less: it still ends no later than the other began
+        lighter = 0 if mine else 1
+        assert load[lighter] <= load[1 - lighter]
+    # the same split with the core done elsewhere gives the main lane less to start with
+    mine_d, _ = split_subgroups(variables, levels, config, core_done=True)
+    assert len(mine_d) >= len(mine)
+
+
+def test_subgroup_levels_are_capped_and_count_missing(study: StudyData) -> None:
+    levels = subgroup_levels(study, ("sex", "age", "nonexistent"))
+    assert levels["sex"] == study.spells["sex"].nunique(dropna=False)
+    assert levels["age"] == MAX_LEVELS  # many ages, binned in five bands
+    assert levels["nonexistent"] == 1
 
 
 def test_models_are_fitted_with_one_blas_thread_in_one_process_too(

@@ -128,3 +128,27 @@ def test_lanes_use_one_blas_thread_each_and_restore_the_pool() -> None:
         child = job.result()
         after = _blas_threads()
     assert (child, during, after) == (1, 1, 2)
+
+
+def test_cancel_stops_the_child_and_restores_the_pool() -> None:
+    """A lane whose partner failed is stopped, not left computing (and never answers)."""
+    import multiprocessing
+    import time
+
+    before = max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    running = set(multiprocessing.active_children())
+    job = Background(lambda: time.sleep(60))
+    assert job.forked
+    assert len(set(multiprocessing.active_children()) - running) == 1
+    job.cancel()
+    job.cancel()  # idempotent
+    assert set(multiprocessing.active_children()) <= running
+    assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == before
+    with pytest.raises(SofevalError, match="cancelled"):
+        job.result()
+
+
+def test_cancel_of_work_in_this_process_does_nothing() -> None:
+    job = Background(lambda: 7, enabled=False)
+    job.cancel()
+    assert job.result() == 7

@@ -123,6 +123,10 @@ def recorded(fn: Callable[[], T]) -> Recorded[T]:
     return Recorded(value, tuple(_warning_records(caught)))
 
 
+def _cancelled() -> Any:
+    raise SofevalError("the background work was cancelled.")
+
+
 class Background(Generic[T]):
     """``fn()`` computed in a forked child while the caller goes on.
 
@@ -158,6 +162,18 @@ class Background(Generic[T]):
     def forked(self) -> bool:
         """Whether the work runs in a child process."""
         return self._proc is not None
+
+    def cancel(self) -> None:
+        """Stop the work if it still runs (after the caller failed); idempotent."""
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()
+        self._limits.restore_original_limits()
+        self._proc = None
+        self._fn = _cancelled
 
     def result(self) -> T:
         """Wait for the work and return its result (re-raising its exception).

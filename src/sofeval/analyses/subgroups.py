@@ -409,6 +409,7 @@ def sof_cells_with_subgroups(
     variables: Sequence[str],
     *,
     progress: bool | None = None,
+    parallel: bool = True,
 ) -> tuple[SOFCells, dict[str, SOFCells]]:
     """The cells of a run, keyed by ``link_month`` too, and every subgroup's, in one pass.
 
@@ -424,6 +425,8 @@ def sof_cells_with_subgroups(
         Subgroup variables; those that are not columns of ``spells`` are left out.
     progress
         Progress bars.
+    parallel
+        As :func:`sof_cells_many` (``False``: all in this process).
 
     Returns
     -------
@@ -438,11 +441,13 @@ def sof_cells_with_subgroups(
     dose = CellSpec(tuple(covariates), ("link_month",))
     specs = [dose, *(subgroup_spec(v, covariates) for v in present)]
     try:
-        dose_cells, *built = sof_cells_many(study, design, specs, progress=progress)
+        dose_cells, *built = sof_cells_many(
+            study, design, specs, progress=progress, parallel=parallel
+        )
     except SofevalError:
         if not present:
             raise
-        return sof_cells_many(study, design, [dose], progress=progress)[0], {}
+        return sof_cells_many(study, design, [dose], progress=progress, parallel=parallel)[0], {}
     return dose_cells, dict(zip(present, built, strict=True))
 
 

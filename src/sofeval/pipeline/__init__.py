@@ -2,6 +2,8 @@
 
 * :mod:`sofeval.pipeline.run` -- :func:`run_analysis`: study tables in, every result out
   (the order of the work and its lanes is described there);
+* :mod:`sofeval.pipeline.schedule` -- :func:`split_subgroups`: which lane fits which
+  subgroup model (a cost model of the run's work);
 * :mod:`sofeval.pipeline.outputs` -- :func:`write_outputs`: every table through disclosure
   control, the workbook, the HTML report and the HonestDiD export.
 """
@@ -13,25 +15,32 @@ from sofeval.pipeline.run import (
     ANALYSIS_FAILURES,
     COX_MAX_SPELLS,
     DASK_NOTE,
-    LANE_COST,
-    MAIN_LANE,
     RECURRENCE_HORIZONS,
     RunResults,
     honestdid_disclosable,
     merge_subgroups,
     run_analysis,
     skip_notes,
-    split_subgroups,
     subgroup_variables,
+)
+from sofeval.pipeline.schedule import (
+    CORE_WORK,
+    LANE_COST,
+    MAX_LEVELS,
+    SECOND_LANE,
+    split_subgroups,
+    subgroup_levels,
 )
 
 __all__ = [
     "ANALYSIS_FAILURES",
+    "CORE_WORK",
     "COX_MAX_SPELLS",
     "DASK_NOTE",
     "LANE_COST",
-    "MAIN_LANE",
+    "MAX_LEVELS",
     "RECURRENCE_HORIZONS",
+    "SECOND_LANE",
     "RunResults",
     "design_text",
     "honestdid_disclosable",
@@ -39,6 +48,7 @@ __all__ = [
     "run_analysis",
     "skip_notes",
     "split_subgroups",
+    "subgroup_levels",
     "subgroup_variables",
     "write_outputs",
 ]

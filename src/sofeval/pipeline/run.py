@@ -1,24 +1,25 @@
 """The whole evaluation of ``sofeval run``: study tables in, every results table out.
 
-One pass builds the cells once for every model on spell weeks (the dose-response model
-keys its cells by the link month as well; summing over it gives the cells of the others).
-Two steps, each in two lanes (:class:`sofeval.runtime.Background`):
+After loading, the work runs in two lanes that start together and do not wait for each
+other (:class:`sofeval.runtime.Background`; one process when ``fork`` is not available):
 
-1. the core: this process fits the pooled and per-jobcentre effects while a forked second
-   lane fits the dose-response model, computes the success-criteria monitoring and, for
-   samples up to :data:`COX_MAX_SPELLS` spells, the continuous-time Cox cross-check (their
-   warnings and notes come in the order of :func:`sofeval.engines.run_dask`, so both
-   engines give the same files);
-2. the second wave: this process fits some subgroup variables while the second lane fits
-   the event study, the placebo in time, the
-   test of equal effects across jobcentres and the other subgroup variables; the subgroup
-   models are shared so that both lanes finish together (:func:`split_subgroups`). The
-   destination models (which reuse the employment fit), the counterfactual durations and the
-   recurrence after a return to work belong here, but run at the end of step 1, where each
-   lane would otherwise wait for the other; their warnings and notes are issued here, so the
-   files equal those of the dask engine, which runs them in this step.
+* this process collapses the spells once into the cells keyed by ``link_month`` (summing
+  over it gives the cells of every model but the subgroup and placebo models) and fits the
+  core (pooled and per-jobcentre effects, dose-response, success-criteria monitoring), then
+  the destinations and counterfactual durations (they reuse the employment fit), the
+  recurrence after a return to work, the event study and the test of equal effects across
+  jobcentres;
+* the second lane reads the spell table only: the placebo in time (a study of its own),
+  the continuous-time Cox cross-check on samples up to :data:`COX_MAX_SPELLS` spells;
+* the subgroup models are shared between the lanes so that both finish together
+  (:func:`split_subgroups`); each lane collapses the cells of its own variables in the
+  same pass as its other cells.
 
-Each subgroup variable's model has its own seed (``seed + i``, as
+Each piece of work keeps its notes and holds back its warnings (:class:`_Lane`); once both
+lanes are done they are issued in one fixed order (the core's in the order of
+:func:`sofeval.engines.run_dask`, then the rest), so the files do not depend on which lane
+did what, and the dask engine, which computes the core on the cluster and the rest here,
+gives the same files. Each subgroup variable's model has its own seed (``seed + i``, as
 :func:`~sofeval.analyses.subgroup_effects` gives the ``i``-th variable), so the split gives
 the results of one call. An analysis that cannot be estimated on the data (an
 :class:`~sofeval.errors.SofevalError`) becomes a note of the run, never a crash. Writing the
@@ -63,6 +64,7 @@ from sofeval.analyses import (
     placebo_time,
     recurrence_effects,
     sof_cells_with_subgroups,
+    subgroup_cells,
     subgroup_effects,
     success_criteria,
 )
@@ -71,6 +73,7 @@ from sofeval.data import StudyData, StudyDataset
 from sofeval.engines import run_dask
 from sofeval.errors import SofevalError, check_option
 from sofeval.panel import StudyDesign
+from sofeval.pipeline.schedule import split_subgroups, subgroup_levels
 from sofeval.runtime import Background, Recorded, fork_available, recorded
 
 T = TypeVar("T")
@@ -119,22 +122,8 @@ class RunResults:
     homogeneity: HomogeneityResult | None = None
 
 
-@dataclass(frozen=True)
-class _SideLane:
-    """What the second lane of the second wave returns (small: no cells travel back)."""
-
-    recurrence: RecurrenceResult | None
-    event_study: EventStudyResult | None
-    placebo: PlaceboTimeResult | None
-    jc_homogeneity: HomogeneityResult | None
-    subgroups: tuple[tuple[int, SubgroupEffectsResult], ...]
-    notes: tuple[str, ...]
-
-
-#: The destinations and durations with their notes, and the warnings held back.
-Outcomes = Recorded[tuple[DestinationsResult | None, DurationsResult | None, tuple[str, ...]]]
-#: The recurrence with its notes, and the warnings held back.
-RecurrenceWork = Recorded[tuple[RecurrenceResult | None, tuple[str, ...]]]
+#: One piece of a lane's work: its value and notes, with its warnings held back.
+Item = Recorded[tuple[Any, tuple[str, ...]]]
 
 
 def _inference(config: RunConfig) -> dict[str, Any]:
@@ -168,102 +157,6 @@ def subgroup_variables(study: StudyData, config: RunConfig) -> tuple[str, ...]:
     if config.subgroups is None:
         return default_subgroups(study)
     return tuple(config.subgroups)
-
-
-def _subgroup_parts(
-    study: StudyData,
-    design: StudyDesign,
-    config: RunConfig,
-    variables: Sequence[str],
-    which: Sequence[int],
-    progress: bool | None,
-    notes: list[str],
-    cells: Mapping[str, SOFCells],
-) -> list[tuple[int, SubgroupEffectsResult]]:
-    """The subgroup models of the variables ``which``, each with seed ``seed + i``.
-
-    ``cells`` holds the cells of the variables built in the first pass (the others are
-    built here).
-    """
-    settings = _inference(config)
-    out = []
-    for i in which:
-        var = variables[i]
-        part = _attempt(
-            f"subgroup effects by {var} not estimated",
-            notes,
-            lambda i=i, var=var: subgroup_effects(  # type: ignore[misc]
-                study, design, [var], progress=progress,
-                cells={var: cells[var]} if var in cells else None,
-                **(settings | {"seed": config.seed + i}),
-            ),
-        )  # fmt: skip
-        if part is not None:
-            out.append((i, part))
-    return out
-
-
-#: Cost of each second-wave analysis per cell of the run's cells (``sc``), in units of one
-#: subgroup model's cost per cell of its own cells; measured at 1.5 M spells (437,780 cells;
-#: one subgroup model ~1.8e-6 s per cell): destinations 1.58 s, durations 1.27 s, recurrence
-#: 2.47 s, event study 0.74 s, placebo in time 2.44 s, jobcentre homogeneity 1.84 s. Only
-#: the balance of the two lanes depends on it, never a result.
-LANE_COST: dict[str, float] = {
-    "destinations": 2.0,
-    "durations": 1.6,
-    "recurrence": 3.1,
-    "event_study": 0.9,
-    "placebo_time": 3.1,
-    "homogeneity": 2.3,
-}
-#: Analyses of the main lane of the second wave (the others run in the second lane).
-MAIN_LANE: tuple[str, ...] = ("destinations", "durations")
-
-
-def split_subgroups(
-    variables: Sequence[str],
-    sizes: Mapping[str, int],
-    n_cells: int,
-    config: RunConfig,
-    done: Sequence[str] = (),
-) -> tuple[list[int], list[int]]:
-    """Share the subgroup models between the two lanes so that they finish together.
-
-    Longest first, each model goes to the lane with less work so far (a tie to the main
-    lane). A model's cost is its number of cells (``sizes``; ``n_cells`` for a variable
-    without prebuilt cells); a lane starts with the cost of its other analyses in the run
-    (:data:`LANE_COST` times ``n_cells``). Every model keeps its seed, so the split changes
-    no result, only the wall time.
-
-    Parameters
-    ----------
-    variables
-        The subgroup variables of the run, in order.
-    sizes
-        Cells per variable.
-    n_cells
-        Cells of the run's models.
-    config
-        Run settings (skipped analyses cost nothing).
-    done
-        Analyses of :data:`LANE_COST` computed before step 2 (they cost nothing either).
-
-    Returns
-    -------
-    mine, theirs : list of int
-        Indices of ``variables`` for the main and the second lane, each in increasing order.
-    """
-    load = [0.0, 0.0]
-    for analysis, weight in LANE_COST.items():
-        if config.runs(analysis) and analysis not in done:
-            load[0 if analysis in MAIN_LANE else 1] += weight * n_cells
-    lanes: tuple[list[int], list[int]] = ([], [])
-    cost = [float(sizes.get(v, n_cells)) for v in variables]
-    for i in sorted(range(len(variables)), key=lambda j: (-cost[j], j)):
-        lane = 0 if load[0] <= load[1] else 1
-        lanes[lane].append(i)
-        load[lane] += cost[i]
-    return sorted(lanes[0]), sorted(lanes[1])
 
 
 def merge_subgroups(
@@ -327,137 +220,165 @@ def _attempt(
         return None
 
 
-def _core(
+def _attempted(
+    what: str, fn: Callable[[], T], config: RunConfig | None = None, analysis: str = ""
+) -> tuple[T | None, tuple[str, ...]]:
+    """:func:`_attempt` returning its notes beside the value."""
+    notes: list[str] = []
+    value = _attempt(what, notes, fn, config, analysis)
+    return value, tuple(notes)
+
+
+class _Lane:
+    """The work of one lane, each piece with its notes and its warnings held back.
+
+    Pieces are keyed by name (:func:`_order`); the run issues their warnings and collects
+    their notes in that order once both lanes are done, so the files do not depend on which
+    lane did what.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[str, Item] = {}
+
+    def put(
+        self, key: str, fn: Callable[[], tuple[Any, tuple[str, ...]]], keep: bool = True
+    ) -> Any:
+        """Run ``fn`` (returning ``(value, notes)``) as the piece ``key``; return the value.
+
+        With ``keep=False`` the piece holds only the notes and warnings (for work the lane
+        uses itself, such as cells: they are not sent back).
+        """
+        item = recorded(fn)
+        value, notes = item.value
+        self.items[key] = item if keep else Recorded((None, notes), item.records)
+        return value
+
+    def core(self, key: str, fn: Callable[[], T], keep: bool = True) -> T:
+        """A piece whose failure fails the run (the cells, the effects models)."""
+        return self.put(key, lambda: (fn(), ()), keep)  # type: ignore[no-any-return]
+
+    def attempt(
+        self, key: str, what: str, fn: Callable[[], Any], config: RunConfig, analysis: str
+    ) -> Any:
+        """An analysis that becomes a note when the data cannot support it (:func:`_attempt`)."""
+        return self.put(key, lambda: _attempted(what, fn, config, analysis))
+
+
+def _subgroup(
+    lane: _Lane,
     study: StudyData,
     design: StudyDesign,
     config: RunConfig,
-    sc_dose: SOFCells,
-    sc: SOFCells,
+    variables: Sequence[str],
+    i: int,
+    cells: Mapping[str, SOFCells],
     progress: bool | None,
-    parallel: bool,
-) -> tuple[RunResults, tuple[Outcomes, RecurrenceWork]]:
-    """Step 1: pooled and per-jobcentre effects, dose-response, monitoring, Cox cross-check.
-
-    The dose-response, the monitoring and the Cox cross-check run in the second lane while
-    this process fits the effects models; their warnings are re-issued after the effects
-    models', in the order of :func:`sofeval.engines.run_dask`. This process then goes on
-    with the destination models and durations of step 2 (they need the employment fit),
-    the second lane with the recurrence of step 2, both returned with their warnings held
-    back (:func:`sofeval.runtime.recorded`).
-    """
-    forked = parallel and fork_available()  # a child's progress bar would garble the parent's
-    side = Background(
-        lambda: _core_side(study, design, config, sc_dose, False if forked else progress),
-        enabled=forked,
-    )
-    eff = estimate_effects(
-        sc, ri_draws=config.ri_draws, progress=progress, **_inference(config)
-    )
-    jce = jobcentre_effects(
-        sc, covariates=config.covariates, family=config.family  # type: ignore[arg-type]
-    )
-    # the second lane's work takes longer: the destinations and durations of step 2 fill
-    # the wait, their warnings held back to be issued where step 2 would have run them
-    outcomes = recorded(lambda: _outcomes(study, sc, eff, config, progress))
-    dose, mon, cox, notes, rec = side.result()
-    core = RunResults(design, config, sc, eff, jce, dose, mon, study.audit, notes, cox)
-    return core, (outcomes, rec)
-
-
-def _core_side(
-    study: StudyData,
-    design: StudyDesign,
-    config: RunConfig,
-    sc_dose: SOFCells,
-    progress: bool | None,
-) -> tuple[DoseResponseResult | None, MonitoringResult | None, pd.DataFrame | None,
-           tuple[str, ...], RecurrenceWork]:  # fmt: skip
-    """Step 1, second lane: dose-response, monitoring and Cox cross-check, with notes.
-
-    Then the recurrence of step 2, its warnings held back (:func:`sofeval.runtime.recorded`).
-    """
-    notes: list[str] = []
-    settings = _inference(config)
-    dose = _attempt(
-        "dose-response not estimated",
-        notes,
-        lambda: dose_response(study, design, cells=sc_dose, progress=progress, **settings),
-        config, "dose_response",
-    )
-    mon = _attempt("monitoring not computed", notes, lambda: success_criteria(study), config,
-                   "monitoring")
-    cox: pd.DataFrame | None = None
-    if len(study.spells) <= COX_MAX_SPELLS:
-        cox = _attempt("Cox cross-check not computed", notes, lambda: cox_crosscheck(study, design))
-    else:
-        notes.append(
-            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
-            "(it works on the full person-week panel)."
-        )
-    rec = recorded(lambda: _recurrence(study, design, config, sc_dose))
-    return dose, mon, cox, tuple(notes), rec
-
-
-def _recurrence(
-    study: StudyData, design: StudyDesign, config: RunConfig, sc_dose: SOFCells
-) -> tuple[RecurrenceResult | None, tuple[str, ...]]:
-    """The recurrence after a return to work, with its note if it cannot be estimated."""
-    notes: list[str] = []
-    rec = _attempt(
-        "recurrence not estimated",
-        notes,
-        lambda: recurrence_effects(
-            study, design, horizons=RECURRENCE_HORIZONS, covariates=config.covariates,
-            family=config.family, cells=sc_dose,  # type: ignore[arg-type]
+) -> None:
+    """The subgroup model of ``variables[i]``, with seed ``seed + i``, as a piece of ``lane``."""
+    var = variables[i]
+    lane.attempt(
+        f"subgroup:{i}",
+        f"subgroup effects by {var} not estimated",
+        lambda: subgroup_effects(
+            study, design, [var], progress=progress,
+            cells={var: cells[var]} if var in cells else None,
+            **(_inference(config) | {"seed": config.seed + i}),
         ),
-        config, "recurrence",
+        config, "subgroups",
     )  # fmt: skip
-    return rec, tuple(notes)
 
 
-def _side_lane(
+def _main_lane(
     study: StudyData,
     design: StudyDesign,
     config: RunConfig,
-    cells: tuple[SOFCells, SOFCells],
-    subgroups: tuple[Sequence[str], Sequence[int], Mapping[str, SOFCells]],
+    subgroups: tuple[Sequence[str], Sequence[int]],
+    core: RunResults | None,
     progress: bool | None,
-    early: RecurrenceWork | None = None,
-) -> _SideLane:
-    """Step 2, second lane: recurrence, event study, placebo, jobcentre homogeneity, subgroups.
+) -> tuple[dict[str, Item], SOFCells]:
+    """The work of this process: the cells keyed by ``link_month`` and every analysis on them.
 
-    ``cells`` are the cells keyed by ``link_month`` and those summed over it; ``subgroups``
-    is ``(variables, indices, cells)``, the subgroup variables this lane fits and the
-    cells built for them in the first pass.
+    The core (effects, per-jobcentre effects, dose-response, monitoring) unless ``core``
+    holds it, then the destinations and durations, the recurrence, the event study, the
+    test of equal effects across jobcentres and the subgroup models ``subgroups[1]``
+    (indices into the variables ``subgroups[0]``), whose cells come from the same pass.
+    Returns the pieces and the cells of the effects models.
     """
-    settings = _inference(config)
-    sc_dose, sc = cells
-    if early is None:
-        rec, rec_notes = _recurrence(study, design, config, sc_dose)
-    else:  # computed in step 1: its warnings come here, where it would have run
-        rec, rec_notes = early.reissue()
-    notes = list(rec_notes)
-    es = _attempt(
-        "event study not estimated",
-        notes,
-        lambda: event_study(sc_dose, progress=progress, **settings),
-        config, "event_study",
-    )
-    placebo = _attempt(
-        "placebo in time not estimated",
-        notes,
-        lambda: placebo_time(study, design, progress=progress, **settings),
-        config, "placebo_time",
-    )
-    jc_hom = _attempt(
-        "homogeneity across jobcentres not tested",
-        notes,
-        lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
-        config, "homogeneity",
-    )
-    variables, which, sg_cells = subgroups
-    parts = _subgroup_parts(study, design, config, variables, which, progress, notes, sg_cells)
-    return _SideLane(rec, es, placebo, jc_hom, tuple(parts), tuple(notes))
+    variables, mine = subgroups
+    lane, settings, covs = _Lane(), _inference(config), config.covariates
+    sc_dose, sg_cells = lane.core("cells", lambda: sof_cells_with_subgroups(
+        study, design, covs, [variables[i] for i in mine], progress=progress, parallel=False),
+        keep=False)
+    sc = coarsen_cells(sc_dose, ("link_month",))
+    if core is None:
+        eff = lane.core("effects", lambda: estimate_effects(
+            sc, ri_draws=config.ri_draws, progress=progress, **settings))
+        lane.core("jobcentres", lambda: jobcentre_effects(
+            sc, covariates=covs, family=config.family))  # type: ignore[arg-type]
+        lane.attempt("dose_response", "dose-response not estimated", lambda: dose_response(
+            study, design, cells=sc_dose, progress=progress, **settings), config, "dose_response")
+        lane.attempt("monitoring", "monitoring not computed", lambda: success_criteria(study),
+                     config, "monitoring")
+    else:
+        eff = core.effects
+    lane.put("outcomes", lambda: _outcomes(study, sc, eff, config, progress))
+    lane.attempt("recurrence", "recurrence not estimated", lambda: recurrence_effects(
+        study, design, horizons=RECURRENCE_HORIZONS, covariates=covs,
+        family=config.family, cells=sc_dose),  # type: ignore[arg-type]
+        config, "recurrence")
+    lane.attempt("event_study", "event study not estimated", lambda: event_study(
+        sc_dose, progress=progress, **settings), config, "event_study")
+    lane.attempt("homogeneity", "homogeneity across jobcentres not tested",
+                 lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
+                 config, "homogeneity")
+    for i in mine:
+        _subgroup(lane, study, design, config, variables, i, sg_cells, progress)
+    return lane.items, sc
+
+
+def _second_lane(
+    study: StudyData,
+    design: StudyDesign,
+    config: RunConfig,
+    subgroups: tuple[Sequence[str], Sequence[int]],
+    cox: bool,
+    progress: bool | None,
+) -> dict[str, Item]:
+    """The forked lane's work: it reads the spell table only.
+
+    The cells of its subgroup variables ``subgroups[1]`` (one pass; when they cannot be
+    built, :func:`~sofeval.analyses.subgroup_effects` builds each and says why not), the
+    placebo in time, the Cox cross-check when ``cox`` (small studies), the subgroup models.
+    """
+    variables, theirs = subgroups
+    lane, settings = _Lane(), _inference(config)
+    chosen = [variables[i] for i in theirs if variables[i] in study.spells.columns]
+
+    def cells() -> tuple[dict[str, SOFCells], tuple[str, ...]]:
+        try:
+            return subgroup_cells(study, design, chosen, covariates=config.covariates,
+                                  progress=progress, parallel=False), ()
+        except SofevalError:
+            return {}, ()
+
+    sg_cells = lane.put("subgroup_cells", cells, keep=False) if chosen else {}
+    lane.attempt("placebo_time", "placebo in time not estimated", lambda: placebo_time(
+        study, design, progress=progress, **settings), config, "placebo_time")
+    if cox:
+        lane.put("cox", lambda: _cox(study, design))
+    for i in theirs:
+        _subgroup(lane, study, design, config, variables, i, sg_cells, progress)
+    return lane.items
+
+
+def _cox(study: StudyData, design: StudyDesign) -> tuple[pd.DataFrame | None, tuple[str, ...]]:
+    """The Cox cross-check with its note; skipped above :data:`COX_MAX_SPELLS` spells."""
+    if len(study.spells) > COX_MAX_SPELLS:
+        return None, (
+            f"Cox cross-check skipped: {len(study.spells):,} spells exceed {COX_MAX_SPELLS:,} "
+            "(it works on the full person-week panel).",
+        )
+    return _attempted("Cox cross-check not computed", lambda: cox_crosscheck(study, design))
 
 
 def _outcomes(
@@ -466,91 +387,107 @@ def _outcomes(
     eff: EffectsResult,
     config: RunConfig,
     progress: bool | None,
-) -> tuple[DestinationsResult | None, DurationsResult | None, tuple[str, ...]]:
+) -> tuple[tuple[DestinationsResult | None, DurationsResult | None], tuple[str, ...]]:
     """Effects on every destination, then weeks and kroner saved, with their notes."""
-    notes: list[str] = []
-    dest = _attempt(
+    dest, notes = _attempted(
         "destination effects not estimated",
-        notes,
         lambda: destination_effects(
-            sc, effects=eff, progress=progress, **_inference(config),
-            # the second lane already holds the other core: a fork here only adds copying
-            parallel=False,
+            sc, effects=eff, progress=progress, **_inference(config), parallel=False
         ),
         config, "destinations",
     )  # fmt: skip
     if dest is None:
         if config.runs("destinations"):
-            notes.append(
-                "counterfactual durations not estimated: they need the destination models."
-            )
-        return None, None, tuple(notes)
-    dur = _attempt(
+            notes += ("counterfactual durations not estimated: they need the destination models.",)
+        return (None, None), notes
+    dur, more = _attempted(
         "counterfactual durations not estimated",
-        notes,
         lambda: counterfactual_durations(
             dest, study, horizon=config.horizon_weeks, benefit_per_week=config.benefit_per_week
         ),
         config, "durations",
     )
-    return dest, dur, tuple(notes)
+    return (dest, dur), notes + more
 
 
-def _second_wave(
+#: Pieces whose notes are the core's (in the order of :func:`sofeval.engines.run_dask`).
+CORE_PIECES: tuple[str, ...] = (
+    "cells", "subgroup_cells", "effects", "jobcentres", "dose_response", "monitoring", "cox",
+)
+#: The pieces after the core, before the subgroup models (``subgroup:<i>``, in order).
+LATER_PIECES: tuple[str, ...] = (
+    "outcomes", "recurrence", "event_study", "placebo_time", "homogeneity",
+)
+
+
+def _order(n_variables: int) -> tuple[str, ...]:
+    """Every piece of a run in the order its warnings are issued and its notes listed."""
+    return (*CORE_PIECES, *LATER_PIECES, *(f"subgroup:{i}" for i in range(n_variables)))
+
+
+def _lanes(
     study: StudyData,
-    core: RunResults,
-    sc_dose: SOFCells,
-    sc: SOFCells,
+    design: StudyDesign,
+    config: RunConfig,
     progress: bool | None,
     parallel: bool,
-    sg_cells: Mapping[str, SOFCells],
-    early: tuple[Outcomes, RecurrenceWork] | None = None,
+    core: RunResults | None = None,
 ) -> RunResults:
-    """Step 2: the analyses beyond the hazard ratio and of credibility, in two lanes.
+    """Every analysis in two lanes, then the results in one order (see the module docstring).
 
-    ``sg_cells`` are the subgroup variables' cells built in the first pass
-    (:func:`~sofeval.analyses.sof_cells_with_subgroups`); ``early`` the destinations,
-    durations and recurrence step 1 computed (``None``: they are computed here).
+    ``core`` holds the core when another engine computed it (then only the analyses after
+    it run here).
     """
-    config, design = core.config, core.design
-    forked = parallel and fork_available()
     variables = subgroup_variables(study, config)
     mine, theirs = split_subgroups(
-        variables, {v: c.cells.n_cells for v, c in sg_cells.items()}, sc.cells.n_cells,
-        config, done=(*MAIN_LANE, "recurrence") if early is not None else (),
-    )  # fmt: skip
+        variables, subgroup_levels(study, variables), config, core_done=core is not None
+    )
+    forked = parallel and fork_available()
     side = Background(
-        lambda: _side_lane(
-            study, design, config, (sc_dose, sc), (variables, theirs, sg_cells),
-            progress=False if forked else progress,
-            early=None if early is None else early[1],
-        ),
+        lambda: _second_lane(study, design, config, (variables, theirs), core is None,
+                             False if forked else progress),
         enabled=forked,
     )  # fmt: skip
-    if early is None:
-        dest, dur, outcome_notes = _outcomes(study, sc, core.effects, config, progress)
-    else:  # computed in step 1: their warnings come here, where they would have run
-        dest, dur, outcome_notes = early[0].reissue()
-    notes = list(outcome_notes)
-    parts = _subgroup_parts(study, design, config, variables, mine, progress, notes, sg_cells)
-    lane = side.result()
-    subgroups = merge_subgroups([*parts, *lane.subgroups])
-    es = lane.event_study
+    try:
+        items, sc = _main_lane(study, design, config, (variables, mine), core, progress)
+        items |= side.result()
+    except BaseException:
+        side.cancel()
+        raise
+    values: dict[str, Any] = {}
+    core_notes: list[str] = []
+    later_notes: list[str] = []
+    for key in _order(len(variables)):
+        if key in items:
+            values[key], notes = items[key].reissue()
+            (core_notes if key in CORE_PIECES else later_notes).extend(notes)
+    if core is None:
+        core = RunResults(
+            design, config, sc, values["effects"], values["jobcentres"],
+            values.get("dose_response"), values.get("monitoring"), study.audit,
+            tuple(core_notes), values.get("cox"),
+        )  # fmt: skip
+    dest, dur = values.get("outcomes", (None, None))
+    subgroups = merge_subgroups(
+        [(i, values[f"subgroup:{i}"]) for i in range(len(variables))
+         if values.get(f"subgroup:{i}") is not None]
+    )  # fmt: skip
+    es = values.get("event_study")
     if es is not None and not honestdid_disclosable(es, config.threshold):
-        notes.append(
+        later_notes.append(
             "HonestDiD export not written: an event-study quarter rests on fewer than "
             f"{config.threshold} spells or exits (disclosure control)."
         )
     return replace(
         core,
-        notes=(*core.notes, *notes, *lane.notes),
+        notes=(*core.notes, *later_notes),
         destinations=dest,
         durations=dur,
-        recurrence=lane.recurrence,
+        recurrence=values.get("recurrence"),
         event_study=es,
-        placebo=lane.placebo,
+        placebo=values.get("placebo_time"),
         subgroups=subgroups,
-        homogeneity=_homogeneity(subgroups, lane.jc_homogeneity),
+        homogeneity=_homogeneity(subgroups, values.get("homogeneity")),
     )
 
 
@@ -655,10 +592,9 @@ def _run(
 ) -> RunResults:
     """The body of :func:`run_analysis`, without the notes of skipped analyses."""
     design = StudyDesign(**config.design)
-    covs = config.covariates
     if engine == "dask" or client is not None:
         d = run_dask(
-            study, design, covariates=covs, family=config.family,
+            study, design, covariates=config.covariates, family=config.family,
             bootstrap_draws=config.bootstrap_draws, bootstrap_weights=config.bootstrap_weights,
             ri_draws=config.ri_draws, seed=config.seed, progress=progress, client=client,
             scheduler=scheduler, workers=workers, cox_max_spells=COX_MAX_SPELLS,
@@ -672,16 +608,7 @@ def _run(
         gathered = d.reduced.study
         if gathered is None:
             return replace(core, notes=(*core.notes, DASK_NOTE))
-        sc_dose, sg_cells = sof_cells_with_subgroups(
-            gathered, design, covs, subgroup_variables(gathered, config), progress=progress)
-        return _second_wave(gathered, core, sc_dose, coarsen_cells(sc_dose, ("link_month",)),
-                            progress, parallel, sg_cells)
+        return _lanes(gathered, design, config, progress, parallel, core)
     if isinstance(study, StudyDataset):
         study = study.load()
-    # one pass over the spells: the dose-response cells are also keyed by link_month, and
-    # summing over it gives exactly the cells of the effects models
-    sc_dose, sg_cells = sof_cells_with_subgroups(
-        study, design, covs, subgroup_variables(study, config), progress=progress)
-    sc = coarsen_cells(sc_dose, ("link_month",))
-    core, early = _core(study, design, config, sc_dose, sc, progress, parallel)
-    return _second_wave(study, core, sc_dose, sc, progress, parallel, sg_cells, early)
+    return _lanes(study, design, config, progress, parallel)

@@ -1,0 +1,111 @@
+"""How the work of a run is shared between its two lanes (:mod:`sofeval.pipeline.run`).
+
+The main lane collapses the cells of the effects models and fits every analysis on them;
+the second lane fits the analyses that read the spell table only. The subgroup models go
+to whichever lane has less work, by a cost model (:data:`LANE_COST`): only the wall time
+depends on it, never a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sofeval.config import OPTIONAL_ANALYSES, RunConfig
+from sofeval.data import StudyData
+
+#: Cost of the work of a run, in units of one level of a subgroup variable (its share of the
+#: subgroup cells and of its model, about 0.5 CPU s at 1.5 M spells; every cost grows with
+#: the spells alike). ``cells`` is the collapse each lane makes (the main lane's keyed by
+#: ``link_month``, for every model but the subgroups' and the placebo's), ``effects`` the
+#: pooled and per-jobcentre models. Only the balance of the two lanes depends on it, never a
+#: result (:func:`split_subgroups`).
+LANE_COST: dict[str, float] = {
+    "cells": 5.2,
+    "effects": 2.3,
+    "dose_response": 3.0,
+    "monitoring": 0.6,
+    "destinations": 3.0,
+    "durations": 2.0,
+    "recurrence": 2.1,
+    "event_study": 1.7,
+    "homogeneity": 3.6,
+    "second_cells": 3.6,
+    "placebo_time": 5.3,
+}
+#: Work of the second lane: it reads the spell table only (the placebo in time collapses
+#: its own study), besides the subgroup models given to it.
+SECOND_LANE: tuple[str, ...] = ("second_cells", "placebo_time")
+#: Work already done when the core comes from the dask engine.
+CORE_WORK: tuple[str, ...] = ("effects", "dose_response", "monitoring")
+#: Levels at most of a subgroup variable in the cost of its model (numeric ones are binned).
+MAX_LEVELS = 5
+
+
+def subgroup_levels(study: StudyData, variables: Sequence[str]) -> dict[str, int]:
+    """The levels of each subgroup variable as the cost of its model sees them.
+
+    Distinct values, missing included, at most :data:`MAX_LEVELS` (``age`` is binned in
+    five bands); a variable that is not a column of ``spells`` costs one level.
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+    variables
+        Subgroup variables.
+
+    Returns
+    -------
+    dict
+        Variable -> levels.
+    """
+    sp = study.spells
+    return {
+        v: min(int(sp[v].nunique(dropna=False)), MAX_LEVELS) if v in sp.columns else 1
+        for v in variables
+    }
+
+
+def split_subgroups(
+    variables: Sequence[str],
+    levels: Mapping[str, int],
+    config: RunConfig,
+    core_done: bool = False,
+) -> tuple[list[int], list[int]]:
+    """Share the subgroup models between the two lanes so that they finish together.
+
+    Each lane starts with the cost of its other work in the run (:data:`LANE_COST`; the
+    second lane's is :data:`SECOND_LANE`); then, most levels first, each variable goes to
+    the lane with less work so far (a tie to the second lane), at a cost of its levels.
+    Every model keeps its seed, so the split changes no result, only the wall time.
+
+    Parameters
+    ----------
+    variables
+        The subgroup variables of the run, in order.
+    levels
+        Levels per variable (:func:`subgroup_levels`).
+    config
+        Run settings (skipped analyses cost nothing).
+    core_done
+        The core (:data:`CORE_WORK`) was computed elsewhere (the dask engine).
+
+    Returns
+    -------
+    mine, theirs : list of int
+        Indices of ``variables`` for the main and the second lane, each in increasing order.
+    """
+    load = [0.0, 0.0]
+    for work, weight in LANE_COST.items():
+        if work in OPTIONAL_ANALYSES and not config.runs(work):
+            continue
+        if core_done and work in CORE_WORK:
+            continue
+        load[1 if work in SECOND_LANE else 0] += weight
+    lanes: tuple[list[int], list[int]] = ([], [])
+    cost = [float(levels.get(v, 1)) for v in variables]
+    for i in sorted(range(len(variables)), key=lambda j: (-cost[j], j)):
+        lane = 0 if load[0] < load[1] else 1
+        lanes[lane].append(i)
+        load[lane] += cost[i]
+    return sorted(lanes[0]), sorted(lanes[1])
