@@ -3,12 +3,13 @@
 * :mod:`sofeval.pipeline.run` -- :func:`run_analysis`: study tables in, every result out
   (the order of the work and its lanes is described there);
 * :mod:`sofeval.pipeline.outputs` -- :func:`write_outputs`: every table through disclosure
-  control, the workbook, the HTML report and the HonestDiD export.
+  control, the workbook, the HTML report and the HonestDiD export; :func:`figures_for`:
+  the report figures of some analyses, drawn ahead in the lane that estimated them.
 """
 
 from __future__ import annotations
 
-from sofeval.pipeline.outputs import design_text, write_outputs
+from sofeval.pipeline.outputs import design_text, figures_for, write_outputs
 from sofeval.pipeline.run import (
     ANALYSIS_FAILURES,
     COX_MAX_SPELLS,
@@ -34,6 +35,7 @@ __all__ = [
     "RECURRENCE_HORIZONS",
     "RunResults",
     "design_text",
+    "figures_for",
     "honestdid_disclosable",
     "merge_subgroups",
     "run_analysis",
