@@ -148,6 +148,30 @@ def _cell_writer(sheet: Any, values: pd.Series) -> Callable[[int, int, Any, Any]
     return write
 
 
+def _write_floats(
+    sheet: Any,
+    col: int,
+    values: np.ndarray,
+    hidden: np.ndarray,
+    texts: list[str],
+    fmt: Any,
+    hidden_fmt: Any,
+) -> None:
+    """Write one float column as :func:`_cell_writer` would, classified in one pass."""
+    # codes: 0 number, 1 missing (blank), 2 infinite (text), 3 hidden (its marker)
+    code = np.where(np.isnan(values), 1, np.where(np.isinf(values), 2, 0))
+    code[hidden] = 3
+    for row, (value, c) in enumerate(zip(values.tolist(), code.tolist(), strict=True), start=1):
+        if c == 0:
+            sheet.write_number(row, col, value, fmt)
+        elif c == 1:
+            sheet.write_blank(row, col, None, fmt)
+        elif c == 2:
+            sheet.write_string(row, col, "inf" if value > 0 else "-inf", fmt)
+        else:
+            sheet.write_string(row, col, texts[row - 1], hidden_fmt)
+
+
 def _write_sheet(
     book: Any,
     formats: Mapping[str, Any],
@@ -169,8 +193,11 @@ def _write_sheet(
         sheet.set_column(j, j, min(max(width + 2, 8), 40))
         fmt = formats.get(column_kind(str(column), shown[column]))
         values = shown[column]
-        write = _cell_writer(sheet, values)
         hidden = mask[:, j]
+        if values.dtype.kind == "f":
+            _write_floats(sheet, j, values.to_numpy(), hidden, texts[j], fmt, formats["hidden"])
+            continue
+        write = _cell_writer(sheet, values)
         for i, value in enumerate(values.tolist()):
             if hidden[i]:
                 sheet.write_string(i + 1, j, texts[j][i], formats["hidden"])
