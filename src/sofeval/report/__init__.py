@@ -12,6 +12,7 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
 :mod:`~sofeval.report.figure_lanes` (figures drawn in two lanes),
 :mod:`~sofeval.report.build` (:func:`build_report`, :func:`report_figures`),
+:mod:`~sofeval.report.publication` (the tables and sections a report publishes),
 :mod:`~sofeval.report.prerender` (figures drawn ahead of the report),
 :mod:`~sofeval.report.findings` (the key findings in plain words),
 :mod:`~sofeval.report.outcome_figures` and
@@ -21,16 +22,7 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 
 from __future__ import annotations
 
-from sofeval.report.build import (
-    ExtraSection,
-    FigureFactory,
-    FrameSource,
-    PublishedTable,
-    RowLink,
-    audit_summary,
-    build_report,
-    report_figures,
-)
+from sofeval.report.build import audit_summary, build_report, report_figures
 from sofeval.report.credibility_figures import (
     CREDIBILITY_LABELS,
     credibility_label,
@@ -85,6 +77,13 @@ from sofeval.report.formatting import (
 from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
 from sofeval.report.prerender import PrerenderedFigure, ReadLog, table_fingerprint
+from sofeval.report.publication import (
+    ExtraSection,
+    FigureFactory,
+    FrameSource,
+    PublishedTable,
+    RowLink,
+)
 from sofeval.report.relations import core_relations
 from sofeval.report.secondary import (
     CellRef,

@@ -14,10 +14,9 @@ embedded as they are where they were drawn from the tables the report shows
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -40,6 +39,13 @@ from sofeval.report.findings import FindingsSettings, key_findings
 from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import LANGS, Lang, label
 from sofeval.report.prerender import PrerenderedFigure, ReadLog
+from sofeval.report.publication import (
+    ExtraSection,
+    FigureFactory,
+    FrameSource,
+    PublishedTable,
+    RowLink,
+)
 from sofeval.report.relations import SHARE_DEPENDENTS, core_relations
 from sofeval.report.secondary import SumRelation, protect_tables
 from sofeval.report.tables import write_csv_tables, write_workbook
@@ -70,101 +76,6 @@ def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
     keys = audit[["table", "rule"]].astype(str)
     out = keys.groupby(["table", "rule"], sort=True).size().rename("n_rows").reset_index()
     return out.astype({"n_rows": "int64"})
-
-
-#: A frame, or work without arguments that computes it when it is needed.
-FrameSource: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
-
-#: A figure drawn from the disclosed tables (name -> frame) of the report, or ``None``
-#: when the tables leave nothing to draw.
-FigureFactory: TypeAlias = Callable[[Mapping[str, pd.DataFrame]], Figure | None]
-
-
-@dataclass(frozen=True)
-class RowLink:
-    """The rows of a table rest on a count in another table: they are hidden with it.
-
-    For example every row of ``cumulative_incidence`` (no count of its own) is a mean over
-    the spells counted in ``n_spells`` of the same scope in ``duration_effects``.
-
-    Attributes
-    ----------
-    table
-        The table holding the count.
-    column
-        The count column.
-    on
-        Key columns of the linked table -> key columns of ``table``.
-    """
-
-    table: str
-    column: str
-    on: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class PublishedTable:
-    """A table to publish: a CSV, a workbook sheet and (with a caption) an HTML table.
-
-    Attributes
-    ----------
-    name
-        File and sheet name (``<name>.csv``).
-    frame
-        The table before disclosure control.
-    caption
-        Label key (see :data:`sofeval.report.labels.LABELS`) or text of the HTML
-        caption; ``""`` publishes the table in the CSV and the workbook only.
-    count_columns
-        Count columns (default: by name, see
-        :func:`sofeval.report.disclosure.auto_disclose`).
-    dependents
-        Statistics hidden in a row where secondary suppression hid a count.
-    csv
-        Write ``<name>.csv`` (``False``: the workbook and the HTML only).
-    html
-        The part of the disclosed table the HTML shows (default: all of it).
-    follows
-        The count of another table this table's rows rest on (:class:`RowLink`): rows
-        whose count is hidden there are hidden here.
-    """
-
-    name: str
-    frame: pd.DataFrame
-    caption: str = ""
-    count_columns: Sequence[str] | None = None
-    dependents: Sequence[str] = ()
-    csv: bool = True
-    html: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-    follows: RowLink | None = None
-
-
-@dataclass(frozen=True)
-class ExtraSection:
-    """A further report section (for example an analysis added after the core report).
-
-    Attributes
-    ----------
-    title
-        Label key or text of the section title.
-    text
-        Plain text; blank lines separate paragraphs.
-    tables
-        Tables published with the section (CSV, sheet, HTML when captioned).
-    figures
-        ``(caption label key or text, figure)`` pairs. A figure is either drawn already
-        (from disclosed or aggregated data) or a :data:`FigureFactory` that draws it from
-        the disclosed tables (it may return ``None``: no figure).
-    relations
-        Additive structure of the tables (:func:`sofeval.report.secondary.sum_relations`,
-        on the tables' names), for secondary suppression.
-    """
-
-    title: str
-    text: str = ""
-    tables: Sequence[PublishedTable] = ()
-    figures: Sequence[tuple[str, Figure | FigureFactory]] = ()
-    relations: Sequence[SumRelation] = field(default=())
 
 
 def _disclosed_tables(
@@ -473,11 +384,13 @@ def _published(
     panel_summary: pd.DataFrame | None,
     extra_sections: Sequence[ExtraSection],
     threshold: int,
+    *,
+    part: bool = False,
 ) -> tuple[list[PublishedTable], dict[str, pd.DataFrame]]:
     """Steps 0 and 1: the tables to publish, and the tables as disclosed.
 
-    Relations on a table that is not published (a part of a report drawn ahead,
-    :func:`report_figures`) are left out.
+    ``part``: the tables are a part of a report (drawn ahead, :func:`report_figures`);
+    relations on a table that is not in the part are left out.
     """
     tables = _core_tables(raw, panel_summary)
     tables += [tab for sec in extra_sections for tab in sec.tables]
@@ -486,10 +399,11 @@ def _published(
         raise SofevalError(f"build_report: table names must be unique; got {names}.")
     relations = core_relations({tab.name: tab.frame for tab in tables})
     relations += [r for sec in extra_sections for r in sec.relations]
-    present = set(names)
-    relations = [
-        r for r in relations if {r.total.table, *(p.table for p in r.parts)} <= present
-    ]
+    if part:
+        present = set(names)
+        relations = [
+            r for r in relations if {r.total.table, *(p.table for p in r.parts)} <= present
+        ]
     return tables, _disclosed_tables(tables, relations, threshold)
 
 
@@ -538,7 +452,7 @@ def report_figures(
         "jobcentre_effects": jobcentre_effects,
         "dose_response": dose_response,
     }
-    _, shown = _published(raw, None, extra_sections, threshold)
+    _, shown = _published(raw, None, extra_sections, threshold, part=True)
     planned = _sections(
         shown,
         km_frame=km_frame,

@@ -67,7 +67,7 @@ def table_fingerprint(frame: pd.DataFrame | None) -> str:
 class ReadLog(Mapping[str, pd.DataFrame]):
     """The disclosed tables as a mapping that records which tables a figure read.
 
-    A figure factory (:data:`~sofeval.report.build.FigureFactory`) given a ``ReadLog``
+    A figure factory (:data:`~sofeval.report.publication.FigureFactory`) given a ``ReadLog``
     reads as from the tables themselves; asking for a missing table (``in``, ``get``)
     counts as a read too, since the figure may differ once the table is there.
 
