@@ -33,6 +33,7 @@ from sofeval.pipeline import (
     MAX_LEVELS,
     SECOND_LANE,
     RunResults,
+    figures_for,
     merge_subgroups,
     run_analysis,
     split_subgroups,
@@ -429,3 +430,23 @@ def test_models_are_fitted_with_one_blas_thread_in_one_process_too(
         run_analysis(study, config, progress=False, parallel=False)
         assert max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") == 2
     assert seen == [1]
+
+
+def test_figures_drawn_ahead_per_analysis_give_the_same_files(
+    res: RunResults, out_en: Path, tmp_path: Path
+) -> None:
+    # each part as a lane would draw it once its analyses are estimated
+    parts: list[dict[str, object]] = [
+        {"cells": res.cells},
+        {"effects": res.effects, "jobcentres": res.jobcentres, "dose": res.dose},
+        {"monitoring": res.monitoring, "destinations": res.destinations},
+        {"durations": res.durations, "recurrence": res.recurrence},
+        {"event_study": res.event_study, "placebo": res.placebo},
+        {"subgroups": res.subgroups, "homogeneity": res.homogeneity},
+    ]
+    figures = tuple(f for part in parts for f in figures_for(res.config, **part))  # type: ignore[arg-type]
+    assert len({f.key for f in figures}) == len(figures) >= 10
+    write_outputs(res, tmp_path, prerendered=figures)
+    for path in sorted(out_en.iterdir()):
+        if path.name != "warnings.csv":
+            assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name

@@ -99,6 +99,28 @@ def test_workbook_values_as_pandas_writes_them(tmp_path: Path) -> None:
     assert path.read_bytes() == again.read_bytes()
 
 
+def test_workbook_columns_of_every_kind(tmp_path: Path) -> None:
+    # nullable counts (one small, hidden), -inf, a mixed text column, a nullable boolean
+    frame = pd.DataFrame(
+        {
+            "jobcentre": ["A", "B", "C"],
+            "label": ["x", 3, None],
+            "n_spells": pd.array([10, None, 3], dtype="Int64"),
+            "coef": [-np.inf, 1.25, np.nan],
+            "meets_target": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
+    path = report.write_workbook(tmp_path / "k.xlsx", {"k": frame})
+    sheet = openpyxl.load_workbook(path)["k"]
+    rows = [list(r) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    # the statistics of the row whose count is hidden are hidden with it
+    assert rows == [
+        ["A", "x", 10, "-inf", True],
+        ["B", 3, None, 1.25, None],
+        ["C", None, "<5", "<5", "<5"],
+    ]
+
+
 def test_kaplan_meier_equals_lifelines() -> None:
     """Independent reference: lifelines' KaplanMeierFitter with delayed entry and weights."""
     from lifelines import KaplanMeierFitter

@@ -5,12 +5,13 @@
 * :mod:`sofeval.pipeline.schedule` -- :func:`split_subgroups`: which lane fits which
   subgroup model (a cost model of the run's work);
 * :mod:`sofeval.pipeline.outputs` -- :func:`write_outputs`: every table through disclosure
-  control, the workbook, the HTML report and the HonestDiD export.
+  control, the workbook, the HTML report and the HonestDiD export; :func:`figures_for`:
+  the report figures of some analyses, drawn ahead in the lane that estimated them.
 """
 
 from __future__ import annotations
 
-from sofeval.pipeline.outputs import design_text, write_outputs
+from sofeval.pipeline.outputs import design_text, figures_for, write_outputs
 from sofeval.pipeline.run import (
     ANALYSIS_FAILURES,
     COX_MAX_SPELLS,
@@ -43,6 +44,7 @@ __all__ = [
     "SECOND_LANE",
     "RunResults",
     "design_text",
+    "figures_for",
     "honestdid_disclosable",
     "merge_subgroups",
     "run_analysis",

@@ -1,13 +1,17 @@
 """Writing a run: every table through disclosure control, the workbook, the report, HonestDiD.
 
 :func:`write_outputs` writes the results of :func:`sofeval.pipeline.run.run_analysis` to a
-folder; :func:`design_text` is the report's paragraph on the study design.
+folder; :func:`figures_for` draws the report figures of some analyses ahead (in the process
+that estimated them) for :func:`write_outputs` to embed; :func:`design_text` is the
+report's paragraph on the study design.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,6 +24,23 @@ from sofeval.analyses import (
 )
 from sofeval.errors import check_option
 from sofeval.pipeline.run import RunResults, honestdid_disclosable
+
+if TYPE_CHECKING:
+    from sofeval.analyses import (
+        DestinationsResult,
+        DoseResponseResult,
+        DurationsResult,
+        EffectsResult,
+        EventStudyResult,
+        HomogeneityResult,
+        JobcentreEffectsResult,
+        MonitoringResult,
+        PlaceboTimeResult,
+        RecurrenceResult,
+        SOFCells,
+        SubgroupEffectsResult,
+    )
+    from sofeval.config import RunConfig
 
 
 def design_text(res: RunResults, lang: str = "en") -> str:
@@ -78,31 +99,118 @@ def design_text(res: RunResults, lang: str = "en") -> str:
     )
 
 
-def _report_sections(res: RunResults) -> list[report.ExtraSection]:
+@dataclass(frozen=True)
+class _SecondWave:
+    """The analyses of the report's added sections (any of them may be missing)."""
+
+    destinations: DestinationsResult | None = None
+    durations: DurationsResult | None = None
+    recurrence: RecurrenceResult | None = None
+    event_study: EventStudyResult | None = None
+    placebo: PlaceboTimeResult | None = None
+    subgroups: SubgroupEffectsResult | None = None
+    homogeneity: HomogeneityResult | None = None
+
+
+def _report_sections(
+    wave: _SecondWave, config: RunConfig, effects: pd.DataFrame | None
+) -> list[report.ExtraSection]:
     """The report sections of the second wave: outcomes, then credibility."""
-    dest, dur, rec = res.destinations, res.durations, res.recurrence
-    lang = res.config.lang
+    dest, dur, rec = wave.destinations, wave.durations, wave.recurrence
+    lang = config.lang
     sections = report.outcome_sections(
         destination_effects=dest.to_frame() if dest is not None else None,
         duration_effects=dur.to_frame("durations") if dur is not None else None,
         cumulative_incidence=dur.to_frame("incidence") if dur is not None else None,
         recurrence=rec.to_frame() if rec is not None else None,
         recurrence_curves=rec.curves if rec is not None else None,
-        effects=res.effects.table,
-        benefit_per_week=res.config.benefit_per_week,
+        effects=effects,
+        benefit_per_week=config.benefit_per_week,
         lang=lang,  # type: ignore[arg-type]
     )
-    es = res.event_study
+    es = wave.event_study
     credibility = report.credibility_section(
         event_study=es.to_frame() if es is not None else None,
         pretrend_test=es.pretrend_frame() if es is not None else None,
-        placebo_time=res.placebo.to_frame() if res.placebo is not None else None,
-        subgroup_effects=res.subgroups.to_frame() if res.subgroups is not None else None,
-        homogeneity=res.homogeneity.to_frame() if res.homogeneity is not None else None,
-        effects=res.effects.table,
+        placebo_time=wave.placebo.to_frame() if wave.placebo is not None else None,
+        subgroup_effects=wave.subgroups.to_frame() if wave.subgroups is not None else None,
+        homogeneity=wave.homogeneity.to_frame() if wave.homogeneity is not None else None,
+        effects=effects,
         lang=lang,  # type: ignore[arg-type]
     )
     return sections + ([credibility] if credibility is not None else [])
+
+
+def _second_wave(res: RunResults) -> _SecondWave:
+    return _SecondWave(
+        res.destinations,
+        res.durations,
+        res.recurrence,
+        res.event_study,
+        res.placebo,
+        res.subgroups,
+        res.homogeneity,
+    )
+
+
+def figures_for(
+    config: RunConfig,
+    *,
+    cells: SOFCells | None = None,
+    effects: EffectsResult | None = None,
+    jobcentres: JobcentreEffectsResult | None = None,
+    dose: DoseResponseResult | None = None,
+    monitoring: MonitoringResult | None = None,
+    destinations: DestinationsResult | None = None,
+    durations: DurationsResult | None = None,
+    recurrence: RecurrenceResult | None = None,
+    event_study: EventStudyResult | None = None,
+    placebo: PlaceboTimeResult | None = None,
+    subgroups: SubgroupEffectsResult | None = None,
+    homogeneity: HomogeneityResult | None = None,
+) -> tuple[report.PrerenderedFigure, ...]:
+    """Draw the report figures of the analyses given, ahead of :func:`write_outputs`.
+
+    A pipeline calls this in the process that estimated an analysis, as soon as it is
+    estimated, and passes every part's figures to :func:`write_outputs` (``prerendered``),
+    which then only assembles. The arguments are the fields of :class:`RunResults` of the
+    same name (any subset). A figure is used only where it was drawn from the tables the
+    whole report shows (:meth:`sofeval.report.PrerenderedFigure.fits`; secondary
+    suppression spans analyses), else drawn again, so the files are the same either way.
+    Give the analyses whose tables add up to one another together (``effects`` with
+    ``jobcentres``; ``subgroups`` with ``homogeneity``, whose tests the subgroup figure
+    quotes) for the most figures to fit.
+
+    Parameters
+    ----------
+    config
+        The run's settings (language, threshold, kroner per week).
+    cells, effects, jobcentres, dose, monitoring
+        Results of the first wave, as in :class:`RunResults`.
+    destinations, durations, recurrence, event_study, placebo, subgroups, homogeneity
+        Results of the second wave, as in :class:`RunResults`.
+
+    Returns
+    -------
+    tuple of sofeval.report.PrerenderedFigure
+        One per figure of the analyses given, in report order.
+    """
+    wave = _SecondWave(
+        destinations, durations, recurrence, event_study, placebo, subgroups, homogeneity
+    )
+    table = effects.table if effects is not None else None
+    extra = _report_sections(wave, config, table)
+    return report.report_figures(
+        effects=table,
+        jobcentre_effects=jobcentres.table if jobcentres is not None else None,
+        dose_response=dose.table if dose is not None else None,
+        success_criteria=monitoring.by_month if monitoring is not None else None,
+        km_frame=(lambda: km_frame(cells)) if cells is not None else None,
+        hazard_frame=(lambda: hazard_frame(cells)) if cells is not None else None,
+        extra_sections=[sec for sec in extra if sec.figures],
+        lang=config.lang,  # type: ignore[arg-type]
+        threshold=config.threshold,
+    )
 
 
 def _honestdid_files(res: RunResults, out: Path) -> dict[str, Path]:
@@ -119,7 +227,12 @@ def _honestdid_files(res: RunResults, out: Path) -> dict[str, Path]:
     return {p.name: p for p in paths}
 
 
-def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(
+    res: RunResults,
+    out_dir: str | Path,
+    *,
+    prerendered: Sequence[report.PrerenderedFigure] = (),
+) -> dict[str, Path]:
     """Write the CSVs, the Excel workbook and the HTML report of a run.
 
     The report opens with the key findings (:func:`sofeval.report.key_findings`); every
@@ -133,6 +246,10 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         Results of :func:`run_analysis`.
     out_dir
         Output folder (created if needed).
+    prerendered
+        Figures drawn ahead by :func:`figures_for`; those drawn from the tables the report
+        shows are embedded as they are, the others drawn here. The files are the same
+        either way.
 
     Returns
     -------
@@ -167,10 +284,11 @@ def write_outputs(res: RunResults, out_dir: str | Path) -> dict[str, Path]:
         hazard_frame=lambda: hazard_frame(res.cells),
         design_text=design_text(res, res.config.lang)
         + (" " + " ".join(res.notes) if res.notes else ""),
-        extra_sections=_report_sections(res),
+        extra_sections=_report_sections(_second_wave(res), res.config, res.effects.table),
         findings=report.FindingsSettings(
             benefit_per_week=res.config.benefit_per_week, target=target
         ),
         lang=res.config.lang,  # type: ignore[arg-type]
         threshold=res.config.threshold,
+        prerendered=prerendered,
     )

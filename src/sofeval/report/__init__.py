@@ -11,23 +11,18 @@ Modules: :mod:`~sofeval.report.labels` (every user-visible string, da/en),
 :mod:`~sofeval.report.formatting` (cell formatting), :mod:`~sofeval.report.tables`
 (CSV, workbook), :mod:`~sofeval.report.html` (sections, rendering),
 :mod:`~sofeval.report.figure_lanes` (figures drawn in two lanes),
-:mod:`~sofeval.report.build` (:func:`build_report`), :mod:`~sofeval.report.findings` (the
-key findings in plain words), :mod:`~sofeval.report.outcome_figures` and
+:mod:`~sofeval.report.build` (:func:`build_report`, :func:`report_figures`),
+:mod:`~sofeval.report.publication` (the tables and sections a report publishes),
+:mod:`~sofeval.report.prerender` (figures drawn ahead of the report),
+:mod:`~sofeval.report.findings` (the key findings in plain words),
+:mod:`~sofeval.report.outcome_figures` and
 :mod:`~sofeval.report.sections` (the sections of the outcomes beyond the hazard ratio),
 :mod:`~sofeval.report.credibility_figures` (event study, placebo, subgroups, homogeneity).
 """
 
 from __future__ import annotations
 
-from sofeval.report.build import (
-    ExtraSection,
-    FigureFactory,
-    FrameSource,
-    PublishedTable,
-    RowLink,
-    audit_summary,
-    build_report,
-)
+from sofeval.report.build import audit_summary, build_report, report_figures
 from sofeval.report.credibility_figures import (
     CREDIBILITY_LABELS,
     credibility_label,
@@ -81,6 +76,14 @@ from sofeval.report.formatting import (
 )
 from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import COLUMN_HEADERS, LABELS, LANGS, Lang, column_header, label
+from sofeval.report.prerender import PrerenderedFigure, ReadLog, table_fingerprint
+from sofeval.report.publication import (
+    ExtraSection,
+    FigureFactory,
+    FrameSource,
+    PublishedTable,
+    RowLink,
+)
 from sofeval.report.relations import core_relations
 from sofeval.report.secondary import (
     CellRef,
@@ -125,7 +128,9 @@ __all__ = [
     "LANGS",
     "Lang",
     "PALETTE",
+    "PrerenderedFigure",
     "PublishedTable",
+    "ReadLog",
     "RenderedFigure",
     "ReportSection",
     "RowLink",
@@ -165,6 +170,7 @@ __all__ = [
     "protect_tables",
     "render_figures",
     "render_html",
+    "report_figures",
     "require_columns",
     "round_array",
     "round_floats",
@@ -172,6 +178,7 @@ __all__ = [
     "statistic_columns",
     "style",
     "sum_relations",
+    "table_fingerprint",
     "suppressed_mask",
     "suppression_marker",
     "weekly_hazard",

@@ -6,15 +6,17 @@ count, :class:`RowLink`), write the files (the CSVs and the workbook, in a forke
 assemble the report sections (the key findings first, then figures and tables per
 analysis, every figure of an added section drawn from the disclosed tables), draw the
 figures in two lanes (:func:`sofeval.report.figure_lanes.render_figures`) and render the
-HTML (:func:`sofeval.report.html.render_html`).
+HTML (:func:`sofeval.report.html.render_html`). Figures drawn ahead by
+:func:`report_figures` (for example in the process that estimated their analysis) are
+embedded as they are where they were drawn from the tables the report shows
+(:mod:`sofeval.report.prerender`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -34,8 +36,16 @@ from sofeval.report.figure_lanes import FigureJob, render_figures
 from sofeval.report.figures import dose_response_plot, forest
 from sofeval.report.figures_descriptive import km_curves, monitoring_plot, weekly_hazard
 from sofeval.report.findings import FindingsSettings, key_findings
-from sofeval.report.html import ReportSection, render_html
+from sofeval.report.html import RenderedFigure, ReportSection, figure_png_base64, render_html
 from sofeval.report.labels import LANGS, Lang, label
+from sofeval.report.prerender import PrerenderedFigure, ReadLog
+from sofeval.report.publication import (
+    ExtraSection,
+    FigureFactory,
+    FrameSource,
+    PublishedTable,
+    RowLink,
+)
 from sofeval.report.relations import SHARE_DEPENDENTS, core_relations
 from sofeval.report.secondary import SumRelation, protect_tables
 from sofeval.report.tables import write_csv_tables, write_workbook
@@ -66,101 +76,6 @@ def audit_summary(audit: pd.DataFrame) -> pd.DataFrame:
     keys = audit[["table", "rule"]].astype(str)
     out = keys.groupby(["table", "rule"], sort=True).size().rename("n_rows").reset_index()
     return out.astype({"n_rows": "int64"})
-
-
-#: A frame, or work without arguments that computes it when it is needed.
-FrameSource: TypeAlias = pd.DataFrame | Callable[[], pd.DataFrame]
-
-#: A figure drawn from the disclosed tables (name -> frame) of the report, or ``None``
-#: when the tables leave nothing to draw.
-FigureFactory: TypeAlias = Callable[[Mapping[str, pd.DataFrame]], Figure | None]
-
-
-@dataclass(frozen=True)
-class RowLink:
-    """The rows of a table rest on a count in another table: they are hidden with it.
-
-    For example every row of ``cumulative_incidence`` (no count of its own) is a mean over
-    the spells counted in ``n_spells`` of the same scope in ``duration_effects``.
-
-    Attributes
-    ----------
-    table
-        The table holding the count.
-    column
-        The count column.
-    on
-        Key columns of the linked table -> key columns of ``table``.
-    """
-
-    table: str
-    column: str
-    on: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class PublishedTable:
-    """A table to publish: a CSV, a workbook sheet and (with a caption) an HTML table.
-
-    Attributes
-    ----------
-    name
-        File and sheet name (``<name>.csv``).
-    frame
-        The table before disclosure control.
-    caption
-        Label key (see :data:`sofeval.report.labels.LABELS`) or text of the HTML
-        caption; ``""`` publishes the table in the CSV and the workbook only.
-    count_columns
-        Count columns (default: by name, see
-        :func:`sofeval.report.disclosure.auto_disclose`).
-    dependents
-        Statistics hidden in a row where secondary suppression hid a count.
-    csv
-        Write ``<name>.csv`` (``False``: the workbook and the HTML only).
-    html
-        The part of the disclosed table the HTML shows (default: all of it).
-    follows
-        The count of another table this table's rows rest on (:class:`RowLink`): rows
-        whose count is hidden there are hidden here.
-    """
-
-    name: str
-    frame: pd.DataFrame
-    caption: str = ""
-    count_columns: Sequence[str] | None = None
-    dependents: Sequence[str] = ()
-    csv: bool = True
-    html: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-    follows: RowLink | None = None
-
-
-@dataclass(frozen=True)
-class ExtraSection:
-    """A further report section (for example an analysis added after the core report).
-
-    Attributes
-    ----------
-    title
-        Label key or text of the section title.
-    text
-        Plain text; blank lines separate paragraphs.
-    tables
-        Tables published with the section (CSV, sheet, HTML when captioned).
-    figures
-        ``(caption label key or text, figure)`` pairs. A figure is either drawn already
-        (from disclosed or aggregated data) or a :data:`FigureFactory` that draws it from
-        the disclosed tables (it may return ``None``: no figure).
-    relations
-        Additive structure of the tables (:func:`sofeval.report.secondary.sum_relations`,
-        on the tables' names), for secondary suppression.
-    """
-
-    title: str
-    text: str = ""
-    tables: Sequence[PublishedTable] = ()
-    figures: Sequence[tuple[str, Figure | FigureFactory]] = ()
-    relations: Sequence[SumRelation] = field(default=())
 
 
 def _disclosed_tables(
@@ -289,12 +204,16 @@ def _core_tables(
 
 @dataclass(frozen=True)
 class _Planned:
-    """A report section whose figures are still to be drawn (:data:`FigureJob`)."""
+    """A report section whose figures are still to be drawn.
+
+    ``figures`` holds ``(caption text, caption as given, factory)``: the caption as given
+    (label key or text) names the figure among pre-rendered ones (:class:`PrerenderedFigure`).
+    """
 
     title: str
     text: str = ""
     tables: Sequence[tuple[str, pd.DataFrame]] = ()
-    figures: Sequence[tuple[str, FigureJob]] = ()
+    figures: Sequence[tuple[str, str, FigureFactory]] = ()
 
 
 def _sections(
@@ -323,34 +242,38 @@ def _sections(
         sections.append(_Planned(t("sec_design"), design_text, design_tables))
     if km_frame is not None:
         km = km_frame
-        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), lambda: _km(km, lang))]))
+        figure: FigureFactory = lambda _: _km(km, lang)  # noqa: E731
+        sections.append(_Planned(t("sec_km"), figures=[(t("cap_km"), "cap_km", figure)]))
     if hazard_frame is not None:
         hz = hazard_frame
-        job: FigureJob = lambda: weekly_hazard(_frame(hz), min_count=threshold, lang=lang)  # noqa: E731
-        sections.append(_Planned(t("sec_hazard"), figures=[(t("cap_hazard"), job)]))
+        figure = lambda _: weekly_hazard(_frame(hz), min_count=threshold, lang=lang)  # noqa: E731
+        sections.append(
+            _Planned(t("sec_hazard"), figures=[(t("cap_hazard"), "cap_hazard", figure)])
+        )
     if "effects" in shown:
         sections.append(_Planned(t("sec_pooled"), tables=[(t("cap_effects"), shown["effects"])]))
     if "jobcentre_effects" in shown:
         jce = shown["jobcentre_effects"]
+        figure = lambda tables: forest(tables["jobcentre_effects"], lang=lang)  # noqa: E731
         sections.append(
             _Planned(
                 t("sec_forest"),
-                figures=[(t("cap_forest"), lambda: forest(jce, lang=lang))],
+                figures=[(t("cap_forest"), "cap_forest", figure)],
                 tables=[(t("cap_jc_table"), jce)],
             )
         )
     if "dose_response" in shown:
-        dose = shown["dose_response"]
+        figure = lambda tables: dose_response_plot(tables["dose_response"], lang=lang)  # noqa: E731
         sections.append(
             _Planned(
                 t("sec_dose"),
-                figures=[(t("cap_dose"), lambda: dose_response_plot(dose, lang=lang))],
-                tables=[(t("cap_dose_table"), dose)],
+                figures=[(t("cap_dose"), "cap_dose", figure)],
+                tables=[(t("cap_dose_table"), shown["dose_response"])],
             )
         )
     if success_criteria is not None:
         sc = success_criteria
-        job = lambda: monitoring_plot(sc, min_count=threshold, lang=lang)  # noqa: E731
+        figure = lambda _: monitoring_plot(sc, min_count=threshold, lang=lang)  # noqa: E731
         tables = [
             (t(cap), view(shown[name]))
             for name, cap, view in (
@@ -360,7 +283,11 @@ def _sections(
             if name in shown
         ]
         sections.append(
-            _Planned(t("sec_monitoring"), figures=[(t("cap_monitoring"), job)], tables=tables)
+            _Planned(
+                t("sec_monitoring"),
+                figures=[(t("cap_monitoring"), "cap_monitoring", figure)],
+                tables=tables,
+            )
         )
     for sec in extra:
         tables = [
@@ -368,7 +295,7 @@ def _sections(
             for tab in sec.tables
             if tab.caption
         ]
-        figures = [(t(cap), _figure_job(fig, shown)) for cap, fig in sec.figures]
+        figures = [(t(cap), cap, _factory(fig)) for cap, fig in sec.figures]
         sections.append(_Planned(t(sec.title), sec.text, tables, figures))
     return sections
 
@@ -386,29 +313,157 @@ def _km(source: FrameSource, lang: Lang) -> Figure:
     return km_curves(km, weight=weight, panel=panel, lang=lang)
 
 
-def _figure_job(fig: Figure | FigureFactory, shown: Mapping[str, pd.DataFrame]) -> FigureJob:
-    """The work that gives a figure of an added section (drawn already, or from the tables)."""
+def _factory(fig: Figure | FigureFactory) -> FigureFactory:
+    """The factory of a figure of an added section (drawn already, or from the tables)."""
     if callable(fig):
-        factory = fig
-        return lambda: factory(shown)
+        return fig
     drawn = fig
-    return lambda: drawn
+    return lambda _: drawn
 
 
-def _drawn(planned: Sequence[_Planned], parallel: bool) -> list[ReportSection]:
-    """Step 4: draw and render every figure (two lanes), dropping those with nothing to draw."""
-    jobs = [job for sec in planned for _, job in sec.figures]
+def _job(factory: FigureFactory, shown: Mapping[str, pd.DataFrame]) -> FigureJob:
+    return lambda: factory(shown)
+
+
+def _drawn(
+    planned: Sequence[_Planned],
+    shown: Mapping[str, pd.DataFrame],
+    ready: Mapping[str, RenderedFigure | None],
+    parallel: bool,
+) -> list[ReportSection]:
+    """Step 4: draw and render every figure not ``ready`` (two lanes); drop empty ones."""
+    jobs = [
+        _job(factory, shown) for sec in planned for _, key, factory in sec.figures
+        if key not in ready
+    ]  # fmt: skip
     rendered = iter(render_figures(jobs, parallel=parallel))
     out = []
     for sec in planned:
-        pngs = [(cap, next(rendered)) for cap, _ in sec.figures]
+        pngs = [
+            (cap, ready[key] if key in ready else next(rendered)) for cap, key, _ in sec.figures
+        ]
         figures = [(cap, png) for cap, png in pngs if png is not None]
         out.append(ReportSection(sec.title, sec.text, sec.tables, figures))
     return out
 
 
+def _fitting(
+    prerendered: Sequence[PrerenderedFigure],
+    shown: Mapping[str, pd.DataFrame],
+    lang: Lang,
+    threshold: int,
+) -> dict[str, RenderedFigure | None]:
+    """The pre-rendered figures drawn from the tables the report shows, by caption."""
+    return {
+        fig.key: None if fig.png is None else RenderedFigure(fig.png)
+        for fig in prerendered
+        if fig.fits(shown, lang, threshold)
+    }
+
+
+def _prerender(
+    planned: Sequence[_Planned], shown: Mapping[str, pd.DataFrame], lang: Lang, threshold: int
+) -> tuple[PrerenderedFigure, ...]:
+    """Draw every planned figure here, recording the tables each one read."""
+    out = []
+    for sec in planned:
+        for _, key, factory in sec.figures:
+            log = ReadLog(shown)
+            fig = factory(log)
+            png = None if fig is None else figure_png_base64(fig)
+            out.append(PrerenderedFigure(key, png, log.reads(), lang, threshold))
+    return tuple(out)
+
+
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
+
+
+def _published(
+    raw: Mapping[str, pd.DataFrame | None],
+    panel_summary: pd.DataFrame | None,
+    extra_sections: Sequence[ExtraSection],
+    threshold: int,
+    *,
+    part: bool = False,
+) -> tuple[list[PublishedTable], dict[str, pd.DataFrame]]:
+    """Steps 0 and 1: the tables to publish, and the tables as disclosed.
+
+    ``part``: the tables are a part of a report (drawn ahead, :func:`report_figures`);
+    relations on a table that is not in the part are left out.
+    """
+    tables = _core_tables(raw, panel_summary)
+    tables += [tab for sec in extra_sections for tab in sec.tables]
+    names = [tab.name for tab in tables]
+    if len(set(names)) != len(names):
+        raise SofevalError(f"build_report: table names must be unique; got {names}.")
+    relations = core_relations({tab.name: tab.frame for tab in tables})
+    relations += [r for sec in extra_sections for r in sec.relations]
+    if part:
+        present = set(names)
+        relations = [
+            r for r in relations if {r.total.table, *(p.table for p in r.parts)} <= present
+        ]
+    return tables, _disclosed_tables(tables, relations, threshold)
+
+
+def report_figures(
+    *,
+    effects: pd.DataFrame | None = None,
+    jobcentre_effects: pd.DataFrame | None = None,
+    dose_response: pd.DataFrame | None = None,
+    success_criteria: pd.DataFrame | None = None,
+    km_frame: FrameSource | None = None,
+    hazard_frame: FrameSource | None = None,
+    extra_sections: Sequence[ExtraSection] = (),
+    lang: Lang = "en",
+    threshold: int = 5,
+) -> tuple[PrerenderedFigure, ...]:
+    """Draw the report figures of the inputs given, ahead of the report, in this process.
+
+    The inputs are those of :func:`build_report` (any subset: for example one analysis'
+    section as soon as it is estimated); the tables given are disclosed among themselves
+    and every figure they make is drawn and rendered as PNG. Pass the figures of all the
+    parts to :func:`build_report` (``prerendered``): it uses each one that was drawn from
+    the tables the whole report shows (:meth:`PrerenderedFigure.fits`), and draws the others
+    itself, so the report is the same byte for byte.
+
+    Parameters
+    ----------
+    effects, jobcentre_effects, dose_response, success_criteria, km_frame, hazard_frame
+        As in :func:`build_report` (``effects`` has no figure; it refines the disclosure
+        of the tables that add up to it).
+    extra_sections
+        Further sections, as in :func:`build_report`.
+    lang
+        ``"en"`` or ``"da"``.
+    threshold
+        Disclosure threshold.
+
+    Returns
+    -------
+    tuple of PrerenderedFigure
+        One per figure of the given inputs, in report order.
+    """
+    check_option("lang", lang, LANGS)
+    check_threshold(threshold)
+    raw = {
+        "effects": effects,
+        "jobcentre_effects": jobcentre_effects,
+        "dose_response": dose_response,
+    }
+    _, shown = _published(raw, None, extra_sections, threshold, part=True)
+    planned = _sections(
+        shown,
+        km_frame=km_frame,
+        hazard_frame=hazard_frame,
+        success_criteria=success_criteria,
+        design_text="",
+        extra=extra_sections,
+        lang=lang,
+        threshold=threshold,
+    )
+    return _prerender(planned, shown, lang, threshold)
 
 
 def build_report(
@@ -432,6 +487,7 @@ def build_report(
     title: str | None = None,
     metadata: Mapping[str, str] | None = None,
     parallel: bool = True,
+    prerendered: Sequence[PrerenderedFigure] = (),
 ) -> dict[str, Path]:
     """Write the CSVs, the Excel workbook and the HTML report of one analysis.
 
@@ -480,6 +536,10 @@ def build_report(
         Write the CSVs and the workbook in a forked process, and draw every second figure
         in another, while the other figures and the HTML are made here
         (:mod:`sofeval.runtime`); the files are identical either way.
+    prerendered
+        Figures drawn ahead (:func:`report_figures`); each one drawn from the tables this
+        report shows is embedded as it is, the others are drawn here. The report is the same
+        either way.
 
     Returns
     -------
@@ -500,15 +560,8 @@ def build_report(
         "success_criteria_overall": success_overall,
         "data_audit": audit_summary(audit) if audit is not None else None,
     }
-    tables = _core_tables(raw, panel_summary)
-    tables += [tab for sec in extra_sections for tab in sec.tables]
-    names = [tab.name for tab in tables]
-    if len(set(names)) != len(names):
-        raise SofevalError(f"build_report: table names must be unique; got {names}.")
-    relations = core_relations({tab.name: tab.frame for tab in tables})
-    relations += [r for sec in extra_sections for r in sec.relations]
-    shown = _disclosed_tables(tables, relations, threshold)
-    sheets = {name: shown[name] for name in names}
+    tables, shown = _published(raw, panel_summary, extra_sections, threshold)
+    sheets = {tab.name: shown[tab.name] for tab in tables}
 
     def files() -> tuple[dict[str, Path], Path]:
         written = _write_files(folder, tables, shown, audit, threshold)
@@ -534,7 +587,8 @@ def build_report(
         lang=lang,
         threshold=threshold,
     )
-    sections = opening + _drawn(planned, parallel)
+    ready = _fitting(prerendered, shown, lang, threshold)
+    sections = opening + _drawn(planned, shown, ready, parallel)
     html = render_html(
         folder / "report.html",
         title=title or label("report_title", lang),

@@ -4,7 +4,7 @@ DESIGN.md §4b.
 :func:`outcome_sections` turns the tables of :mod:`sofeval.analyses.destinations`,
 :mod:`~sofeval.analyses.durations` and :mod:`~sofeval.analyses.recurrence`, and
 :func:`credibility_section` those of the event study, the placebo in time, the subgroups
-and the homogeneity tests, into :class:`~sofeval.report.build.ExtraSection` objects for
+and the homogeneity tests, into :class:`~sofeval.report.publication.ExtraSection` objects for
 :func:`~sofeval.report.build.build_report`: each table is published (CSV, workbook sheet,
 HTML) with its additive structure declared for secondary suppression, and every figure is
 drawn from the *disclosed* tables. The disclosure structure:
@@ -16,7 +16,7 @@ drawn from the *disclosed* tables. The disclosure structure:
 * ``duration_effects``: ``n_spells`` of the jobcentre rows sum to the ``all`` row; the row's
   statistics (``kroner_total`` reveals ``n_spells``) are hidden with it;
 * ``cumulative_incidence``: no count of its own; a row is hidden with the ``n_spells`` of the
-  same scope in ``duration_effects`` (:class:`~sofeval.report.build.RowLink`);
+  same scope in ``duration_effects`` (:class:`~sofeval.report.publication.RowLink`);
 * ``recurrence``: ``n_returns`` of the jobcentre rows sum to the ``all`` row, per horizon;
 * ``subgroup_effects``: the levels of a variable sum to the pooled counts of ``effects``
   (missing values are a level), per estimand;
@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sofeval.report.build import ExtraSection, FigureFactory, PublishedTable, RowLink
 from sofeval.report.credibility_figures import (
     event_study_plot,
     homogeneity_plot,
@@ -51,6 +50,7 @@ from sofeval.report.outcome_figures import (
     survival_curves,
     weeks_saved_forest,
 )
+from sofeval.report.publication import ExtraSection, FigureFactory, PublishedTable, RowLink
 from sofeval.report.secondary import SumRelation, sum_relations
 
 __all__ = [

@@ -148,6 +148,54 @@ def _cell_writer(sheet: Any, values: pd.Series) -> Callable[[int, int, Any, Any]
     return write
 
 
+#: Cell kinds of :func:`_cell_kinds`: a number, a blank (missing), the text ``inf`` /
+#: ``-inf``, a hidden cell (its marker), a text.
+_NUMBER, _BLANK, _INF, _HIDDEN, _TEXT = range(5)
+
+
+def _cell_kinds(values: pd.Series, hidden: np.ndarray) -> np.ndarray | None:
+    """The kind of every cell of a float, nullable-integer or all-text column, in one pass.
+
+    ``None`` for other columns (written cell by cell by :func:`_cell_writer`). The kinds are
+    those :func:`_cell_writer` gives the same values.
+    """
+    dtype = values.dtype
+    if dtype.kind == "f" and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        x = values.to_numpy()
+        kinds = np.where(np.isnan(x), _BLANK, np.where(np.isinf(x), _INF, _NUMBER))
+    elif dtype.kind in "iu" and isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        kinds = np.where(values.isna().to_numpy(), _BLANK, _NUMBER)
+    elif dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        kinds = np.full(len(values), _TEXT)
+    else:
+        return None
+    kinds[hidden] = _HIDDEN
+    return kinds
+
+
+def _write_kinds(
+    sheet: Any,
+    col: int,
+    values: list[Any],
+    kinds: np.ndarray,
+    texts: list[str],
+    fmt: Any,
+    hidden_fmt: Any,
+) -> None:
+    """Write one column whose cells are classified already (:func:`_cell_kinds`)."""
+    for row, (value, kind) in enumerate(zip(values, kinds.tolist(), strict=True), start=1):
+        if kind == _NUMBER:
+            sheet.write_number(row, col, value, fmt)
+        elif kind == _TEXT:
+            sheet.write_string(row, col, value, fmt)
+        elif kind == _BLANK:
+            sheet.write_blank(row, col, None, fmt)
+        elif kind == _INF:
+            sheet.write_string(row, col, "inf" if value > 0 else "-inf", fmt)
+        else:
+            sheet.write_string(row, col, texts[row - 1], hidden_fmt)
+
+
 def _write_sheet(
     book: Any,
     formats: Mapping[str, Any],
@@ -169,8 +217,12 @@ def _write_sheet(
         sheet.set_column(j, j, min(max(width + 2, 8), 40))
         fmt = formats.get(column_kind(str(column), shown[column]))
         values = shown[column]
-        write = _cell_writer(sheet, values)
         hidden = mask[:, j]
+        kinds = _cell_kinds(values, hidden)
+        if kinds is not None:
+            _write_kinds(sheet, j, values.tolist(), kinds, texts[j], fmt, formats["hidden"])
+            continue
+        write = _cell_writer(sheet, values)
         for i, value in enumerate(values.tolist()):
             if hidden[i]:
                 sheet.write_string(i + 1, j, texts[j][i], formats["hidden"])
