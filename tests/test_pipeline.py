@@ -369,7 +369,7 @@ def _lane_loads(config: RunConfig, core_done: bool = False) -> list[float]:
     for work, weight in LANE_COST.items():
         if work in OPTIONAL_ANALYSES and not config.runs(work):
             continue
-        if core_done and work in CORE_WORK:
+        if (core_done and work in CORE_WORK) or work == "figures":
             continue
         load[1 if work in SECOND_LANE else 0] += weight
     return load

@@ -312,7 +312,7 @@ def _run_files(args: argparse.Namespace, config: RunConfig) -> RunResults:
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
     print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
-    return run_analysis(study, config, progress=show_progress())
+    return run_analysis(study, config, progress=show_progress(), figures=True)
 
 
 def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
@@ -338,12 +338,12 @@ def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
     if args.engine == "local":
         study = dataset.load()
         print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
-        return run_analysis(study, config, progress=show_progress())
+        return run_analysis(study, config, progress=show_progress(), figures=True)
     where = args.scheduler or f"a local cluster of {args.workers or DEFAULT_WORKERS} workers"
     print(f"sofeval: {len(dataset.spells.pieces):,} partitions; estimating on {where} ...")
     res = run_analysis(
         dataset, config, progress=show_progress(), engine="dask", workers=args.workers,
-        scheduler=args.scheduler,
+        scheduler=args.scheduler, figures=True,
     )
     if len(res.audit):
         print(f"sofeval: {len(res.audit)} rows dropped by --invalid drop (see data_audit.csv)")

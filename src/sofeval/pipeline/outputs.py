@@ -247,7 +247,8 @@ def write_outputs(
     out_dir
         Output folder (created if needed).
     prerendered
-        Figures drawn ahead by :func:`figures_for`; those drawn from the tables the report
+        Figures drawn ahead by :func:`figures_for`, besides those of ``res.figures``
+        (``run_analysis(..., figures=True)``); those drawn from the tables the report
         shows are embedded as they are, the others drawn here. The files are the same
         either way.
 
@@ -290,5 +291,5 @@ def write_outputs(
         ),
         lang=res.config.lang,  # type: ignore[arg-type]
         threshold=res.config.threshold,
-        prerendered=prerendered,
+        prerendered=(*res.figures, *prerendered),
     )

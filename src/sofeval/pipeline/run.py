@@ -30,8 +30,8 @@ export) is :func:`sofeval.pipeline.outputs.write_outputs`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,9 @@ from sofeval.panel import StudyDesign
 from sofeval.pipeline.schedule import split_subgroups, subgroup_levels
 from sofeval.runtime import Background, Recorded, fork_available, recorded
 
+if TYPE_CHECKING:
+    from sofeval.report import PrerenderedFigure
+
 T = TypeVar("T")
 
 #: The Cox cross-check fits the full person-week panel; above this many spells it is skipped.
@@ -101,6 +104,8 @@ class RunResults:
     """Everything one run estimated (immutable).
 
     An analysis that could not be estimated is ``None``, and :attr:`notes` says why.
+    :attr:`figures` holds the report figures drawn in the lanes (``run_analysis(...,
+    figures=True)``), for :func:`~sofeval.pipeline.outputs.write_outputs` to embed.
     """
 
     design: StudyDesign
@@ -120,10 +125,13 @@ class RunResults:
     placebo: PlaceboTimeResult | None = None
     subgroups: SubgroupEffectsResult | None = None
     homogeneity: HomogeneityResult | None = None
+    figures: tuple[PrerenderedFigure, ...] = field(default=(), repr=False, compare=False)
 
 
 #: One piece of a lane's work: its value and notes, with its warnings held back.
 Item = Recorded[tuple[Any, tuple[str, ...]]]
+#: Draws the report figures of the analyses given (:func:`sofeval.pipeline.figures_for`).
+Draw = Callable[..., tuple["PrerenderedFigure", ...]]
 
 
 def _inference(config: RunConfig) -> dict[str, Any]:
@@ -253,6 +261,10 @@ class _Lane:
         self.items[key] = item if keep else Recorded((None, notes), item.records)
         return value
 
+    def value(self, key: str) -> Any:
+        """The value of the piece ``key`` (``None`` when it did not run)."""
+        return self.items[key].value[0] if key in self.items else None
+
     def core(self, key: str, fn: Callable[[], T], keep: bool = True) -> T:
         """A piece whose failure fails the run (the cells, the effects models)."""
         return self.put(key, lambda: (fn(), ()), keep)  # type: ignore[no-any-return]
@@ -295,14 +307,15 @@ def _main_lane(
     subgroups: tuple[Sequence[str], Sequence[int]],
     core: RunResults | None,
     progress: bool | None,
+    draw: Draw | None = None,
 ) -> tuple[dict[str, Item], SOFCells]:
     """The work of this process: the cells keyed by ``link_month`` and every analysis on them.
 
     The core (effects, per-jobcentre effects, dose-response, monitoring) unless ``core``
     holds it, then the destinations and durations, the recurrence, the event study, the
-    test of equal effects across jobcentres and the subgroup models ``subgroups[1]``
-    (indices into the variables ``subgroups[0]``), whose cells come from the same pass.
-    Returns the pieces and the cells of the effects models.
+    test of equal effects across jobcentres, their report figures (with ``draw``) and the
+    subgroup models ``subgroups[1]`` (indices into the variables ``subgroups[0]``), whose
+    cells come from the same pass. Returns the pieces and the cells of the effects models.
     """
     variables, mine = subgroups
     lane, settings, covs = _Lane(), _inference(config), config.covariates
@@ -331,6 +344,17 @@ def _main_lane(
     lane.attempt("homogeneity", "homogeneity across jobcentres not tested",
                  lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
                  config, "homogeneity")
+    if draw is not None:
+        first = core or RunResults(
+            design, config, sc, eff, lane.value("jobcentres"), lane.value("dose_response"),
+            lane.value("monitoring"), study.audit,
+        )  # fmt: skip
+        dest, dur = lane.value("outcomes") or (None, None)
+        lane.put("figures", lambda: (draw(
+            config, cells=sc, effects=first.effects, jobcentres=first.jobcentres,
+            dose=first.dose, monitoring=first.monitoring, destinations=dest, durations=dur,
+            recurrence=lane.value("recurrence"), event_study=lane.value("event_study"),
+        ), ()))  # fmt: skip
     for i in mine:
         _subgroup(lane, study, design, config, variables, i, sg_cells, progress)
     return lane.items, sc
@@ -343,12 +367,14 @@ def _second_lane(
     subgroups: tuple[Sequence[str], Sequence[int]],
     cox: bool,
     progress: bool | None,
+    draw: Draw | None = None,
 ) -> dict[str, Item]:
     """The forked lane's work: it reads the spell table only.
 
     The cells of its subgroup variables ``subgroups[1]`` (one pass; when they cannot be
     built, :func:`~sofeval.analyses.subgroup_effects` builds each and says why not), the
-    placebo in time, the Cox cross-check when ``cox`` (small studies), the subgroup models.
+    placebo in time and its figure (with ``draw``), the Cox cross-check when ``cox`` (small
+    studies), the subgroup models.
     """
     variables, theirs = subgroups
     lane, settings = _Lane(), _inference(config)
@@ -364,6 +390,9 @@ def _second_lane(
     sg_cells = lane.put("subgroup_cells", cells, keep=False) if chosen else {}
     lane.attempt("placebo_time", "placebo in time not estimated", lambda: placebo_time(
         study, design, progress=progress, **settings), config, "placebo_time")
+    if draw is not None and lane.value("placebo_time") is not None:
+        lane.put("placebo_figures",
+                 lambda: (draw(config, placebo=lane.value("placebo_time")), ()))
     if cox:
         lane.put("cox", lambda: _cox(study, design))
     for i in theirs:
@@ -420,9 +449,14 @@ LATER_PIECES: tuple[str, ...] = (
 )
 
 
+#: Pieces of figures drawn ahead (after every analysis: drawing them is part of writing).
+FIGURE_PIECES: tuple[str, ...] = ("figures", "placebo_figures")
+
+
 def _order(n_variables: int) -> tuple[str, ...]:
     """Every piece of a run in the order its warnings are issued and its notes listed."""
-    return (*CORE_PIECES, *LATER_PIECES, *(f"subgroup:{i}" for i in range(n_variables)))
+    subgroups = (f"subgroup:{i}" for i in range(n_variables))
+    return (*CORE_PIECES, *LATER_PIECES, *subgroups, *FIGURE_PIECES)
 
 
 def _lanes(
@@ -431,25 +465,32 @@ def _lanes(
     config: RunConfig,
     progress: bool | None,
     parallel: bool,
+    figures: bool,
     core: RunResults | None = None,
 ) -> RunResults:
     """Every analysis in two lanes, then the results in one order (see the module docstring).
 
     ``core`` holds the core when another engine computed it (then only the analyses after
-    it run here).
+    it run here); with ``figures`` each lane draws the report figures of its analyses.
     """
     variables = subgroup_variables(study, config)
     mine, theirs = split_subgroups(
-        variables, subgroup_levels(study, variables), config, core_done=core is not None
-    )
+        variables, subgroup_levels(study, variables), config, core_done=core is not None,
+        figures=figures,
+    )  # fmt: skip
+    draw: Draw | None = None
+    if figures:  # imported before the fork: matplotlib is loaded once, not in each lane
+        from sofeval.pipeline.outputs import figures_for
+
+        draw = figures_for
     forked = parallel and fork_available()
     side = Background(
         lambda: _second_lane(study, design, config, (variables, theirs), core is None,
-                             False if forked else progress),
+                             False if forked else progress, draw),
         enabled=forked,
     )  # fmt: skip
     try:
-        items, sc = _main_lane(study, design, config, (variables, mine), core, progress)
+        items, sc = _main_lane(study, design, config, (variables, mine), core, progress, draw)
         items |= side.result()
     except BaseException:
         side.cancel()
@@ -488,6 +529,7 @@ def _lanes(
         placebo=values.get("placebo_time"),
         subgroups=subgroups,
         homogeneity=_homogeneity(subgroups, values.get("homogeneity")),
+        figures=(*values.get("figures", ()), *values.get("placebo_figures", ())),
     )
 
 
@@ -522,6 +564,7 @@ def run_analysis(
     client: Any = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    figures: bool = False,
 ) -> RunResults:
     """Run the default SOF evaluation on validated study tables.
 
@@ -544,6 +587,10 @@ def run_analysis(
         second-wave analyses need the spell table in this process: the dask engine runs
         them on studies it gathers (up to :data:`COX_MAX_SPELLS` spells) and otherwise
         leaves a note (:data:`DASK_NOTE`).
+    figures
+        Draw the report figures in the lanes, each as soon as its analysis is estimated
+        (:attr:`RunResults.figures`), so that :func:`~sofeval.pipeline.outputs.write_outputs`
+        only assembles them; the files are the same either way.
     client, workers, scheduler
         For the dask engine: a ``distributed.Client`` (implies ``engine="dask"``), or the
         address of a running scheduler, or the worker processes of a local cluster that
@@ -557,7 +604,8 @@ def run_analysis(
     # one BLAS thread, in either lane or in one process: a BLAS reduction split over threads
     # sums in another order, so the last digits of a result would depend on the machine
     with threadpool_limits(limits=1):
-        res = _run(study, config, progress, parallel, engine, client, workers, scheduler)
+        res = _run(study, config, progress, parallel, engine, client, workers, scheduler,
+                   figures)
     return replace(res, notes=(*res.notes, *skip_notes(config)))
 
 
@@ -589,6 +637,7 @@ def _run(
     client: Any,
     workers: int | None,
     scheduler: str | None,
+    figures: bool,
 ) -> RunResults:
     """The body of :func:`run_analysis`, without the notes of skipped analyses."""
     design = StudyDesign(**config.design)
@@ -608,7 +657,7 @@ def _run(
         gathered = d.reduced.study
         if gathered is None:
             return replace(core, notes=(*core.notes, DASK_NOTE))
-        return _lanes(gathered, design, config, progress, parallel, core)
+        return _lanes(gathered, design, config, progress, parallel, figures, core)
     if isinstance(study, StudyDataset):
         study = study.load()
-    return _lanes(study, design, config, progress, parallel)
+    return _lanes(study, design, config, progress, parallel, figures)

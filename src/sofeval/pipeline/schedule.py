@@ -31,6 +31,7 @@ LANE_COST: dict[str, float] = {
     "homogeneity": 3.6,
     "second_cells": 3.6,
     "placebo_time": 5.3,
+    "figures": 4.8,
 }
 #: Work of the second lane: it reads the spell table only (the placebo in time collapses
 #: its own study), besides the subgroup models given to it.
@@ -71,6 +72,7 @@ def split_subgroups(
     levels: Mapping[str, int],
     config: RunConfig,
     core_done: bool = False,
+    figures: bool = False,
 ) -> tuple[list[int], list[int]]:
     """Share the subgroup models between the two lanes so that they finish together.
 
@@ -89,6 +91,8 @@ def split_subgroups(
         Run settings (skipped analyses cost nothing).
     core_done
         The core (:data:`CORE_WORK`) was computed elsewhere (the dask engine).
+    figures
+        The lanes draw the report figures of their analyses (``figures``, in the main lane).
 
     Returns
     -------
@@ -99,7 +103,7 @@ def split_subgroups(
     for work, weight in LANE_COST.items():
         if work in OPTIONAL_ANALYSES and not config.runs(work):
             continue
-        if core_done and work in CORE_WORK:
+        if (core_done and work in CORE_WORK) or (work == "figures" and not figures):
             continue
         load[1 if work in SECOND_LANE else 0] += weight
     lanes: tuple[list[int], list[int]] = ([], [])
