@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
-from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights
+from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights, rademacher_bits
 from sofeval.models.covariance import projected_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
@@ -301,6 +301,7 @@ def wild_joint_test(
     stat = float(_lm(q.sum(axis=0)[None, :], v_inv)[0])
     p_chi = float(stats.chi2.sf(stat, rank)) if rank else float("nan")
     draws = np.empty(B)
+    q_sum = q.sum(axis=0)
     rng = np.random.default_rng(seed)
     chunk = max(1, min(_CHUNK, _MAX_ENTRIES // max(q.shape[0], 1)))  # bounded memory
     starts = range(0, B, chunk)
@@ -310,9 +311,9 @@ def wild_joint_test(
         starts = tqdm(starts, desc="wild joint test", unit="chunk")
     for s0 in starts:
         b = min(chunk, B - s0)
-        if weights == "rademacher":
-            w = rng.integers(0, 2, size=(b, q.shape[0])) * 2.0 - 1.0
-            draws[s0 : s0 + b] = _lm(w @ q, v_inv)
+        if weights == "rademacher":  # sum_g (2 u_g - 1) q_g = 2 sum_g u_g q_g - sum_g q_g
+            u = rademacher_bits(rng, (b, q.shape[0])).astype(np.float64)
+            draws[s0 : s0 + b] = _lm(2.0 * (u @ q) - q_sum, v_inv)
         else:
             w = WEBB_POINTS[rng.integers(0, 6, size=(b, q.shape[0]))]
             v_b = np.einsum("bg,gi,gj->bij", w * w, q, q)
