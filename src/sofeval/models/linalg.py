@@ -83,34 +83,34 @@ class _GramPlan:
         if not xs.has_canonical_format:
             xs = sparse.csr_matrix(xs, copy=True)
             xs.sum_duplicates()
-        counts = np.bincount(xs.indices, minlength=p)
-        self.binary = np.bincount(xs.indices[xs.data != 1], minlength=p) == 0
-        self.unit = self.binary & (counts == n)
+        not_one = xs.data != 1
+        self.binary = np.ones(p, dtype=bool)
+        if not_one.any():
+            self.binary = np.bincount(xs.indices[not_one], minlength=p) == 0
+        self.unit = self.binary & (np.bincount(xs.indices, minlength=p) == n)
         idx = np.int64 if max(xs.nnz, n, p * p) >= np.iinfo(np.int32).max else np.int32
-        # entries of non-unit columns; an entry pairs with the later ones of its row
-        # (and with itself in a column of other values than 0/1)
+        # the entries of the other columns (a canonical row holds each unit column once);
+        # an entry pairs with the later ones of its row, and with itself unless it is 0/1
         keep = ~self.unit[xs.indices]
-        row = np.repeat(np.arange(n, dtype=idx), np.diff(xs.indptr))[keep]
         ind = xs.indices[keep].astype(idx)
         val = xs.data[keep]
-        ends = np.zeros(n + 1, dtype=idx)
-        np.cumsum(np.bincount(row, minlength=n), out=ends[1:])
-        e = np.arange(ind.size, dtype=idx)
-        first_partner = e + self.binary[ind].astype(idx)
-        cnt = ends[1:][row] - first_partner
-        n_pairs = int(cnt.sum(dtype=np.int64))
+        ends = np.asarray(xs.indptr, dtype=idx) - np.arange(n + 1, dtype=idx) * idx(
+            self.unit.sum())
+        first_partner = np.arange(ind.size, dtype=idx) + self.binary[ind].astype(idx)
+        cnt = np.repeat(ends[1:], np.diff(ends)) - first_partner
+        before = np.zeros(ind.size + 1, dtype=np.int64)  # pairs of the entries before
+        np.cumsum(cnt, out=before[1:])
+        n_pairs = int(before[-1])
         self.op: sparse.csr_matrix | sparse.csc_matrix
         if n_pairs > PAIR_BUDGET * max(xs.nnz, 1) or n_pairs >= np.iinfo(idx).max:
-            self.op = sparse.csc_matrix(xs.tocsc())  # scipy's product (_csc_gram)
+            self.op = sparse.csc_matrix(xs.tocsc())  # scipy's product
             return
-        first = np.repeat(e, cnt)
-        start = np.cumsum(cnt, dtype=idx) - cnt - first_partner
-        second = np.arange(n_pairs, dtype=idx) - np.repeat(start, cnt)
-        lin = ind[first] * idx(p) + ind[second]  # i <= j: canonical rows, sorted indices
-        ptr = np.zeros(n + 1, dtype=idx)
-        np.cumsum(np.bincount(row[first], minlength=n), out=ptr[1:])
+        before = before.astype(idx)
+        second = np.arange(n_pairs, dtype=idx) - np.repeat(before[:-1] - first_partner, cnt)
+        lin = np.repeat(ind * idx(p), cnt) + ind[second]  # i <= j: sorted indices
+        prod = np.ones(n_pairs) if self.binary.all() else np.repeat(val, cnt) * val[second]
         # rows of P' in row order; the CSC form of P' is P in CSR, each pair's rows ascending
-        pt = sparse.csr_matrix((val[first] * val[second], lin, ptr), shape=(n, p * p))
+        pt = sparse.csr_matrix((prod, lin, before[ends]), shape=(n, p * p))
         c = pt.tocsc()
         self.op = sparse.csr_matrix((c.data, c.indices, c.indptr), shape=(p * p, n))
 
