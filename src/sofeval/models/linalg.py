@@ -94,8 +94,8 @@ class _GramPlan:
         keep = ~self.unit[xs.indices]
         ind = xs.indices[keep].astype(idx)
         val = xs.data[keep]
-        ends = np.asarray(xs.indptr, dtype=idx) - np.arange(n + 1, dtype=idx) * idx(
-            self.unit.sum())
+        n_unit = int(self.unit.sum())
+        ends = np.asarray(xs.indptr - n_unit * np.arange(n + 1), dtype=idx)
         first_partner = np.arange(ind.size, dtype=idx) + self.binary[ind].astype(idx)
         cnt = np.repeat(ends[1:], np.diff(ends)) - first_partner
         before = np.zeros(ind.size + 1, dtype=np.int64)  # pairs of the entries before
