@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 _CHUNK = 1024
-_MAX_ENTRIES = 2_000_000  # bootstrap weights held at once (draws x clusters)
+_MAX_ENTRIES = 2_000_000  # bootstrap weights held at once (draws x clusters), as float64
+_CLUSTER_BLOCK = 4096  # clusters per block of the Rademacher product
 #: Relative eigenvalue below which a score covariance direction counts as zero.
 RANK_TOL = 1e-10
 
@@ -243,6 +244,19 @@ def joint_score_contributions(
     return q, tuple(int(c) for c in cols[t_pos])
 
 
+def _rademacher_sums(u: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``sum_g (2 u_g - 1) q_g = 2 sum_g u_g q_g - sum_g q_g`` for rows of bits ``u``.
+
+    The product runs over blocks of :data:`_CLUSTER_BLOCK` clusters (a block of ``q``
+    stays in cache while every draw of the chunk passes it), the bits made float64 one
+    block at a time.
+    """
+    s = np.zeros((u.shape[0], q.shape[1]))
+    for g0 in range(0, q.shape[0], _CLUSTER_BLOCK):
+        s += u[:, g0 : g0 + _CLUSTER_BLOCK].astype(np.float64) @ q[g0 : g0 + _CLUSTER_BLOCK]
+    return np.asarray(2.0 * s - q.sum(axis=0))
+
+
 def _lm(s: np.ndarray, v_inv: np.ndarray) -> np.ndarray:
     return np.einsum("bi,ij,bj->b", s, v_inv, s)
 
@@ -301,9 +315,12 @@ def wild_joint_test(
     stat = float(_lm(q.sum(axis=0)[None, :], v_inv)[0])
     p_chi = float(stats.chi2.sf(stat, rank)) if rank else float("nan")
     draws = np.empty(B)
-    q_sum = q.sum(axis=0)
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(_CHUNK, _MAX_ENTRIES // max(q.shape[0], 1)))  # bounded memory
+    n_clusters = max(q.shape[0], 1)
+    if weights == "rademacher":  # bits: 1 byte per weight
+        chunk = max(1, min(B, _MAX_ENTRIES * 8 // n_clusters))
+    else:
+        chunk = max(1, min(_CHUNK, _MAX_ENTRIES // n_clusters))  # bounded memory
     starts = range(0, B, chunk)
     if show_progress(progress):
         from tqdm.auto import tqdm
@@ -311,9 +328,9 @@ def wild_joint_test(
         starts = tqdm(starts, desc="wild joint test", unit="chunk")
     for s0 in starts:
         b = min(chunk, B - s0)
-        if weights == "rademacher":  # sum_g (2 u_g - 1) q_g = 2 sum_g u_g q_g - sum_g q_g
-            u = rademacher_bits(rng, (b, q.shape[0])).astype(np.float64)
-            draws[s0 : s0 + b] = _lm(2.0 * (u @ q) - q_sum, v_inv)
+        if weights == "rademacher":
+            draws[s0 : s0 + b] = _lm(_rademacher_sums(rademacher_bits(rng, (b, q.shape[0])), q),
+                                     v_inv)
         else:
             w = WEBB_POINTS[rng.integers(0, 6, size=(b, q.shape[0]))]
             v_b = np.einsum("bg,gi,gj->bij", w * w, q, q)
