@@ -17,7 +17,7 @@ from typing import TypeAlias
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import blas
+from scipy.linalg import blas, lapack
 
 from sofeval.runtime import IdCache
 
@@ -460,6 +460,10 @@ def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     built column by column; a column whose residual variance (share not explained
     by the kept earlier columns) is below ``tol`` is aliased and skipped.
 
+    A design without aliased columns (the rule) is recognised by one LAPACK Cholesky
+    factorisation whose pivots (the same residual variances up to rounding, ~1e-13)
+    all exceed ``2 tol``; any other matrix is factorised column by column.
+
     Parameters
     ----------
     gram
@@ -477,6 +481,8 @@ def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     alias = ~(d > 0)
     s = np.where(alias, 1.0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)))
     g = gram * s[:, None] * s[None, :]
+    if not alias.any() and _clearly_full_rank(g, tol):
+        return alias
     L = np.zeros((p, p))
     kept: list[int] = []
     for j in range(p):
@@ -492,6 +498,15 @@ def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
             L[j + 1 :, j] = (g[j + 1 :, j] - L[j + 1 :, kept] @ lj) / L[j, j]
         kept.append(j)
     return alias
+
+
+def _clearly_full_rank(g: np.ndarray, tol: float) -> bool:
+    """Whether every Cholesky pivot of ``g`` (squared) is at least ``2 tol``."""
+    factor, info = lapack.dpotrf(g, lower=1, clean=0)
+    if info != 0:
+        return False
+    piv = np.diag(factor)
+    return bool(np.all(piv * piv >= 2.0 * tol))
 
 
 def group_sum(
