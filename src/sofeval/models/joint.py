@@ -31,7 +31,14 @@ from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights, rad
 from sofeval.models.covariance import projected_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
-from sofeval.models.linalg import Matrix, aliased_columns, as_matrix, gram, subset_matrix
+from sofeval.models.linalg import (
+    Matrix,
+    aliased_columns,
+    as_matrix,
+    gram,
+    sparse_view,
+    subset_matrix,
+)
 from sofeval.runtime import show_progress
 
 __all__ = [
@@ -225,7 +232,10 @@ def joint_score_contributions(
     u = np.nan_to_num(np.asarray(rfit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
     cols = np.flatnonzero(used)
     xu = subset_matrix(X, cols=used)
-    h = gram(xu, w)
+    if sparse_view(X) is not None and sparse_view(xu) is not None:
+        h = gram(X, w)[np.ix_(cols, cols)]  # the same sums, on the cached pairs of X
+    else:
+        h = gram(xu, w)
     # tested columns with no information left at the restricted fit are not testable
     ok = ~aliased_columns(h)
     t_pos = np.flatnonzero(test[cols] & ok)
