@@ -103,6 +103,7 @@ from sofeval.models.joint import (
 )
 from sofeval.models.linalg import (
     ALIAS_TOL,
+    PAIR_BUDGET,
     SPARSE_DENSITY,
     SPARSE_MIN_SIZE,
     Matrix,
@@ -208,6 +209,7 @@ __all__ = [
     "score_contributions",
     "SEPARATION_BOUND",
     "SLOW_ITER",
+    "PAIR_BUDGET",
     "SPARSE_DENSITY",
     "SPARSE_MIN_SIZE",
     "sparse_view",
