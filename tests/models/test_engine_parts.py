@@ -10,8 +10,10 @@ from scipy import sparse, stats
 
 from sofeval.errors import ContractError, OptionError, SofevalError
 from sofeval.models import (
+    ALIAS_TOL,
     FAMILIES,
     ResultsBase,
+    aliased_columns,
     build_design,
     build_sparse_design,
     check_separation,
@@ -55,6 +57,21 @@ def test_fisher_weights_match_statsmodels(family):
 def test_fisher_weights_stay_finite_at_separated_cells():
     w = fisher_weights(np.array([-np.inf, np.inf, 0.0]), np.array([3.0, 3.0, 0.0]), "cloglog")
     assert np.all(np.isfinite(w)) and w[2] == 0.0 and np.all(w[:2] < 1e-14)
+
+
+@pytest.mark.parametrize(
+    ("residual", "aliased"),
+    # far above the tolerance (one LAPACK factorisation decides), just above it (the
+    # column-by-column factorisation decides), below it
+    [(1e-6, False), (1.5 * ALIAS_TOL, False), (0.5 * ALIAS_TOL, True)],
+)
+def test_aliased_columns_at_the_tolerance(residual, aliased):
+    # columns 0 and 2 have correlation r: column 2 keeps the residual variance 1 - r^2
+    r = np.sqrt(1.0 - residual)
+    g = np.array([[1.0, 0.2, r], [0.2, 1.0, 0.2 * r], [r, 0.2 * r, 1.0]]) * 4.0
+    np.testing.assert_array_equal(aliased_columns(g), [False, False, aliased])
+    np.testing.assert_array_equal(aliased_columns(np.eye(3)), [False, False, False])
+    assert aliased_columns(np.diag([1.0, 0.0, 2.0])).tolist() == [False, True, False]
 
 
 @pytest.fixture()

@@ -13,8 +13,10 @@ from statsmodels.stats.multitest import multipletests
 from sofeval.errors import EstimationError, OptionError
 from sofeval.models import (
     adjust_pvalues,
+    draw_weights,
     fit_glm_cells,
     permutation_pvalue,
+    rademacher_bits,
     score_contributions,
     vcov,
     wild_score_bootstrap,
@@ -23,6 +25,10 @@ from sofeval.models import (
 
 # Hand computations repeat the same float64 operations in another order.
 HAND_TOL = 1e-10
+# 200 x 1000 fair bits: the share of ones has sd 0.5 / sqrt(2e5) ~ 0.0011; 5 sd.
+BIT_SHARE_TOL = 0.0056
+# a column's (or row's) share over 200 (1000) bits: sd <= 0.036; a bound of 5 sd.
+BIT_LINE_TOL = 0.18
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +103,23 @@ def _cluster_data(effect: float, seed: int = 11, n_clusters: int = 16):
     events = rng.binomial(trials.astype(int), 1 - np.exp(-np.exp(eta))).astype(float)
     X = np.column_stack([np.ones(len(g)), g["t"].to_numpy(float), d])
     return X, events, trials, g["c"].to_numpy()
+
+
+def test_rademacher_bits_are_fair_seeded_and_chunk_free():
+    shape = (200, 1000)
+    u = rademacher_bits(np.random.default_rng(3), shape)
+    assert u.dtype == np.uint8 and u.shape == shape and set(np.unique(u)) == {0, 1}
+    assert abs(u.mean() - 0.5) < BIT_SHARE_TOL
+    assert np.abs(u.mean(axis=0) - 0.5).max() < BIT_LINE_TOL
+    assert np.abs(u.mean(axis=1) - 0.5).max() < BIT_LINE_TOL
+    np.testing.assert_array_equal(u, rademacher_bits(np.random.default_rng(3), shape))
+    rng = np.random.default_rng(3)  # rows drawn in chunks: the same bits
+    parts = [rademacher_bits(rng, (b, shape[1])) for b in (1, 63, 100, 36)]
+    np.testing.assert_array_equal(np.vstack(parts), u)
+    v = draw_weights(np.random.default_rng(3), "rademacher", shape)
+    np.testing.assert_array_equal(v, 2.0 * u - 1.0)
+    assert v.dtype == np.float64
+    assert not np.array_equal(u, rademacher_bits(np.random.default_rng(4), shape))
 
 
 def test_wild_bootstrap_seeded_and_identity_draw():

@@ -8,7 +8,9 @@ moving the thresholds (:data:`sofeval.models.SPARSE_MIN_SIZE`,
 
 from __future__ import annotations
 
+import gc
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -196,6 +198,48 @@ def test_sparse_gram_is_the_weighted_sparse_product(force_sparse):
     np.testing.assert_array_equal(gram(S, trials), gram(S, trials))  # cached structure
     np.testing.assert_allclose(gram(S, trials), (dense.X * trials[:, None]).T @ dense.X,
                                rtol=PATH_TOL)
+
+
+def _scipy_gram(S, w):
+    """``X' W X`` as scipy's sparse product sums it (the reference of the engine's gram)."""
+    xw = S.copy()
+    xw.data *= np.repeat(w, np.diff(S.indptr))
+    return (S.T @ xw).toarray()
+
+
+@pytest.mark.parametrize("dense_rows", [False, True])
+def test_sparse_gram_pairs_on_any_csr_design(force_sparse, monkeypatch, dense_rows):
+    """The pairs of non-zeros give X' W X for numeric, 0/1, unit and non-canonical columns."""
+    if dense_rows:  # more pairs than the budget allows: scipy's product on the CSC copy
+        monkeypatch.setattr(linalg, "PAIR_BUDGET", 0)
+    rng = np.random.default_rng(5)
+    n = 400
+    block = np.eye(6)[rng.integers(0, 6, n)][:, 1:]  # one-hot, reference level dropped
+    numeric = np.where(rng.uniform(size=n) < 0.5, rng.normal(size=n), 0.0)
+    dense = np.column_stack([block[:, :2], np.ones(n), numeric, block[:, 2:], np.ones(n)])
+    w = rng.gamma(2.0, size=n)
+    S = sparse.csr_matrix(dense)
+    ref = (dense * w[:, None]).T @ dense
+    np.testing.assert_allclose(gram(S, w), ref, rtol=PATH_TOL, atol=PATH_TOL)
+    binary = np.r_[0, 1, 2, 4, 5, 6, 7]  # 0/1 and unit columns: scipy's sums exactly
+    np.testing.assert_array_equal(gram(S, w)[np.ix_(binary, binary)],
+                                  _scipy_gram(S, w)[np.ix_(binary, binary)])
+    g = gram(S, w)
+    np.testing.assert_array_equal(g, g.T)
+    # the same entries stored out of order and split in two: the same matrix
+    parts = [(S.indices[a:b][::-1], S.data[a:b][::-1] / 2, S.indices[a:b], S.data[a:b] / 2)
+             for a, b in zip(S.indptr[:-1], S.indptr[1:], strict=True)]
+    messy = sparse.csr_matrix(
+        (np.concatenate([np.r_[d1, d2] for _, d1, _, d2 in parts]),
+         np.concatenate([np.r_[i1, i2] for i1, _, i2, _ in parts]), 2 * S.indptr),
+        shape=S.shape,
+    )
+    assert not messy.has_canonical_format
+    np.testing.assert_allclose(gram(messy, w), ref, rtol=PATH_TOL, atol=PATH_TOL)
+    alive = weakref.ref(messy)  # the cached pairs do not keep their design alive
+    del messy
+    gc.collect()
+    assert alive() is None
 
 
 @pytest.mark.parametrize("sparse_path", [True, False])

@@ -33,6 +33,7 @@ from sofeval.models.bootstrap import (
     BootstrapResult,
     BootWeights,
     draw_weights,
+    rademacher_bits,
     wald_components,
     wild_score_bootstrap,
     wild_t,
@@ -102,6 +103,7 @@ from sofeval.models.joint import (
 )
 from sofeval.models.linalg import (
     ALIAS_TOL,
+    PAIR_BUDGET,
     SPARSE_DENSITY,
     SPARSE_MIN_SIZE,
     Matrix,
@@ -175,6 +177,7 @@ __all__ = [
     "DesignMatrix",
     "dot",
     "draw_weights",
+    "rademacher_bits",
     "EPS",
     "FAMILIES",
     "Family",
@@ -206,6 +209,7 @@ __all__ = [
     "score_contributions",
     "SEPARATION_BOUND",
     "SLOW_ITER",
+    "PAIR_BUDGET",
     "SPARSE_DENSITY",
     "SPARSE_MIN_SIZE",
     "sparse_view",

@@ -54,6 +54,7 @@ __all__ = [
     "BootWeights",
     "BootstrapResult",
     "draw_weights",
+    "rademacher_bits",
     "wald_components",
     "wild_score_bootstrap",
     "wild_t",
@@ -88,6 +89,34 @@ class BootstrapResult:
     draws: np.ndarray
 
 
+def rademacher_bits(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Fair random bits ``u`` of the Rademacher weights ``v = 2 u - 1`` (draws x clusters).
+
+    Each row takes ``ceil(G / 64)`` full-range 64-bit words from ``rng`` and unpacks them
+    (little-endian bit order), so a bit costs 1/64 of a random word and the bits of a
+    row do not depend on how the rows are split into calls: every wild bootstrap of the
+    engine (:func:`draw_weights`, :func:`sofeval.models.wild_joint_test`) that draws
+    ``B x G`` Rademacher weights from one seed draws the same weights, whatever its chunks.
+
+    Parameters
+    ----------
+    rng
+        Random generator (the only source of randomness).
+    shape
+        ``(B, G)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of zeros and ones, shape ``(B, G)``.
+    """
+    b, g = shape
+    words = rng.integers(0, np.iinfo(np.uint64).max, size=(b, -(-g // 64)), dtype=np.uint64,
+                         endpoint=True)
+    octets = words.astype("<u8", copy=False).view(np.uint8)
+    return np.asarray(np.unpackbits(octets, axis=1, count=g, bitorder="little"))
+
+
 def draw_weights(
     rng: np.random.Generator, scheme: BootWeights, shape: tuple[int, int]
 ) -> np.ndarray:
@@ -98,17 +127,19 @@ def draw_weights(
     rng
         Random generator (the only source of randomness).
     scheme
-        ``"rademacher"`` or ``"webb"``.
+        ``"rademacher"`` (``2 u - 1`` with the bits ``u`` of :func:`rademacher_bits`) or
+        ``"webb"``.
     shape
         ``(B, G)``.
 
     Returns
     -------
     numpy.ndarray
+        ``float64`` ``(B, G)``.
     """
     check_option("weights", scheme, BOOT_WEIGHTS)
     if scheme == "rademacher":
-        return np.asarray(rng.integers(0, 2, size=shape) * 2.0 - 1.0)
+        return np.asarray(rademacher_bits(rng, shape) * 2.0 - 1.0)
     return np.asarray(WEBB_POINTS[rng.integers(0, 6, size=shape)])
 
 

@@ -27,11 +27,18 @@ import pandas as pd
 from scipy import stats
 
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
-from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights
+from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights, rademacher_bits
 from sofeval.models.covariance import projected_scores
 from sofeval.models.families import FAMILIES, Family
 from sofeval.models.glm import fit_glm_cells
-from sofeval.models.linalg import Matrix, aliased_columns, as_matrix, gram, subset_matrix
+from sofeval.models.linalg import (
+    Matrix,
+    aliased_columns,
+    as_matrix,
+    gram,
+    sparse_view,
+    subset_matrix,
+)
 from sofeval.runtime import show_progress
 
 __all__ = [
@@ -45,7 +52,8 @@ __all__ = [
 ]
 
 _CHUNK = 1024
-_MAX_ENTRIES = 2_000_000  # bootstrap weights held at once (draws x clusters)
+_MAX_ENTRIES = 2_000_000  # bootstrap weights held at once (draws x clusters), as float64
+_CLUSTER_BLOCK = 4096  # clusters per block of the Rademacher product
 #: Relative eigenvalue below which a score covariance direction counts as zero.
 RANK_TOL = 1e-10
 
@@ -224,7 +232,10 @@ def joint_score_contributions(
     u = np.nan_to_num(np.asarray(rfit.score_factor), nan=0.0, posinf=0.0, neginf=0.0)
     cols = np.flatnonzero(used)
     xu = subset_matrix(X, cols=used)
-    h = gram(xu, w)
+    if sparse_view(X) is not None and sparse_view(xu) is not None:
+        h = gram(X, w)[np.ix_(cols, cols)]  # the same sums, on the cached pairs of X
+    else:
+        h = gram(xu, w)
     # tested columns with no information left at the restricted fit are not testable
     ok = ~aliased_columns(h)
     t_pos = np.flatnonzero(test[cols] & ok)
@@ -241,6 +252,19 @@ def joint_score_contributions(
         raise EstimationError(f"joint test: {(codes < 0).sum()} cells have no cluster label.")
     q = projected_scores(xu, u, codes.astype(np.int64), len(uniq), a)
     return q, tuple(int(c) for c in cols[t_pos])
+
+
+def _rademacher_sums(u: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``sum_g (2 u_g - 1) q_g = 2 sum_g u_g q_g - sum_g q_g`` for rows of bits ``u``.
+
+    The product runs over blocks of :data:`_CLUSTER_BLOCK` clusters (a block of ``q``
+    stays in cache while every draw of the chunk passes it), the bits made float64 one
+    block at a time.
+    """
+    s = np.zeros((u.shape[0], q.shape[1]))
+    for g0 in range(0, q.shape[0], _CLUSTER_BLOCK):
+        s += u[:, g0 : g0 + _CLUSTER_BLOCK].astype(np.float64) @ q[g0 : g0 + _CLUSTER_BLOCK]
+    return np.asarray(2.0 * s - q.sum(axis=0))
 
 
 def _lm(s: np.ndarray, v_inv: np.ndarray) -> np.ndarray:
@@ -302,7 +326,11 @@ def wild_joint_test(
     p_chi = float(stats.chi2.sf(stat, rank)) if rank else float("nan")
     draws = np.empty(B)
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(_CHUNK, _MAX_ENTRIES // max(q.shape[0], 1)))  # bounded memory
+    n_clusters = max(q.shape[0], 1)
+    if weights == "rademacher":  # bits: 1 byte per weight
+        chunk = max(1, min(B, _MAX_ENTRIES * 8 // n_clusters))
+    else:
+        chunk = max(1, min(_CHUNK, _MAX_ENTRIES // n_clusters))  # bounded memory
     starts = range(0, B, chunk)
     if show_progress(progress):
         from tqdm.auto import tqdm
@@ -311,8 +339,8 @@ def wild_joint_test(
     for s0 in starts:
         b = min(chunk, B - s0)
         if weights == "rademacher":
-            w = rng.integers(0, 2, size=(b, q.shape[0])) * 2.0 - 1.0
-            draws[s0 : s0 + b] = _lm(w @ q, v_inv)
+            draws[s0 : s0 + b] = _lm(_rademacher_sums(rademacher_bits(rng, (b, q.shape[0])), q),
+                                     v_inv)
         else:
             w = WEBB_POINTS[rng.integers(0, 6, size=(b, q.shape[0]))]
             v_b = np.einsum("bg,gi,gj->bij", w * w, q, q)

@@ -17,17 +17,13 @@ from typing import TypeAlias
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import blas
+from scipy.linalg import blas, lapack
 
 from sofeval.runtime import IdCache
 
-try:  # the numeric phase of scipy's sparse product (what ``A @ B`` calls after sizing it)
-    from scipy.sparse._sparsetools import csr_matmat as _csr_matmat
-except ImportError:  # pragma: no cover - a scipy without it: the public product
-    _csr_matmat = None
-
 __all__ = [
     "ALIAS_TOL",
+    "PAIR_BUDGET",
     "SPARSE_DENSITY",
     "SPARSE_MIN_SIZE",
     "Matrix",
@@ -60,26 +56,88 @@ SPARSE_DENSITY = 0.15
 SPARSE_MIN_SIZE = 1_000_000
 
 _ROW_BLOCK = 20_000  # rows made dense at once by rows_dot
+#: A CSR design's gram lists its pairs of non-zeros per row (see ``gram``) while they
+#: number at most this many per stored entry (about 16 non-zeros per row); a design with
+#: denser rows uses scipy's sparse product.
+PAIR_BUDGET = 8
 
 
 class _GramPlan:
-    """What every weighted gram of one CSR design shares.
+    """What every weighted gram of one CSR design shares: its pairs of non-zeros.
 
-    Its CSC structure, index arrays of one dtype, and a bound on the size of ``X' W X``
-    (``p^2``), in place of scipy's symbolic phase of the product on every call.
+    ``X' W X`` is a sum over rows of products of pairs of a row's non-zeros. A hazard
+    design has a few non-zeros per row (about one per dummy block), so the pairs are
+    listed once per design, as a CSR matrix ``P`` with one row per entry ``(i, j)``, ``i
+    <= j``, of the upper triangle and one column per design row: ``P[(i, j), r] = x_ri
+    x_rj``; each gram is then the one product ``P w`` (a gather in the order of the rows,
+    as scipy's sparse product sums). Two kinds of entries need no pairs: those of a unit
+    column (all ones, the intercept), ``(X' W X)_uj = (X' w)_j``, and the diagonal of a
+    0/1 column, ``(X' W X)_jj = (X' w)_j``; a column of other values keeps its diagonal
+    pairs. A design whose rows hold many non-zeros (more than :data:`PAIR_BUDGET` pairs
+    per non-zero) keeps scipy's sparse product ``X' (W X)`` on its cached CSC structure.
+    On a 0/1 design both give scipy's sums bit for bit.
     """
 
     def __init__(self, xs: sparse.csr_matrix) -> None:
-        self.xc = sparse.csc_matrix(xs.tocsc())
+        n, p = xs.shape
+        if not xs.has_canonical_format:
+            xs = sparse.csr_matrix(xs, copy=True)
+            xs.sum_duplicates()
+        not_one = xs.data != 1
+        self.binary = np.ones(p, dtype=bool)
+        if not_one.any():
+            self.binary = np.bincount(xs.indices[not_one], minlength=p) == 0
+        self.unit = self.binary & (np.bincount(xs.indices, minlength=p) == n)
+        idx = np.int64 if max(xs.nnz, n, p * p) >= np.iinfo(np.int32).max else np.int32
+        # the entries of the other columns (a canonical row holds each unit column once);
+        # an entry pairs with the later ones of its row, and with itself unless it is 0/1
+        keep = ~self.unit[xs.indices]
+        ind = xs.indices[keep].astype(idx)
+        val = xs.data[keep]
+        n_unit = int(self.unit.sum())
+        ends = np.asarray(xs.indptr - n_unit * np.arange(n + 1), dtype=idx)
+        first_partner = np.arange(ind.size, dtype=idx) + self.binary[ind].astype(idx)
+        cnt = np.repeat(ends[1:], np.diff(ends)) - first_partner
+        before = np.zeros(ind.size + 1, dtype=np.int64)  # pairs of the entries before
+        np.cumsum(cnt, out=before[1:])
+        n_pairs = int(before[-1])
+        self.op: sparse.csr_matrix | sparse.csc_matrix
+        if n_pairs > PAIR_BUDGET * max(xs.nnz, 1) or n_pairs >= np.iinfo(idx).max:
+            self.op = sparse.csc_matrix(xs.tocsc())  # scipy's product
+            return
+        before = before.astype(idx)
+        second = np.arange(n_pairs, dtype=idx) - np.repeat(before[:-1] - first_partner, cnt)
+        lin = np.repeat(ind * idx(p), cnt) + ind[second]  # i <= j: sorted indices
+        prod = np.ones(n_pairs) if self.binary.all() else np.repeat(val, cnt) * val[second]
+        # rows of P' in row order; the CSC form of P' is P in CSR, each pair's rows ascending
+        pt = sparse.csr_matrix((prod, lin, before[ends]), shape=(n, p * p))
+        c = pt.tocsc()
+        self.op = sparse.csr_matrix((c.data, c.indices, c.indptr), shape=(p * p, n))
+
+    def gram(self, xs: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
+        """``X' diag(w) X`` (``(p, p)``, symmetric) of the design ``xs`` of the plan.
+
+        The plan keeps no reference to its design (the cache of plans holds its key
+        weakly).
+        """
+        op = self.op
+        if isinstance(op, sparse.csc_matrix):
+            xwc = sparse.csc_matrix((op.data * w[op.indices], op.indices, op.indptr),
+                                    shape=op.shape)
+            return np.asarray((xs.T @ xwc).toarray())
         p = xs.shape[1]
-        big = max(xs.nnz, xs.shape[0], p * p) >= np.iinfo(np.int32).max
-        self.idx = np.int64 if big else np.int32
-        self.c_indptr = self.xc.indptr.astype(self.idx)
-        self.c_indices = self.xc.indices.astype(self.idx)
-        self.r_indptr = xs.indptr.astype(self.idx)
-        self.r_indices = xs.indices.astype(self.idx)
-        self.maxnnz = p * p
-_PLANS: IdCache[sparse.csr_matrix, _GramPlan] = IdCache()  # CSC structure for gram
+        upper = np.asarray(op @ w).reshape(p, p)
+        s = np.asarray(xs.T @ w)  # sum_r x_rj w_r in the order of the rows
+        d = np.flatnonzero(self.binary)
+        upper[d, d] = s[d]
+        u = np.flatnonzero(self.unit)
+        upper[u, :] = s
+        upper[:, u] = s[:, None]
+        upper = np.triu(upper)
+        return np.asarray(upper + np.triu(upper, 1).T)
+
+
+_PLANS: IdCache[sparse.csr_matrix, _GramPlan] = IdCache()  # pairs of non-zeros for gram
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
 # dense copy of a small or dense CSR design; None: the CSR design is its own operand
 _DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
@@ -366,9 +424,9 @@ def tdot(X: Matrix, u: np.ndarray) -> np.ndarray:
 def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """Return ``X' diag(w) X``.
 
-    A sparse product costs O(nnz) instead of O(n p^2) on a mostly-zero design (the CSC
-    copy it needs is cached per design); dense designs use a symmetric rank-k update
-    (BLAS ``dsyrk``).
+    A mostly-zero design costs one sparse product with its pairs of non-zeros per row,
+    listed once per design (O(pairs) instead of O(n p^2)); dense designs use a symmetric
+    rank-k update (BLAS ``dsyrk``).
 
     Parameters
     ----------
@@ -384,7 +442,8 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """
     xs = operand(X)
     if not isinstance(xs, np.ndarray):
-        return _sparse_gram(xs, np.asarray(w, dtype=np.float64))
+        plan = _PLANS.get(xs, lambda: _GramPlan(xs))
+        return plan.gram(xs, np.asarray(w, dtype=np.float64))
     xw = xs * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
         g = blas.dsyrk(1.0, xw, trans=1)
@@ -394,38 +453,16 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     return np.asarray(g + np.triu(g, 1).T)
 
 
-def _sparse_gram(xs: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
-    """``X' W X`` of a CSR design as scipy computes ``X.T @ (W X)`` (CSC), bit for bit.
-
-    The CSC structure of ``X`` is built once per design and only its entries are
-    weighted; scipy's numeric kernel then runs without the symbolic sizing pass (the
-    output has at most ``p^2`` entries) and writes straight into the dense result.
-    """
-    plan = _PLANS.get(xs, lambda: _GramPlan(xs))
-    xc = plan.xc
-    xw = xc.data * w[xc.indices]
-    p = xs.shape[1]
-    if _csr_matmat is None:  # pragma: no cover
-        xwc = sparse.csc_matrix((xw, xc.indices, xc.indptr), shape=xc.shape)
-        return np.asarray((xs.T @ xwc).toarray())
-    indptr = np.empty(p + 1, dtype=plan.idx)
-    indices = np.empty(plan.maxnnz, dtype=plan.idx)
-    data = np.empty(plan.maxnnz)
-    # row j of the result in CSR form is column j of X' W X: sum_r (w_r x_rj) x_ri
-    _csr_matmat(p, p, plan.c_indptr, plan.c_indices, xw,
-                plan.r_indptr, plan.r_indices, xs.data, indptr, indices, data)
-    nnz = int(indptr[-1])
-    out = np.zeros((p, p))
-    out[indices[:nnz], np.repeat(np.arange(p), np.diff(indptr))] = data[:nnz]
-    return out
-
-
 def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     """Flag columns linearly dependent on earlier columns (in column order, as R does).
 
     A Cholesky factorisation of the scaled Gram matrix ``D^-1/2 X'WX D^-1/2`` is
     built column by column; a column whose residual variance (share not explained
     by the kept earlier columns) is below ``tol`` is aliased and skipped.
+
+    A design without aliased columns (the rule) is recognised by one LAPACK Cholesky
+    factorisation whose pivots (the same residual variances up to rounding, ~1e-13)
+    all exceed ``2 tol``; any other matrix is factorised column by column.
 
     Parameters
     ----------
@@ -444,6 +481,8 @@ def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
     alias = ~(d > 0)
     s = np.where(alias, 1.0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)))
     g = gram * s[:, None] * s[None, :]
+    if not alias.any() and _clearly_full_rank(g, tol):
+        return alias
     L = np.zeros((p, p))
     kept: list[int] = []
     for j in range(p):
@@ -459,6 +498,15 @@ def aliased_columns(gram: np.ndarray, tol: float = ALIAS_TOL) -> np.ndarray:
             L[j + 1 :, j] = (g[j + 1 :, j] - L[j + 1 :, kept] @ lj) / L[j, j]
         kept.append(j)
     return alias
+
+
+def _clearly_full_rank(g: np.ndarray, tol: float) -> bool:
+    """Whether every Cholesky pivot of ``g`` (squared) is at least ``2 tol``."""
+    factor, info = lapack.dpotrf(g, lower=1, clean=0)
+    if info != 0:
+        return False
+    piv = np.diag(factor)
+    return bool(np.all(piv * piv >= 2.0 * tol))
 
 
 def group_sum(
