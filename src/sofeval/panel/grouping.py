@@ -119,13 +119,19 @@ class _Level:
 
     def ids(self, prev: np.ndarray, code: np.ndarray, n_prev: int) -> np.ndarray:
         """Ids of the pairs ``(prev, code)``, numbering new pairs after the known ones."""
-        code = code.astype(np.int64)
         if len(code) == 0:
             return np.zeros(0, dtype=np.int64)
         self._fit(int(code.min()), int(code.max()), n_prev)
+        # the keys are built in place on an int64 copy of ``prev`` (codes may be narrower)
         if self.table is not None:
-            return self._table_ids(self.table, prev * self.span + (code - self.low))
-        return self._sorted_ids(prev * _SHIFT + code + _OFFSET)
+            key = prev * np.int64(self.span)
+            key += code
+            key -= self.low
+            return self._table_ids(self.table, key)
+        key = prev * _SHIFT
+        key += code
+        key += _OFFSET
+        return self._sorted_ids(key)
 
     def _table_ids(self, table: np.ndarray, key: np.ndarray) -> np.ndarray:
         out = table[key].astype(np.int64)

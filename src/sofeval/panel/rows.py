@@ -155,7 +155,8 @@ def prepare_with_frame(
     sf = spell_frame(spells, study.programme, design, data_end)
     audit = _audit(sf)
     used = sf["reason"].isna().to_numpy()
-    u = sf.loc[used]
+    every = bool(used.all())  # then no copy of the frames is needed
+    u = sf if every else sf.loc[used]
     spell_ids = u["spell_id"].to_numpy()
     jc_all, jc_seen = pd.factorize(sf["jobcentre"])  # one pass over the names
     order = np.argsort(jc_seen.to_numpy(), kind="stable")
@@ -174,7 +175,7 @@ def prepare_with_frame(
         person = (codes.astype(np.int64), pd.Index(cats))
     covs: dict[str, tuple[np.ndarray, pd.Index]] = {}
     if covariates:
-        binned = bin_covariates(spells.loc[used], list(covariates))
+        binned = bin_covariates(spells if every else spells.loc[used], list(covariates))
         for c in covariates:
             cat = binned[c].cat
             covs[c] = (cat.codes.to_numpy().astype(np.int64), pd.Index(cat.categories))
