@@ -241,6 +241,19 @@ def _date_order(name: str, pairs: Sequence[tuple[str, str]]) -> Check:
     return check
 
 
+def _folded(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``group * span + values - low``: ordered by group, then value (``group >= 0``).
+
+    Day numbers span less than 2**18 days (the ``datetime64[ns]`` range), so the result fits
+    ``int64`` for any number of groups below 2**44. Where ``group`` ascends, the running
+    maximum of the result minus ``group * span`` is the running maximum of ``values`` within
+    each group.
+    """
+    low = int(values.min(initial=0))
+    span = int(values.max(initial=0)) - low + 1
+    return group * span + (values - low)
+
+
 def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     """Flag every spell in a group of a person's mutually overlapping spells.
 
@@ -255,12 +268,15 @@ def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     person = df["person_id"]  # never missing here: rule missing_value ran before
     enc = pc.dictionary_encode(ctx.persons).indices.fill_null(-1)
     codes = np.asarray(enc.to_numpy(zero_copy_only=False), np.int64)[df.index.to_numpy()]
-    start = df["absence_start"].to_numpy("datetime64[ns]").view("i8")
-    end = df["benefit_end"].to_numpy("datetime64[ns]").view("i8").copy()
-    end[df["benefit_end"].isna().to_numpy()] = np.iinfo(np.int64).max
-    order = np.lexsort((start, codes))
+    # day numbers (coerced dates are midnights): small enough to fold with the person codes
+    start = df["absence_start"].to_numpy("datetime64[D]").astype(np.int64)
+    end = df["benefit_end"].to_numpy("datetime64[D]").astype(np.int64)
+    end[df["benefit_end"].isna().to_numpy()] = max(start.max(), end.max()) + 1  # open-ended
+    c0 = codes - codes.min()
+    order = np.argsort(_folded(c0, start), kind="stable")  # by person, then start
     c, st, en = codes[order], start[order], end[order]
-    running = pd.Series(en).groupby(c).cummax().to_numpy()
+    running = _folded(c0[order], en)
+    running = np.maximum.accumulate(running) - (running - en)  # the maximum per person
     prev = np.empty_like(running)
     prev[1:] = running[:-1]
     first = np.ones(n, dtype=bool)
