@@ -467,8 +467,8 @@ def _cells_of_parts(
     if keys and not keep.all():
         codes, counts = [u[keep] for u in uniq], summed[:, keep]
     if keys:  # the order of _finalise, found on the codes: one frame is built, in order
-        order = np.lexsort(
-            [_code_sort_key(prep, k, c) for k, c in reversed(list(zip(keys, codes, strict=True)))]
+        order = _sorted_order(
+            [_code_sort_key(prep, k, c) for k, c in zip(keys, codes, strict=True)]
         )
         codes, counts = [c[order] for c in codes], counts[:, order]
     data: dict[str, object] = {k: decode(prep, k, c) for k, c in zip(keys, codes, strict=True)}
@@ -480,8 +480,35 @@ def _cells_of_parts(
 def _code_sort_key(prep: Prepared, name: str, codes: np.ndarray) -> np.ndarray:
     """Codes of column ``name`` ordered as its decoded values sort (missing last)."""
     if isinstance(decode(prep, name, codes[:0]).dtype, pd.CategoricalDtype):
-        return np.where(codes < 0, np.iinfo(np.int64).max, codes)
+        return np.where(codes < 0, codes.max(initial=0) + 1, codes)
     return codes
+
+
+#: Largest folded key of :func:`_sorted_order` (beyond it the keys are sorted one by one).
+_MAX_FOLDED = 2**62
+
+
+def _sorted_order(sort_keys: list[np.ndarray]) -> np.ndarray:
+    """Order of distinct rows by several integer keys, the first key first.
+
+    As ``np.lexsort`` of the keys reversed. The rows must be distinct (cells are): the keys
+    are folded into one mixed-radix ``int64`` key, whose sort then needs no stability.
+    """
+    n = len(sort_keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    folded = np.zeros(n, dtype=np.int64)
+    size = 1
+    for key in sort_keys:
+        low = int(key.min())
+        span = int(key.max()) - low + 1
+        if size * span > _MAX_FOLDED:
+            return np.lexsort(sort_keys[::-1])
+        folded *= span
+        folded += key
+        folded -= low
+        size *= span
+    return np.argsort(folded)
 
 
 def _sum_parts(
