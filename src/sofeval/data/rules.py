@@ -60,6 +60,18 @@ class RuleContext:
     _in_spells: np.ndarray | None = None
     #: Clean ``person_id`` text of the spells as coerced.
     persons: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
+    #: Per table and text column: missing (or empty) before any rule dropped rows.
+    text_missing: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+    def missing(self, name: str, col: str, df: pd.DataFrame) -> np.ndarray:
+        """Whether column ``col`` of the rows ``df`` (of table ``name``) is missing.
+
+        Text columns use the mask recorded on coercion (no pass over their objects).
+        """
+        known = self.text_missing.get((name, col))
+        if known is None:
+            return df[col].isna().to_numpy()
+        return known[df.index.to_numpy()]
 
     def _encoded(self) -> dict[str, np.ndarray]:
         """Spell ids of every table as codes of one Arrow dictionary (computed once)."""
@@ -213,7 +225,8 @@ def _missing(name: str) -> Check:
     def check(tables: Tables, ctx: RuleContext) -> Flags:
         df = tables[name]
         bad = ctx.unparseable[name].reindex(df.index, fill_value=False)
-        isna = df[[c for c in NOT_MISSING[name] if c in df]].isna()
+        cols = [c for c in NOT_MISSING[name] if c in df]
+        isna = pd.DataFrame({c: ctx.missing(name, c, df) for c in cols}, index=df.index)
         for col in bad.columns.intersection(isna.columns):
             isna[col] &= ~bad[col]
         mask = isna.any(axis=1)

@@ -135,8 +135,8 @@ class _Level:
 
     def _table_ids(self, table: np.ndarray, key: np.ndarray) -> np.ndarray:
         out = table[key].astype(np.int64)
-        miss = out < 0
-        if miss.any():
+        if out.min() < 0:  # new pairs (one pass when there are none)
+            miss = out < 0
             seen = np.zeros(len(table), dtype=bool)
             seen[key[miss]] = True
             new = np.flatnonzero(seen)
