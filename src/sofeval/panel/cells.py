@@ -258,13 +258,13 @@ def _chunk_cells(
     ev_of: list[np.ndarray] = []
     for lo in iterator:
         hi = min(lo + chunk_size, prep.n)
-        rows = panel_rows(prep, lo, hi, union)
+        rows = panel_rows(prep, lo, hi, union, per_spell=True)
         ev_of.append(col_of_code[rows.event_code])
-        start = np.zeros(rows.n_rows, dtype=np.int64)
+        start = np.zeros(hi - lo, dtype=np.int64)  # one per spell until a column of rows
         if common:
-            start = shared.ids([rows.columns[k] for k in common], start)
+            start = shared.ids([rows.columns[k] for k in common], start, 1, rows.repeats)
         for s, ex in enumerate(extras):
-            ids = own[s].ids([rows.columns[k] for k in ex], start, shared.n)
+            ids = own[s].ids([rows.columns[k] for k in ex], start, shared.n, rows.repeats)
             at_risk[s] = _plus(at_risk[s], np.bincount(ids, minlength=own[s].n))
             ev_ids[s].append(ids[rows.event_pos])
     parts: _Parts = []

@@ -184,26 +184,36 @@ class CodeIndex:
         return self._levels[-1].n if self._levels else self._n_start
 
     def ids(
-        self, columns: list[np.ndarray], start: np.ndarray | None = None, n_start: int = 1
+        self,
+        columns: list[np.ndarray],
+        start: np.ndarray | None = None,
+        n_start: int = 1,
+        repeats: np.ndarray | None = None,
     ) -> np.ndarray:
         """Ids of the rows of ``columns`` after ``start`` (ids ``0..n_start-1``; default 0).
 
         Parameters
         ----------
         columns
-            One integer array per column, all of one length.
+            One integer array per column, all of one length (see ``repeats``).
         start
             Ids the rows already have (for example of an index of shared keys).
         n_start
             Number of possible ``start`` ids.
+        repeats
+            Rows per run (a spell's weeks, say; at least one each). When given, ``start``
+            and any column may hold one value per run instead of per row; the leading
+            columns of runs are then indexed once per run, before the ids are repeated to
+            the rows, and the others repeated as they are needed.
 
         Returns
         -------
         numpy.ndarray
-            ``int64`` ids.
+            ``int64`` ids, one per row.
         """
         if start is None:
-            start = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+            n = len(repeats) if repeats is not None else len(columns[0]) if columns else 0
+            start = np.zeros(n, dtype=np.int64)
         cur = start.astype(np.int64, copy=False)
         self._n_start = max(self._n_start, n_start)
         if self._order is None:  # narrowest columns first keeps the lookup tables small
@@ -211,8 +221,16 @@ class CodeIndex:
             self._order = sorted(range(len(columns)), key=lambda j: spans[j])
         n_prev = n_start
         for j, level in zip(self._order, self._levels, strict=True):
-            cur = level.ids(cur, columns[j], n_prev)
+            column = columns[j]
+            if repeats is not None and len(column) != len(cur):
+                if len(cur) == len(repeats):  # the first column of rows: ids to the rows
+                    cur = np.repeat(cur, repeats)
+                else:
+                    column = np.repeat(column, repeats)
+            cur = level.ids(cur, column, n_prev)
             n_prev = level.n
+        if repeats is not None and len(cur) == len(repeats):
+            cur = np.repeat(cur, repeats)
         return cur
 
     def codes(self, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
