@@ -21,6 +21,8 @@ from sofeval.panel import (
     collapse,
     event_columns,
     group_codes,
+    panel_rows,
+    prepare,
 )
 from test_panel import BASE, day, make_study, spell, studies
 
@@ -241,6 +243,52 @@ def test_code_index_ids_are_stable_across_chunks(
     assert (start == 0).all()
     back = {tuple(int(c[i]) for c in codes): i for i in range(index.n)}
     assert back == seen
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(1, 4), min_size=1, max_size=30),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.booleans(),
+    st.integers(0, 2**16),
+)
+def test_code_index_ids_of_runs_equal_ids_of_rows(
+    repeats: list[int], of_runs: list[bool], start_of_runs: bool, seed: int
+) -> None:
+    """Columns and start ids given once per run (with ``repeats``) give the ids of the same
+    columns repeated to the rows, chunk after chunk, whatever columns are per run."""
+    rng = np.random.default_rng(seed)
+    by_runs, by_rows = CodeIndex(3), CodeIndex(3)
+    for chunk in range(2):
+        reps = np.asarray(repeats[chunk:] or repeats, dtype=np.int64)
+        runs = [rng.integers(-2, 5 + 3 * chunk, size=len(reps)) for _ in of_runs]
+        rows = [np.repeat(c, reps) for c in runs]
+        start_runs = rng.integers(0, 3, size=len(reps))
+        start_rows = np.repeat(start_runs, reps)
+        given_cols = [r if runs_ else w for r, w, runs_ in zip(runs, rows, of_runs, strict=True)]
+        got = by_runs.ids(given_cols, start_runs if start_of_runs else start_rows, 3, reps)
+        want = by_rows.ids(rows, start_rows, 3)
+        np.testing.assert_array_equal(got, want)
+    assert by_runs.n == by_rows.n
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(studies())
+def test_panel_rows_per_spell_repeat_to_the_rows(case: tuple[StudyData, StudyDesign]) -> None:
+    """With ``per_spell=True`` the spell-constant columns, repeated by ``rows.repeats``, are
+    the columns of the rows; the other columns are unchanged."""
+    study, design = case
+    prep = prepare(study, design)
+    need = ["spell_id", "person_id", "jobcentre", "week", "month", "D", "exposure",
+            "link_month", "phase", "met", "in_measure"]
+    rows = panel_rows(prep, 0, prep.n, need)
+    per_spell = panel_rows(prep, 0, prep.n, need, per_spell=True)
+    assert per_spell.n_rows == rows.n_rows == int(per_spell.repeats.sum())
+    for name in need:
+        col = per_spell.columns[name]
+        if len(col) != rows.n_rows:
+            col = np.repeat(col, per_spell.repeats)
+        np.testing.assert_array_equal(col, rows.columns[name])
 
 
 def test_coarsen_equals_collapsing_by_fewer_keys():

@@ -60,6 +60,18 @@ class RuleContext:
     _in_spells: np.ndarray | None = None
     #: Clean ``person_id`` text of the spells as coerced.
     persons: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
+    #: Per table and text column: missing (or empty) before any rule dropped rows.
+    text_missing: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+    def missing(self, name: str, col: str, df: pd.DataFrame) -> np.ndarray:
+        """Whether column ``col`` of the rows ``df`` (of table ``name``) is missing.
+
+        Text columns use the mask recorded on coercion (no pass over their objects).
+        """
+        known = self.text_missing.get((name, col))
+        if known is None:
+            return df[col].isna().to_numpy()
+        return known[df.index.to_numpy()]
 
     def _encoded(self) -> dict[str, np.ndarray]:
         """Spell ids of every table as codes of one Arrow dictionary (computed once)."""
@@ -213,7 +225,8 @@ def _missing(name: str) -> Check:
     def check(tables: Tables, ctx: RuleContext) -> Flags:
         df = tables[name]
         bad = ctx.unparseable[name].reindex(df.index, fill_value=False)
-        isna = df[[c for c in NOT_MISSING[name] if c in df]].isna()
+        cols = [c for c in NOT_MISSING[name] if c in df]
+        isna = pd.DataFrame({c: ctx.missing(name, c, df) for c in cols}, index=df.index)
         for col in bad.columns.intersection(isna.columns):
             isna[col] &= ~bad[col]
         mask = isna.any(axis=1)
@@ -241,6 +254,19 @@ def _date_order(name: str, pairs: Sequence[tuple[str, str]]) -> Check:
     return check
 
 
+def _folded(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``group * span + values - low``: ordered by group, then value (``group >= 0``).
+
+    Day numbers span less than 2**18 days (the ``datetime64[ns]`` range), so the result fits
+    ``int64`` for any number of groups below 2**44. Where ``group`` ascends, the running
+    maximum of the result minus ``group * span`` is the running maximum of ``values`` within
+    each group.
+    """
+    low = int(values.min(initial=0))
+    span = int(values.max(initial=0)) - low + 1
+    return group * span + (values - low)
+
+
 def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     """Flag every spell in a group of a person's mutually overlapping spells.
 
@@ -255,12 +281,15 @@ def _check_overlap(tables: Tables, ctx: RuleContext) -> Flags:
     person = df["person_id"]  # never missing here: rule missing_value ran before
     enc = pc.dictionary_encode(ctx.persons).indices.fill_null(-1)
     codes = np.asarray(enc.to_numpy(zero_copy_only=False), np.int64)[df.index.to_numpy()]
-    start = df["absence_start"].to_numpy("datetime64[ns]").view("i8")
-    end = df["benefit_end"].to_numpy("datetime64[ns]").view("i8").copy()
-    end[df["benefit_end"].isna().to_numpy()] = np.iinfo(np.int64).max
-    order = np.lexsort((start, codes))
+    # day numbers (coerced dates are midnights): small enough to fold with the person codes
+    start = df["absence_start"].to_numpy("datetime64[D]").astype(np.int64)
+    end = df["benefit_end"].to_numpy("datetime64[D]").astype(np.int64)
+    end[df["benefit_end"].isna().to_numpy()] = max(start.max(), end.max()) + 1  # open-ended
+    c0 = codes - codes.min()
+    order = np.argsort(_folded(c0, start), kind="stable")  # by person, then start
     c, st, en = codes[order], start[order], end[order]
-    running = pd.Series(en).groupby(c).cummax().to_numpy()
+    running = _folded(c0[order], en)
+    running = np.maximum.accumulate(running) - (running - en)  # the maximum per person
     prev = np.empty_like(running)
     prev[1:] = running[:-1]
     first = np.ones(n, dtype=bool)

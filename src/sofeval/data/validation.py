@@ -149,6 +149,7 @@ def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext, copy: bool = True) ->
     for col in STRING_COLUMNS[name]:
         if col in out:
             out[col], text = _as_string(out[col], lower=col in LOWER_COLUMNS.get(name, ()))
+            ctx.text_missing[name, col] = text.is_null().to_numpy(zero_copy_only=False)
             if col == "spell_id":
                 ctx.ids[name] = text
             elif col == "person_id":

@@ -194,7 +194,8 @@ def coarsen(cells: Cells, drop: Sequence[str]) -> Cells:
     )
 
 
-#: Per key set: the key codes of a lane's cells and their counts.
+#: Per key set: the key codes of a lane's cells and their counts (one row per count column:
+#: ``at_risk``, then the event columns; one column per cell).
 _Parts = list[tuple[list[np.ndarray], np.ndarray]]
 
 
@@ -205,12 +206,24 @@ def _common_keys(key_sets: Sequence[Sequence[str]]) -> list[str]:
     return [k for k in key_sets[0] if all(k in ks for ks in key_sets[1:])]
 
 
-def _grown(total: np.ndarray, n: int) -> np.ndarray:
-    """``total`` with at least ``n`` rows (new rows zero; capacity doubles)."""
-    if n <= len(total):
-        return total
-    more = np.zeros((max(n, 2 * len(total)) - len(total), total.shape[1]), dtype=np.int64)
-    return np.concatenate([total, more])
+def _plus(total: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``counts`` (as long as ``total`` or longer) with ``total`` added to its first entries."""
+    counts[: len(total)] += total
+    return counts
+
+
+def _counts_matrix(
+    at_risk: np.ndarray, ev_ids: list[np.ndarray], ev_cols: list[np.ndarray], n_events: int
+) -> np.ndarray:
+    """Rows ``at_risk`` and one count per event column of the cells (columns)."""
+    n_cells = len(at_risk)
+    counts = np.empty((1 + n_events, n_cells), dtype=np.int64)
+    counts[0] = at_risk
+    ids = np.concatenate([np.zeros(0, np.int64), *ev_ids])
+    cols = np.concatenate([np.zeros(0, np.int64), *ev_cols])
+    per_event = np.bincount(cols * n_cells + ids, minlength=n_events * n_cells)
+    counts[1:] = per_event.reshape(n_events, n_cells)
+    return counts
 
 
 def _chunk_cells(
@@ -227,6 +240,8 @@ def _chunk_cells(
     Each chunk's rows are generated once, with the union of the key sets' columns. Cells
     keep their ids from chunk to chunk (:class:`~sofeval.panel.grouping.CodeIndex`): the
     keys every set shares are indexed once, then each set's further keys on top of them.
+    The at-risk counts are summed chunk by chunk; the exits (few) are counted once, at the
+    end, from the cell ids and event columns of every chunk.
     """
     iterator: Iterable[int] = starts
     if progress:
@@ -238,30 +253,28 @@ def _chunk_cells(
     extras = [[k for k in ks if k not in common] for ks in key_sets]
     shared = CodeIndex(len(common))
     own = [CodeIndex(len(ex)) for ex in extras]
-    totals = [np.zeros((0, 1 + len(ev_cols)), dtype=np.int64) for _ in key_sets]
+    at_risk = [np.zeros(0, dtype=np.int64) for _ in key_sets]
+    ev_ids: list[list[np.ndarray]] = [[] for _ in key_sets]
+    ev_of: list[np.ndarray] = []
     for lo in iterator:
         hi = min(lo + chunk_size, prep.n)
-        rows = panel_rows(prep, lo, hi, union)
-        ev_col = col_of_code[rows.event_code]
-        start = np.zeros(rows.n_rows, dtype=np.int64)
+        rows = panel_rows(prep, lo, hi, union, per_spell=True)
+        ev_of.append(col_of_code[rows.event_code])
+        start = np.zeros(hi - lo, dtype=np.int64)  # one per spell until a column of rows
         if common:
-            start = shared.ids([rows.columns[k] for k in common], start)
+            start = shared.ids([rows.columns[k] for k in common], start, 1, rows.repeats)
         for s, ex in enumerate(extras):
-            ids = own[s].ids([rows.columns[k] for k in ex], start, shared.n)
-            n_cells = own[s].n
-            total = totals[s] = _grown(totals[s], n_cells)
-            total[:n_cells, 0] += np.bincount(ids, minlength=n_cells)
-            ev_cell = ids[rows.event_pos]
-            for j in range(len(ev_cols)):
-                total[:n_cells, 1 + j] += np.bincount(ev_cell[ev_col == j], minlength=n_cells)
+            ids = own[s].ids([rows.columns[k] for k in ex], start, shared.n, rows.repeats)
+            at_risk[s] = _plus(at_risk[s], np.bincount(ids, minlength=own[s].n))
+            ev_ids[s].append(ids[rows.event_pos])
     parts: _Parts = []
     for s, ks in enumerate(key_sets):
-        totals[s] = totals[s][: own[s].n]
-        start_ids, codes_of = own[s].codes(np.arange(len(totals[s])))
+        counts = _counts_matrix(at_risk[s][: own[s].n], ev_ids[s], ev_of, len(ev_cols))
+        start_ids, codes_of = own[s].codes(np.arange(counts.shape[1]))
         by_key = dict(zip(extras[s], codes_of, strict=True))
         if common:
             by_key |= dict(zip(common, shared.codes(start_ids)[1], strict=True))
-        parts.append(([by_key[k] for k in ks], totals[s]))
+        parts.append(([by_key[k] for k in ks], counts))
     return parts
 
 
@@ -449,41 +462,68 @@ def _cells_of_parts(
         uniq, summed = parts[0]
     else:
         uniq, summed = _sum_parts([p[0] for p in parts], [p[1] for p in parts], len(keys))
-    n_cells = len(summed)
-    keep = summed[:, 0] > 0 if keys else np.ones(n_cells, dtype=bool)
-    codes, counts = [u[keep] for u in uniq], summed[keep]
+    codes, counts = uniq, summed
+    keep = summed[0] > 0
+    if keys and not keep.all():
+        codes, counts = [u[keep] for u in uniq], summed[:, keep]
     if keys:  # the order of _finalise, found on the codes: one frame is built, in order
-        order = np.lexsort(
-            [_code_sort_key(prep, k, c) for k, c in reversed(list(zip(keys, codes, strict=True)))]
+        order = _sorted_order(
+            [_code_sort_key(prep, k, c) for k, c in zip(keys, codes, strict=True)]
         )
-        codes, counts = [c[order] for c in codes], counts[order]
+        codes, counts = [c[order] for c in codes], counts[:, order]
     data: dict[str, object] = {k: decode(prep, k, c) for k, c in zip(keys, codes, strict=True)}
-    data["at_risk"] = counts[:, 0]
-    for j, c in enumerate(ev_cols):
-        data[c] = counts[:, 1 + j]
+    for j, c in enumerate(["at_risk", *ev_cols]):
+        data[c] = counts[j]
     return Cells(frame=pd.DataFrame(data), keys=tuple(keys))
 
 
 def _code_sort_key(prep: Prepared, name: str, codes: np.ndarray) -> np.ndarray:
     """Codes of column ``name`` ordered as its decoded values sort (missing last)."""
     if isinstance(decode(prep, name, codes[:0]).dtype, pd.CategoricalDtype):
-        return np.where(codes < 0, np.iinfo(np.int64).max, codes)
+        return np.where(codes < 0, codes.max(initial=0) + 1, codes)
     return codes
+
+
+#: Largest folded key of :func:`_sorted_order` (beyond it the keys are sorted one by one).
+_MAX_FOLDED = 2**62
+
+
+def _sorted_order(sort_keys: list[np.ndarray]) -> np.ndarray:
+    """Order of distinct rows by several integer keys, the first key first.
+
+    As ``np.lexsort`` of the keys reversed. The rows must be distinct (cells are): the keys
+    are folded into one mixed-radix ``int64`` key, whose sort then needs no stability.
+    """
+    n = len(sort_keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    folded = np.zeros(n, dtype=np.int64)
+    size = 1
+    for key in sort_keys:
+        low = int(key.min())
+        span = int(key.max()) - low + 1
+        if size * span > _MAX_FOLDED:
+            return np.lexsort(sort_keys[::-1])
+        folded *= span
+        folded += key
+        folded -= low
+        size *= span
+    return np.argsort(folded)
 
 
 def _sum_parts(
     parts_codes: list[list[np.ndarray]], parts_counts: list[np.ndarray], n_keys: int
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Key codes of the distinct cells over all chunks and their summed counts."""
-    all_counts = np.concatenate(parts_counts, axis=0)
+    all_counts = np.concatenate(parts_counts, axis=1)
     if n_keys:
         all_codes = [np.concatenate([p[j] for p in parts_codes]) for j in range(n_keys)]
         inverse, uniq = group_codes(all_codes)
         n_cells = len(uniq[0])
     else:
-        inverse, uniq, n_cells = np.zeros(len(all_counts), dtype=np.int64), [], 1
-    summed = np.zeros((n_cells, all_counts.shape[1]), dtype=np.int64)
-    for j in range(all_counts.shape[1]):
+        inverse, uniq, n_cells = np.zeros(all_counts.shape[1], dtype=np.int64), [], 1
+    summed = np.zeros((len(all_counts), n_cells), dtype=np.int64)
+    for j, row in enumerate(all_counts):
         # float64 weights are exact for counts below 2**53
-        summed[:, j] = np.rint(np.bincount(inverse, weights=all_counts[:, j], minlength=n_cells))
+        summed[j] = np.rint(np.bincount(inverse, weights=row, minlength=n_cells))
     return uniq, summed

@@ -119,18 +119,24 @@ class _Level:
 
     def ids(self, prev: np.ndarray, code: np.ndarray, n_prev: int) -> np.ndarray:
         """Ids of the pairs ``(prev, code)``, numbering new pairs after the known ones."""
-        code = code.astype(np.int64)
         if len(code) == 0:
             return np.zeros(0, dtype=np.int64)
         self._fit(int(code.min()), int(code.max()), n_prev)
+        # the keys are built in place on an int64 copy of ``prev`` (codes may be narrower)
         if self.table is not None:
-            return self._table_ids(self.table, prev * self.span + (code - self.low))
-        return self._sorted_ids(prev * _SHIFT + code + _OFFSET)
+            key = prev * np.int64(self.span)
+            key += code
+            key -= self.low
+            return self._table_ids(self.table, key)
+        key = prev * _SHIFT
+        key += code
+        key += _OFFSET
+        return self._sorted_ids(key)
 
     def _table_ids(self, table: np.ndarray, key: np.ndarray) -> np.ndarray:
         out = table[key].astype(np.int64)
-        miss = out < 0
-        if miss.any():
+        if out.min() < 0:  # new pairs (one pass when there are none)
+            miss = out < 0
             seen = np.zeros(len(table), dtype=bool)
             seen[key[miss]] = True
             new = np.flatnonzero(seen)
@@ -178,26 +184,36 @@ class CodeIndex:
         return self._levels[-1].n if self._levels else self._n_start
 
     def ids(
-        self, columns: list[np.ndarray], start: np.ndarray | None = None, n_start: int = 1
+        self,
+        columns: list[np.ndarray],
+        start: np.ndarray | None = None,
+        n_start: int = 1,
+        repeats: np.ndarray | None = None,
     ) -> np.ndarray:
         """Ids of the rows of ``columns`` after ``start`` (ids ``0..n_start-1``; default 0).
 
         Parameters
         ----------
         columns
-            One integer array per column, all of one length.
+            One integer array per column, all of one length (see ``repeats``).
         start
             Ids the rows already have (for example of an index of shared keys).
         n_start
             Number of possible ``start`` ids.
+        repeats
+            Rows per run (a spell's weeks, say; at least one each). When given, ``start``
+            and any column may hold one value per run instead of per row; the leading
+            columns of runs are then indexed once per run, before the ids are repeated to
+            the rows, and the others repeated as they are needed.
 
         Returns
         -------
         numpy.ndarray
-            ``int64`` ids.
+            ``int64`` ids, one per row.
         """
         if start is None:
-            start = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
+            n = len(repeats) if repeats is not None else len(columns[0]) if columns else 0
+            start = np.zeros(n, dtype=np.int64)
         cur = start.astype(np.int64, copy=False)
         self._n_start = max(self._n_start, n_start)
         if self._order is None:  # narrowest columns first keeps the lookup tables small
@@ -205,8 +221,16 @@ class CodeIndex:
             self._order = sorted(range(len(columns)), key=lambda j: spans[j])
         n_prev = n_start
         for j, level in zip(self._order, self._levels, strict=True):
-            cur = level.ids(cur, columns[j], n_prev)
+            column = columns[j]
+            if repeats is not None and len(column) != len(cur):
+                if len(cur) == len(repeats):  # the first column of rows: ids to the rows
+                    cur = np.repeat(cur, repeats)
+                else:
+                    column = np.repeat(column, repeats)
+            cur = level.ids(cur, column, n_prev)
             n_prev = level.n
+        if repeats is not None and len(cur) == len(repeats):
+            cur = np.repeat(cur, repeats)
         return cur
 
     def codes(self, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

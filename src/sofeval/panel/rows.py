@@ -155,7 +155,8 @@ def prepare_with_frame(
     sf = spell_frame(spells, study.programme, design, data_end)
     audit = _audit(sf)
     used = sf["reason"].isna().to_numpy()
-    u = sf.loc[used]
+    every = bool(used.all())  # then no copy of the frames is needed
+    u = sf if every else sf.loc[used]
     spell_ids = u["spell_id"].to_numpy()
     jc_all, jc_seen = pd.factorize(sf["jobcentre"])  # one pass over the names
     order = np.argsort(jc_seen.to_numpy(), kind="stable")
@@ -174,7 +175,7 @@ def prepare_with_frame(
         person = (codes.astype(np.int64), pd.Index(cats))
     covs: dict[str, tuple[np.ndarray, pd.Index]] = {}
     if covariates:
-        binned = bin_covariates(spells.loc[used], list(covariates))
+        binned = bin_covariates(spells if every else spells.loc[used], list(covariates))
         for c in covariates:
             cat = binned[c].cat
             covs[c] = (cat.codes.to_numpy().astype(np.int64), pd.Index(cat.categories))
@@ -242,20 +243,35 @@ class Rows:
     """Integer-coded rows of a range of spells (internal).
 
     ``columns`` holds int arrays (codes for categorical columns); ``event_pos`` the row
-    positions of observed exits and ``event_code`` their index in ``COMPETING_STATES``.
+    positions of observed exits and ``event_code`` their index in ``COMPETING_STATES``;
+    ``repeats`` the rows of each spell (columns constant within a spell may hold one value
+    per spell: see :func:`panel_rows`).
     """
 
     n_rows: int
     columns: dict[str, np.ndarray]
     event_pos: np.ndarray
     event_code: np.ndarray
+    repeats: np.ndarray
 
 
-def panel_rows(prep: Prepared, lo: int, hi: int, need: Sequence[str]) -> Rows:
-    """Rows of the used spells ``lo:hi`` with the columns in ``need`` (integer codes)."""
+def panel_rows(
+    prep: Prepared, lo: int, hi: int, need: Sequence[str], per_spell: bool = False
+) -> Rows:
+    """Rows of the used spells ``lo:hi`` with the columns in ``need`` (integer codes).
+
+    With ``per_spell=True`` the columns constant within a spell (``jobcentre``,
+    ``link_month``, the ids, the covariates, and ``exposure``/``D`` unless the treatment is
+    calendar time) hold one value per spell: ``np.repeat(column, rows.repeats)`` gives the
+    column of the rows.
+    """
     sl = slice(lo, hi)
     entry, last = prep.entry[sl], prep.last[sl]
     nrow = last - entry + 1
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        return values if per_spell else np.repeat(values, nrow)
+
     starts = np.zeros(len(nrow) + 1, dtype=np.int64)
     np.cumsum(nrow, out=starts[1:])
     n_rows = int(starts[-1])
@@ -272,17 +288,17 @@ def panel_rows(prep: Prepared, lo: int, hi: int, need: Sequence[str]) -> Rows:
             assert day0 is not None
             cols[name] = month_of_days(day0)
         elif name == "spell_id":
-            cols[name] = np.repeat(np.arange(lo, hi, dtype=np.int64), nrow)
+            cols[name] = spread(np.arange(lo, hi, dtype=np.int64))
         elif name == "person_id":
             if prep.person is None:
                 raise OptionError("person_id was not prepared; include it in `need`.")
-            cols[name] = np.repeat(prep.person[0][sl], nrow)
+            cols[name] = spread(prep.person[0][sl])
         elif name == "jobcentre":
-            cols[name] = np.repeat(prep.jc[sl], nrow)
+            cols[name] = spread(prep.jc[sl])
         elif name == "phase":
             cols[name] = (week >= design.phase_cut).astype(np.int8)
         elif name == "link_month":
-            cols[name] = np.repeat(prep.link_month[sl], nrow)
+            cols[name] = spread(prep.link_month[sl])
         elif name in ("exposure", "D"):
             if name in cols:
                 continue
@@ -292,8 +308,8 @@ def panel_rows(prep: Prepared, lo: int, hi: int, need: Sequence[str]) -> Rows:
                 win = np.repeat(prep.win_of_jc[prep.jc[sl]], nrow)
                 cols["exposure"], cols["D"] = expo, treated(expo, win)
             else:
-                cols["exposure"] = np.repeat(prep.exposure[sl], nrow)
-                cols["D"] = np.repeat(prep.D[sl], nrow)
+                cols["exposure"] = spread(prep.exposure[sl])
+                cols["D"] = spread(prep.D[sl])
         elif name in ("met", "met_workplace"):
             if prep.first_meeting is None:
                 raise OptionError(f"{name} was not prepared; include it in `need`.")
@@ -306,7 +322,7 @@ def panel_rows(prep: Prepared, lo: int, hi: int, need: Sequence[str]) -> Rows:
         elif name == "in_measure":
             cols[name] = _in_measure(prep, lo, hi, entry, last, starts, n_rows)
         elif name in prep.covariates:
-            cols[name] = np.repeat(prep.covariates[name][0][sl], nrow)
+            cols[name] = spread(prep.covariates[name][0][sl])
         else:
             raise OptionError(
                 f"unknown panel column {name!r}; choose from {', '.join(KEY_COLUMNS)} "
@@ -319,6 +335,7 @@ def panel_rows(prep: Prepared, lo: int, hi: int, need: Sequence[str]) -> Rows:
         columns=cols,
         event_pos=(starts[1:] - 1)[has_event],
         event_code=prep.state[sl][has_event],
+        repeats=nrow,
     )
 
 
