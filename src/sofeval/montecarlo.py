@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 from tqdm.auto import tqdm
 
 from sofeval.analyses import (
@@ -308,7 +308,7 @@ class MonteCarloResult(ResultsBase):
 
 def summarise(draws: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Bias, RMSE, SE calibration, coverage and rejection rates per estimand and jobcentre."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     d = draws.copy()
     d["err"] = d["coef"] - d["truth"]
     d["sq_err"] = d["err"] ** 2

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import jinja2
 import numpy as np
 import pandas as pd
 
@@ -424,6 +423,8 @@ class DataProfile:
                 for a, b, n in zip(counts["table"], counts["rule"], counts["n"], strict=True)
             ]
         text = resources.files("sofeval").joinpath(CHECK_TEMPLATE).read_text("utf-8")
+        import jinja2  # only the check page needs it: not loaded by a run
+
         env = jinja2.Environment(autoescape=True, keep_trailing_newline=True)
         return env.from_string(text).render(
             title=title,

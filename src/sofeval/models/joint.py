@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from sofeval.errors import EstimationError, NotIdentifiedWarning, check_option
 from sofeval.models.bootstrap import BOOT_WEIGHTS, WEBB_POINTS, BootWeights, rademacher_bits
@@ -126,7 +126,7 @@ def wald_test(coef: np.ndarray, cov: np.ndarray, contrast: np.ndarray) -> tuple[
     if rank == 0:
         return float("nan"), 0, float("nan")
     w = float(rb @ inv @ rb)
-    return w, rank, float(stats.chi2.sf(w, rank))
+    return w, rank, float(special.chdtrc(rank, w))
 
 
 def restricted_start(
@@ -323,7 +323,7 @@ def wild_joint_test(
     )
     v_inv, rank = pinv_psd(q.T @ q)
     stat = float(_lm(q.sum(axis=0)[None, :], v_inv)[0])
-    p_chi = float(stats.chi2.sf(stat, rank)) if rank else float("nan")
+    p_chi = float(special.chdtrc(rank, stat)) if rank else float("nan")
     draws = np.empty(B)
     rng = np.random.default_rng(seed)
     n_clusters = max(q.shape[0], 1)

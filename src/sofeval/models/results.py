@@ -55,7 +55,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.errors import SofevalError, check_option
 from sofeval.models.covariance import Correction, VcovMethod, vcov
@@ -134,7 +134,7 @@ def wald_table(
         raise SofevalError(f"wald_table: level={level} must be in (0, 1).")
     b = np.asarray(coef, dtype=np.float64)
     s = np.asarray(se, dtype=np.float64)
-    q = stats.norm.ppf(0.5 + level / 2)
+    q = special.ndtri(0.5 + level / 2)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         z = b / s
         lo, hi = b - q * s, b + q * s
@@ -145,7 +145,7 @@ def wald_table(
             coef=b,
             se=s,
             z=z,
-            p_value=2 * stats.norm.sf(np.abs(z)),
+            p_value=2 * special.ndtr(-np.abs(z)),
             ci_low=lo,
             ci_high=hi,
             hazard_ratio=np.exp(b),
@@ -301,7 +301,7 @@ class HazardResults(ResultsBase):
     def pvalues(self) -> pd.Series:
         """Two-sided normal p-values."""
         return pd.Series(
-            _readonly(2 * stats.norm.sf(np.abs(self.tstats.to_numpy()))),
+            _readonly(2 * special.ndtr(-np.abs(self.tstats.to_numpy()))),
             index=list(self.names),
             name="p_value",
         )

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.errors import SofevalError, check_option
 from sofeval.report.figures import FIG_WIDTH_IN, LANGS, PALETTE, Lang, style
@@ -221,7 +221,7 @@ def placebo_plot(table: pd.DataFrame, *, lang: Lang = "en", ax: Axes | None = No
                                      "window_end"])
     check_option("lang", lang, LANGS)
     L = CREDIBILITY_LABELS[lang]
-    z = stats.norm.ppf(0.975)
+    z = special.ndtri(0.975)
     with style():
         if ax is None:
             fig = Figure(figsize=(FIG_WIDTH_IN, 4.5 / 2.54), layout="constrained")

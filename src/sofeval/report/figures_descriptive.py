@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.errors import check_option
 from sofeval.report.figures import PALETTE, figure_axes, require_columns, style
@@ -89,7 +89,7 @@ def kaplan_meier(
     log_s = np.cumsum(np.nan_to_num(terms, nan=0.0, posinf=np.inf, neginf=-np.inf))
     var = np.cumsum(np.nan_to_num(var_terms, nan=0.0, posinf=np.inf, neginf=-np.inf))
     survival = np.exp(log_s)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(special.ndtri(0.5 + level / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.log(survival)
         half = z * np.sqrt(var) / v
@@ -246,7 +246,7 @@ def binomial_ci(
     """
     n = np.asarray(trials, dtype=float)
     k = np.asarray(events, dtype=float)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(special.ndtri(0.5 + level / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
         denom = 1 + z**2 / n
