@@ -282,7 +282,9 @@ class FirstMeetings:
     workplace: np.ndarray
 
 
-def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMeetings:
+def first_meeting_rows(
+    meetings: pd.DataFrame, spell_ids: np.ndarray, *, spell_of_row: np.ndarray | None = None
+) -> FirstMeetings:
     """The first follow-up meeting of each spell: the one rule of the library.
 
     The first follow-up meeting of a spell is its earliest meeting (DESIGN.md §2). Meetings
@@ -299,6 +301,9 @@ def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMe
         Contract ``meetings`` table (``spell_id``, ``date``, ``location``).
     spell_ids
         Ids of the spells (strings, unique; a repeated id takes its first position).
+    spell_of_row
+        The position in ``spell_ids`` of each meeting's spell (``-1``: none), when the
+        caller has it already; by default it is looked up from the ids.
 
     Returns
     -------
@@ -308,11 +313,14 @@ def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMe
     empty = np.zeros(0, dtype=np.int64)
     if len(meetings) == 0:
         return FirstMeetings(empty, empty, empty, np.zeros(0, dtype=bool))
-    found = pc.index_in(
-        pa.array(meetings["spell_id"].astype(str).to_numpy(), type=pa.string()),
-        value_set=pa.array(spell_ids, type=pa.string()),
-    )
-    pos = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if spell_of_row is None:
+        found = pc.index_in(
+            pa.array(meetings["spell_id"].astype(str).to_numpy(), type=pa.string()),
+            value_set=pa.array(spell_ids, type=pa.string()),
+        )
+        pos = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    else:
+        pos = np.asarray(spell_of_row, dtype=np.int64)
     day, nat = day_numbers(meetings["date"])
     row = np.flatnonzero((pos >= 0) & ~nat)
     pos, day = pos[row], day[row]
