@@ -326,10 +326,28 @@ def first_meeting_rows(
     pos, day = pos[row], day[row]
     rank = pd.Index(MEETING_LOCATIONS).get_indexer(pd.Index(meetings["location"].astype(str)))
     rank = np.where(rank < 0, len(MEETING_LOCATIONS), rank)[row]
-    order = np.lexsort((row, rank, day, pos))
+    order = _first_meeting_order(pos, day, rank)
     first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]] if len(order) else order
     workplace = rank[first] == MEETING_LOCATIONS.index("workplace")
     return FirstMeetings(pos[first], row[first], day[first], workplace)
+
+
+def _first_meeting_order(pos: np.ndarray, day: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Order of meetings by spell, day and location rank, ties in the given (row) order.
+
+    The three keys are packed into one ``int64`` and sorted stably (rows come in table
+    order), which is several times faster than a four-key ``lexsort``; keys too wide for
+    ``int64`` fall back to it.
+    """
+    if len(pos) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_rank = len(MEETING_LOCATIONS) + 1
+    lo = int(day.min())
+    span = int(day.max()) - lo + 1
+    if (int(pos.max()) + 1) * span * n_rank < 2**62:
+        key = (pos * span + (day - lo)) * n_rank + rank
+        return np.argsort(key, kind="stable")
+    return np.lexsort((np.arange(len(pos)), rank, day, pos))
 
 
 def first_meeting_weeks(
