@@ -178,15 +178,16 @@ def _sample_counts(s: pd.DataFrame) -> pd.DataFrame:
     rest, m_code = np.divmod(key, m_span)
     rest, d_code = np.divmod(rest, d_span)
     jc, month_code = np.divmod(rest, span)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "jobcentre": pd.Index(names).to_numpy(dtype=object)[jc],
-            "link_month": (month_code + lo).astype(s["link_month"].dtype),
-            "D": (d_code + d_lo).astype(s["D"].dtype),
-            "measure": (m_code + m_lo).astype(s["measure"].dtype),
+            "link_month": month_code + lo,
+            "D": d_code + d_lo,
+            "measure": m_code + m_lo,
             "n": n.astype(np.int64),
         }
     )
+    return out.astype({c: s[c].dtype for c in ("link_month", "D", "measure")})
 
 
 def measure_did_from_counts(c: pd.DataFrame) -> pd.DataFrame:
