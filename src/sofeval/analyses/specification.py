@@ -386,14 +386,14 @@ def design_matrix(
     columns, about ten non-zeros per row) are fitted, scored and bootstrapped on it
     without a dense copy; the numbers equal those of the dense design.
     """
-    reference = {
-        c: pd.Series(trials).groupby(mf[c].to_numpy()).sum().idxmax() for c in categorical
-    }
+    # the builder sums the trials per level on the codes it factorises anyway
+    weights = np.asarray(trials, dtype=np.float64)
     if csr:
         return build_sparse_design(
-            mf, categorical=categorical, numeric=numeric, reference=reference
+            mf, categorical=categorical, numeric=numeric, base="largest", weights=weights
         )
-    return build_design(mf, categorical=categorical, numeric=numeric, reference=reference)
+    return build_design(mf, categorical=categorical, numeric=numeric, base="largest",
+                        weights=weights)
 
 
 def fit_cells(
