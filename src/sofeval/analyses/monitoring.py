@@ -88,8 +88,9 @@ def aggregate_shares(
     frame: pd.DataFrame, by: list[str], target: float, min_count: int
 ) -> pd.DataFrame:
     """Sum meeting counts over ``by`` and recompute the shares and the target flag."""
+    at_target = (frame["meets_target"] == True).fillna(False)  # noqa: E712 (NA: not at target)
     g = (
-        frame.assign(_jc=frame["jobcentre"])
+        frame.assign(_jc=frame["jobcentre"], _at=at_target.astype("int64"))
         .groupby(by, as_index=False, sort=True)
         .agg(
             n_jobcentres=("_jc", "nunique"),
@@ -99,7 +100,7 @@ def aggregate_shares(
             workplace_meetings=("workplace_meetings", "sum"),
             first_meetings_v23=("first_meetings_v23", "sum"),
             workplace_meetings_v23=("workplace_meetings_v23", "sum"),
-            n_months_at_target=("meets_target", lambda s: int((s == True).sum())),  # noqa: E712
+            n_months_at_target=("_at", "sum"),
         )
     )
     return finish_shares(g, target, min_count)
