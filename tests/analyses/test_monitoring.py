@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from sofeval.analyses import (
     MonitoringResult,
+    aggregate_shares,
     first_meetings,
     half_year_label,
     link_mediator,
@@ -392,3 +393,17 @@ def test_did_null_effect_is_not_the_simulated_effect() -> None:
     r = measure_did(study).iloc[0]
     assert abs(r["coef"]) < DID_SE_BAND * r["se"]
     assert abs(r["coef"] - 0.10) > DID_SE_BAND * r["se"]
+
+
+def test_months_at_target_is_a_count_even_when_every_count_is_below_two() -> None:
+    # a per-group lambda let pandas cast 0/1 counts back to the boolean flag's dtype
+    frame = pd.DataFrame({
+        "jobcentre": ["A", "A", "B", "B"], "month": [1, 2, 1, 2],
+        "in_window": [True, True, True, True],
+        "first_meetings": [10, 10, 10, 10], "workplace_meetings": [8, 1, 2, 1],
+        "first_meetings_v23": [0, 0, 0, 0], "workplace_meetings_v23": [0, 0, 0, 0],
+        "meets_target": pd.array([True, False, pd.NA, False], dtype="boolean"),
+    })
+    out = aggregate_shares(frame, ["jobcentre"], 0.7, 5)
+    assert out["n_months_at_target"].dtype == np.int64
+    assert out["n_months_at_target"].tolist() == [1, 0]

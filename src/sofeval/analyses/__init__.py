@@ -112,6 +112,13 @@ from sofeval.analyses.jobcentres import (
     JobcentreEffectsResult,
     jobcentre_effects,
 )
+from sofeval.analyses.links import (
+    JobcentreCodes,
+    TableSpells,
+    spell_jobcentres,
+    spell_rows,
+    table_spells,
+)
 from sofeval.analyses.mediators import (
     LinkRule,
     MeetingSource,
@@ -220,6 +227,7 @@ __all__ = [
     "INFERENCE_METHODS",
     "INTEREST",
     "JOBCENTRE_COLUMNS",
+    "JobcentreCodes",
     "JobcentreEffectsResult",
     "LinkRule",
     "MAX_POINTS",
@@ -254,6 +262,7 @@ __all__ = [
     "SUBGROUP_COLUMNS",
     "ScoreParts",
     "SubgroupEffectsResult",
+    "TableSpells",
     "VCOV_OPTIONS",
     "Vcov",
     "as_cells",
@@ -292,6 +301,9 @@ __all__ = [
     "jobcentre_homogeneity",
     "km_frame",
     "link_mediator",
+    "spell_jobcentres",
+    "spell_rows",
+    "table_spells",
     "measure_did",
     "measure_did_from_counts",
     "measure_sample",

@@ -162,13 +162,18 @@ def event_quarters(
     lo, top = event_window(sc, min_lead)
     start_q = dict(zip(sc.windows["k"].to_numpy(), _quarter_of(sc.windows["start"]),
                        strict=True))
-    per_jc = pd.Series(sc.jc_window.to_numpy(), index=sc.cells.frame["jobcentre"].astype(str))
-    win = per_jc.groupby(level=0).first()
-    start_of_jc = {str(j): start_q[int(k)] for j, k in win.items() if k >= 0}
-    sq = pd.Series(np.asarray(jobcentre)).astype(str).map(start_of_jc)
+    # the window of each jobcentre (its first cell's), matched by jobcentre code, not per row
+    cell_codes, cell_jcs = pd.factorize(sc.cells.frame["jobcentre"])
+    _, first = np.unique(cell_codes, return_index=True)
+    win = sc.jc_window.to_numpy()[first[cell_codes[first] >= 0]]
+    names = pd.Index(cell_jcs).astype(str)
+    start_of_jc = {j: start_q[int(k)] for j, k in zip(names, win, strict=True) if k >= 0}
+    codes, uniques = pd.factorize(np.asarray(jobcentre))
+    sq_of = pd.Index(uniques).astype(str).map(start_of_jc).to_numpy(dtype=np.float64)
+    sq = np.append(sq_of, np.nan)[codes]  # code -1 (missing jobcentre): no window
     out = np.full(len(sq), np.iinfo(np.int64).min, dtype=np.int64)
-    ok = sq.notna().to_numpy()
-    k = np.asarray(link_month, dtype=np.int64)[ok] // 3 - sq[ok].to_numpy(np.int64)
+    ok = ~np.isnan(sq)
+    k = np.asarray(link_month, dtype=np.int64)[ok] // 3 - sq[ok].astype(np.int64)
     k = np.maximum(k, lo)
     if top is not None:
         k = np.minimum(k, top)
@@ -361,16 +366,18 @@ def _event_frame(
     late = mf["late"].to_numpy()
     numeric: list[str] = []
     meta: list[tuple[str, int]] = []
+    dummies: dict[str, np.ndarray] = {}
     for est, phase in (("ex_ante", 0), ("programme", 1)):
         for k in quarters:
             if k == REFERENCE_QUARTER:
                 continue
             name = f"ES_{est}[{k}]"
-            mf[name] = ((k_cell == k) & (late == phase)).astype(float)
+            dummies[name] = ((k_cell == k) & (late == phase)).astype(float)
             numeric.append(name)
             meta.append((est, k))
     base = ["week_block", "jobcentre", "month", *covariates]
-    mf, events, trials = collapse_patterns(mf[[*base, *numeric]], events, trials)
+    mf = pd.concat([mf[base], pd.DataFrame(dummies, index=mf.index)], axis=1)
+    mf, events, trials = collapse_patterns(mf, events, trials)
     return mf, events, trials, numeric, meta, k_cell
 
 

@@ -343,25 +343,31 @@ def jobcentre_homogeneity(
     cells = sc.cells.frame
     events = cells["event"].to_numpy(float)
     trials = cells["at_risk"].to_numpy(float)
-    programme = sorted(set(mf["jobcentre"].to_numpy()[sc.jc_window.to_numpy() >= 0]))
+    codes, uniques = pd.factorize(mf["jobcentre"])  # names matched once, then codes
+    in_programme = np.zeros(len(uniques), dtype=bool)
+    in_programme[codes[sc.jc_window.to_numpy() >= 0]] = True
+    programme = pd.Index(sorted(uniques[in_programme]))
     base = ["week_block", "jobcentre", "month", *covariates]
     # the per-jobcentre terms are functions of D_early, D_late and the jobcentre: the
     # patterns of those columns are the patterns of the design
     mf, events, trials = collapse_patterns(mf[[*base, "D_early", "D_late"]], events, trials)
-    jc = mf["jobcentre"].to_numpy()
+    jc = programme.get_indexer(mf["jobcentre"])  # -1: comparison jobcentre
     numeric: list[str] = []
     groups: dict[str, list[str]] = {}
+    terms: dict[str, np.ndarray] = {}
     for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
         groups[est] = []
-        for j in programme:
+        d = mf[col].to_numpy()
+        for k, j in enumerate(programme):
             name = f"{col}[{j}]"
-            values = mf[col].to_numpy() * (jc == j)
+            values = d * (jc == k)
             if not values.any():
                 continue
-            mf[name] = values
+            terms[name] = values
             numeric.append(name)
             if _identified(events, trials, values):
                 groups[est].append(name)
+    mf = pd.concat([mf, pd.DataFrame(terms, index=mf.index)], axis=1)
     dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, ())
     clusters = np.arange(len(mf))  # every cell its own cluster: see module docstring

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sofeval.analyses.links import spell_jobcentres, table_spells
 from sofeval.data import (
     WEEK8_OFFSET,
     StudyData,
@@ -30,7 +31,7 @@ from sofeval.errors import (
     SofevalError,
     check_option,
 )
-from sofeval.panel import first_meeting_rows
+from sofeval.panel import FirstMeetings, first_meeting_rows, month_of_days
 from sofeval.runtime import IdCache
 
 __all__ = [
@@ -156,48 +157,80 @@ def first_meetings(study: StudyData) -> pd.DataFrame:
         ``spell_id``, ``jobcentre``, ``date``, ``month`` (of the meeting), ``week`` (spell
         week), ``location``, ``workplace`` (0/1), ``visitation_category`` if present.
     """
-    return _first_meetings_cached(study).copy()
-
-
-_FIRST_MEETINGS: IdCache[StudyData, pd.DataFrame] = IdCache()
-
-
-def _first_meetings_cached(study: StudyData) -> pd.DataFrame:
-    """:func:`first_meetings`, computed once per study object (a run asks three times).
-
-    Validated tables are not modified after validation; the cache holds a weak reference
-    to the study and its entry goes when the study does.
-    """
-    return _FIRST_MEETINGS.get(study, lambda: _first_meetings(study))
-
-
-def _first_meetings(study: StudyData) -> pd.DataFrame:
-    sp = study.spells
-    spell_ids = sp["spell_id"].astype(str).to_numpy()
-    mt = study.meetings
-    first = first_meeting_rows(mt, spell_ids)  # the one first-meeting rule (sofeval.panel)
-    rows = first.spell
-    date = mt["date"].to_numpy()[first.row]
-    location = mt["location"].astype(str).to_numpy()[first.row]
+    first, jc = _first_meeting_codes(study)
+    sp, mt = study.spells, study.meetings
+    order = np.lexsort((first.spell, first.day, jc))  # jobcentre names sort as their codes
+    rows, meeting_rows = first.spell[order], first.row[order]
+    date = pd.Series(mt["date"].to_numpy()[meeting_rows])
     out = pd.DataFrame(
         {
-            "spell_id": spell_ids[rows],
+            "spell_id": sp["spell_id"].astype(str).to_numpy()[rows],
             "jobcentre": sp["jobcentre"].astype(str).to_numpy()[rows],
             "date": pd.to_datetime(date),
-            "location": location,
+            "month": month_index(date).to_numpy(),
+            "week": spell_week(date, pd.Series(sp["absence_start"].to_numpy()[rows])).to_numpy(),
+            "location": mt["location"].astype(str).to_numpy()[meeting_rows],
+            "workplace": first.workplace[order].astype("int8"),
         }
     )
-    absence = pd.Series(sp["absence_start"].to_numpy()[rows])
-    out["month"] = month_index(out["date"]).to_numpy()
-    out["week"] = spell_week(out["date"], absence).to_numpy()
-    out["workplace"] = (out["location"] == "workplace").astype("int8")
-    cols = ["spell_id", "jobcentre", "date", "month", "week", "location", "workplace"]
     if "visitation_category" in sp.columns:
         out["visitation_category"] = sp["visitation_category"].to_numpy()[rows]
-        cols.append("visitation_category")
-    out["_row"] = rows
-    out = out.sort_values(["jobcentre", "date", "_row"], kind="stable")
-    return out[cols].reset_index(drop=True)
+    return out
+
+
+_FIRST_MEETINGS: IdCache[StudyData, FirstMeetings] = IdCache()
+
+
+def _first_meeting_codes(study: StudyData) -> tuple[FirstMeetings, np.ndarray]:
+    """Each spell's first meeting (computed once per study) and its spell's jobcentre code.
+
+    The codes are those of :func:`~sofeval.analyses.links.spell_jobcentres`. Validated
+    tables are not modified after validation; the cache holds a weak reference to the
+    study and its entry goes when the study does.
+    """
+    first = _FIRST_MEETINGS.get(
+        study,
+        lambda: first_meeting_rows(  # the one first-meeting rule (sofeval.panel)
+            study.meetings,
+            study.spells["spell_id"].astype(str).to_numpy(),
+            spell_of_row=table_spells(study).meetings,
+        ),
+    )
+    return first, spell_jobcentres(study).code[first.spell]
+
+
+def _visitation_mask(study: StudyData, visitation: Sequence[int]) -> np.ndarray:
+    """Spells whose ``visitation_category`` (read as a number) is in ``visitation``."""
+    codes, uniques = pd.factorize(study.spells["visitation_category"])  # few distinct values
+    ok = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").isin(list(visitation))
+    return np.append(ok.to_numpy(dtype=bool), False)[codes]  # missing (code -1): False
+
+
+def _meeting_counts(
+    study: StudyData, visitation: Sequence[int] | None
+) -> pd.DataFrame:
+    """First meetings and those at the workplace per jobcentre and month of the meeting."""
+    first, jc = _first_meeting_codes(study)
+    month = month_of_days(first.day)
+    work = first.workplace
+    if visitation is not None:
+        keep = _visitation_mask(study, visitation)[first.spell]
+        jc, month, work = jc[keep], month[keep], work[keep]
+    lo = int(month.min()) if len(month) else 0
+    span = int(month.max()) - lo + 1 if len(month) else 1
+    key, inverse = np.unique(jc * span + (month - lo), return_inverse=True)
+    names = spell_jobcentres(study).names
+    return pd.DataFrame(
+        {
+            "jobcentre": names.to_numpy(dtype=object)[key // span],
+            "month": (key % span + lo).astype("int32"),
+            "first_meetings": np.bincount(inverse, minlength=len(key)).astype("int64"),
+            "workplace_meetings": np.bincount(
+                inverse, weights=work, minlength=len(key)
+            ).astype("int64"),
+            "source": "meetings",
+        }
+    )
 
 
 def _monitoring_counts(study: StudyData) -> pd.DataFrame:
@@ -266,23 +299,14 @@ def meeting_shares(
     if source == "monitoring":
         counts = _monitoring_counts(study)
     else:
-        fm = _first_meetings_cached(study)
-        if visitation is not None:
-            if "visitation_category" not in study.spells.columns:
-                raise ContractError(
-                    "spells: visitation= needs the optional column 'visitation_category' "
-                    "(1/2/3); add it to spells or drop the visitation filter.",
-                    table="spells",
-                    rule="missing_column",
-                )
-            keep = pd.to_numeric(fm["visitation_category"], errors="coerce").isin(list(visitation))
-            fm = fm[keep]
-        counts = (
-            fm.groupby(["jobcentre", "month"], as_index=False, sort=True)
-            .agg(first_meetings=("workplace", "size"), workplace_meetings=("workplace", "sum"))
-            .astype({"first_meetings": "int64", "workplace_meetings": "int64", "month": "int32"})
-            .assign(source="meetings")
-        )
+        if visitation is not None and "visitation_category" not in study.spells.columns:
+            raise ContractError(
+                "spells: visitation= needs the optional column 'visitation_category' "
+                "(1/2/3); add it to spells or drop the visitation filter.",
+                table="spells",
+                rule="missing_column",
+            )
+        counts = _meeting_counts(study, visitation)
         if source == "auto" and visitation is None and study.monitoring is not None:
             mon = _monitoring_counts(study)
             key = pd.MultiIndex.from_frame(counts[["jobcentre", "month"]])
@@ -295,17 +319,20 @@ def meeting_shares(
     return counts[[*_SHARE_COLUMNS, "share", "source"]]
 
 
-def _spells_with_measure(study: StudyData, spells: pd.DataFrame, w0: int, w1: int) -> pd.Series:
-    """Flag spells with an intervention starting or active in spell weeks ``w0..w1``."""
-    iv = study.interventions[["spell_id", "start", "end"]].dropna(subset=["start"])
-    iv = iv.assign(spell_id=iv["spell_id"].astype(str))
-    sp = pd.DataFrame({"spell_id": spells["spell_id"].astype(str), "a": spells["absence_start"]})
-    j = iv.merge(sp, on="spell_id", how="inner")
-    lo = j["a"] + pd.Timedelta(days=7 * (w0 - 1))
-    hi = j["a"] + pd.Timedelta(days=7 * w1) - _DAY
-    hit = (j["start"] <= hi) & (j["end"].isna() | (j["end"] >= lo))
-    ids = set(j.loc[hit, "spell_id"])
-    return spells["spell_id"].astype(str).isin(ids).astype("int8")
+def _spells_with_measure(study: StudyData, w0: int, w1: int) -> np.ndarray:
+    """Flag each spell with an intervention starting or active in spell weeks ``w0..w1``."""
+    iv = study.interventions
+    spell = table_spells(study).interventions
+    start, end = iv["start"].to_numpy(), iv["end"].to_numpy()
+    rows = np.flatnonzero((spell >= 0) & ~np.isnat(start))
+    spell = spell[rows]
+    a = study.spells["absence_start"].to_numpy()[spell]
+    lo = a + np.timedelta64(7 * (w0 - 1), "D")
+    hi = a + np.timedelta64(7 * w1, "D") - np.timedelta64(1, "D")
+    hit = (start[rows] <= hi) & (np.isnat(end[rows]) | (end[rows] >= lo))
+    flag = np.zeros(len(study.spells), dtype=bool)
+    flag[spell[hit]] = True
+    return flag
 
 
 def measure_sample(study: StudyData, w0: int, w1: int) -> pd.DataFrame:
@@ -328,11 +355,12 @@ def measure_sample(study: StudyData, w0: int, w1: int) -> pd.DataFrame:
     start0 = sp["absence_start"] + pd.Timedelta(days=7 * (w0 - 1))
     end1 = sp["absence_start"] + pd.Timedelta(days=7 * w1) - _DAY
     ongoing = sp["benefit_end"].isna()
-    keep = (ongoing & (end1 <= study.data_end())) | (~ongoing & (sp["benefit_end"] >= start0))
+    keep = ((ongoing & (end1 <= study.data_end())) | (~ongoing & (sp["benefit_end"] >= start0)))
+    keep_arr = keep.to_numpy()
     out = sp.loc[keep, ["spell_id", "jobcentre", "absence_start"]].copy()
     out["spell_id"] = out["spell_id"].astype(str)
     out["jobcentre"] = out["jobcentre"].astype(str)
-    out["measure"] = _spells_with_measure(study, out, w0, w1)
+    out["measure"] = _spells_with_measure(study, w0, w1)[keep_arr].astype("int8")
     out["link_month"] = week8_month(out)
     return out
 

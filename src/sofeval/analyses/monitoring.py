@@ -69,16 +69,13 @@ def _in_windows(
         lo_v = lo.to_numpy().astype("datetime64[D]").astype("float64")
         hi_v = np.where(hi.isna(), np.inf, hi.to_numpy().astype("datetime64[D]").astype("float64"))
         v = np.asarray(value).astype("datetime64[D]").astype("float64")
-    win = pd.DataFrame(
-        {"jobcentre": prog["jobcentre"].astype(str).to_numpy(), "lo": lo_v, "hi": hi_v}
-    )
-    key = pd.DataFrame(
-        {"jobcentre": jobcentre.astype(str).to_numpy(), "v": v, "_row": np.arange(len(v))}
-    )
-    j = key.merge(win, on="jobcentre", how="inner")
-    out = np.zeros(len(key), dtype=bool)
-    out[j.loc[(j["v"] >= j["lo"]) & (j["v"] <= j["hi"]), "_row"].to_numpy()] = True
-    return out
+    if prog.empty:
+        return np.zeros(len(v), dtype=bool)
+    codes, names = pd.factorize(jobcentre.astype(str))  # few names: matched once each
+    row = pd.Index(prog["jobcentre"].astype(str)).get_indexer(pd.Index(names))
+    row = np.append(row, -1)[codes]  # the programme row of each value (-1: none)
+    has = row >= 0
+    return has & (v >= lo_v[row]) & (v <= hi_v[row])
 
 
 def _treatment(study: StudyData, spells: pd.DataFrame) -> np.ndarray:
@@ -91,8 +88,9 @@ def aggregate_shares(
     frame: pd.DataFrame, by: list[str], target: float, min_count: int
 ) -> pd.DataFrame:
     """Sum meeting counts over ``by`` and recompute the shares and the target flag."""
+    at_target = (frame["meets_target"] == True).fillna(False)  # noqa: E712 (NA: not at target)
     g = (
-        frame.assign(_jc=frame["jobcentre"])
+        frame.assign(_jc=frame["jobcentre"], _at=at_target.astype("int64"))
         .groupby(by, as_index=False, sort=True)
         .agg(
             n_jobcentres=("_jc", "nunique"),
@@ -102,7 +100,7 @@ def aggregate_shares(
             workplace_meetings=("workplace_meetings", "sum"),
             first_meetings_v23=("first_meetings_v23", "sum"),
             workplace_meetings_v23=("workplace_meetings_v23", "sum"),
-            n_months_at_target=("meets_target", lambda s: int((s == True).sum())),  # noqa: E712
+            n_months_at_target=("_at", "sum"),
         )
     )
     return finish_shares(g, target, min_count)
@@ -158,9 +156,38 @@ def measure_did(study: StudyData, *, weeks: tuple[int, int] = (1, 13)) -> pd.Dat
 
 def _did_from_sample(s: pd.DataFrame) -> pd.DataFrame:
     """The DiD of :func:`measure_did` on its spell sample (``measure``, ``D``, ...)."""
-    keys = ["jobcentre", "link_month", "D", "measure"]
-    counts = s.groupby(keys, sort=True, observed=True).size().rename("n").reset_index()
-    return measure_did_from_counts(counts)
+    return measure_did_from_counts(_sample_counts(s))
+
+
+def _sample_counts(s: pd.DataFrame) -> pd.DataFrame:
+    """Spells of the measure sample per ``jobcentre, link_month, D, measure`` (as ``n``).
+
+    Grouped on integer codes (the jobcentre names sorted, so the rows come in the order
+    of a sorted ``groupby``); only the patterns present are returned.
+    """
+    codes, names = pd.factorize(s["jobcentre"], sort=True)
+    month = s["link_month"].to_numpy(np.int64)
+    d, measure = s["D"].to_numpy(np.int64), s["measure"].to_numpy(np.int64)
+    lo = int(month.min()) if len(month) else 0
+    span = int(month.max()) - lo + 1 if len(month) else 1
+    d_lo, d_span = (int(d.min()), int(d.max()) - int(d.min()) + 1) if len(d) else (0, 1)
+    m_lo, m_span = (int(measure.min()), int(measure.max()) - int(measure.min()) + 1) \
+        if len(measure) else (0, 1)
+    key = ((codes * span + (month - lo)) * d_span + (d - d_lo)) * m_span + (measure - m_lo)
+    key, n = np.unique(key, return_counts=True)
+    rest, m_code = np.divmod(key, m_span)
+    rest, d_code = np.divmod(rest, d_span)
+    jc, month_code = np.divmod(rest, span)
+    out = pd.DataFrame(
+        {
+            "jobcentre": pd.Index(names).to_numpy(dtype=object)[jc],
+            "link_month": month_code + lo,
+            "D": d_code + d_lo,
+            "measure": m_code + m_lo,
+            "n": n.astype(np.int64),
+        }
+    )
+    return out.astype({c: s[c].dtype for c in ("link_month", "D", "measure")})
 
 
 def measure_did_from_counts(c: pd.DataFrame) -> pd.DataFrame:
@@ -395,11 +422,19 @@ def success_criteria(
     w0, w1 = check_weeks(measure_weeks)
     s = measure_sample(study, w0, w1)
     s["D"] = _treatment(study, s)
-    s["programme"] = s["jobcentre"].isin(set(study.programme_jobcentres))
-    s["half_year"] = half_year_label(s["link_month"]).to_numpy()
-    measures = s.groupby(["jobcentre", "half_year", "programme", "D"], as_index=False).agg(
-        n_spells=("measure", "size"), n_measure=("measure", "sum")
+    counts = _sample_counts(s)  # the spell sample's few patterns: both tables are sums
+    c = counts.assign(
+        programme=counts["jobcentre"].isin(set(study.programme_jobcentres)),
+        half_year=half_year_label(counts["link_month"]).to_numpy(),
+        hits=counts["n"] * counts["measure"].astype("int64"),
     )
+    measures = c.groupby(["jobcentre", "half_year", "programme", "D"], as_index=False).agg(
+        n_spells=("n", "sum"), n_measure=("hits", "sum")
+    )
+    # as a groupby sum of the int8 measure flags: int8 where the counts fit (the dtype of
+    # the spell-level groupby this replaces, and of the dask engine's table)
+    if measures["n_measure"].between(-128, 127).all():
+        measures["n_measure"] = measures["n_measure"].astype("int8")
     measures["share"] = safe_share(measures["n_measure"], measures["n_spells"])
-    did = _did_from_sample(s)
+    did = measure_did_from_counts(counts)
     return MonitoringResult(bm, by_half, overall, measures, did, float(target))

@@ -39,6 +39,7 @@ from sofeval.analyses.effects import (
     EffectsResult,
     estimate_effects,
 )
+from sofeval.analyses.links import spell_jobcentres, table_spells
 from sofeval.data import WEEK8_OFFSET, StudyData
 from sofeval.errors import EstimationError, OptionError, check_option
 from sofeval.models import (
@@ -145,6 +146,11 @@ def _reference_dates(spells: pd.DataFrame, design: StudyDesign) -> pd.Series:
     return start if design.treatment == "spell_start" else start + WEEK8_OFFSET
 
 
+def _kept_rows(spell_of_row: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows of a table whose spell (position, ``-1``: none) is kept."""
+    return (spell_of_row >= 0) & keep[spell_of_row]
+
+
 def placebo_study(
     study: StudyData,
     design: StudyDesign | None = None,
@@ -197,20 +203,21 @@ def placebo_study(
     prog["start"] = real_start - offset
     prog["end"] = pd.to_datetime(prog["end"]) - offset
     spells = study.spells
-    ref = _reference_dates(spells, design)
-    jc = spells["jobcentre"].astype(str)
+    ref = _reference_dates(spells, design).to_numpy()
+    # each spell's programme row (-1: comparison jobcentre), on codes, not strings
+    prog_row = spell_jobcentres(study).positions_in(prog["jobcentre"])
+    is_prog = prog_row >= 0
     if sample == "before_earliest":
-        cutoff = pd.Series(real_start.min(), index=spells.index)
+        cutoff = np.full(len(spells), real_start.min().to_datetime64())
     else:
-        own = dict(zip(prog["jobcentre"], real_start, strict=True))
-        cutoff = jc.map(own).fillna(pd.Timestamp.max)
-    keep = (ref < cutoff).to_numpy()
-    kept_ids = spells["spell_id"][keep]
+        cutoff = np.where(is_prog, real_start.to_numpy()[prog_row], np.datetime64(pd.Timestamp.max))
+    keep = ref < cutoff
+    rows = table_spells(study)
     new = replace(
         study,
         spells=spells[keep],
-        meetings=study.meetings[study.meetings["spell_id"].isin(kept_ids)],
-        interventions=study.interventions[study.interventions["spell_id"].isin(kept_ids)],
+        meetings=study.meetings[_kept_rows(rows.meetings, keep)],
+        interventions=study.interventions[_kept_rows(rows.interventions, keep)],
         programme=prog,
     )
     last_day = real_start.min() - pd.Timedelta(days=1)
@@ -219,10 +226,8 @@ def placebo_study(
     win_end = min(ends.max(), last_day) if sample == "before_earliest" else min(
         ends.max(), real_start.max() - pd.Timedelta(days=1)
     )
-    in_window = pd.Series(False, index=spells.index)
-    shifted = dict(zip(prog["jobcentre"], zip(prog["start"], ends, strict=True), strict=True))
-    for j, (s, e) in shifted.items():  # loop over programme jobcentres, not spells
-        in_window |= (jc == j) & (ref >= s) & (ref <= e)
+    lo, hi = prog["start"].to_numpy()[prog_row], ends.to_numpy()[prog_row]
+    in_window = is_prog & (ref >= lo) & (ref <= hi)
     if not (in_window & keep).any():
         raise EstimationError(
             f"spells: no spell of a programme jobcentre has its reference date in the "

@@ -302,6 +302,18 @@ def as_cells(
 # --------------------------------------------------------------------------------------
 
 
+def _strings(values: pd.Series) -> np.ndarray:
+    """``values.astype(str)`` as an object array.
+
+    A categorical of string labels converts its categories only, once each, and takes
+    them by code (a missing value reads ``"nan"``, as ``astype(str)`` gives it).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.dtype == object:
+        labels = values.cat.categories.astype(str).to_numpy(dtype=object)
+        return np.append(labels, str(np.nan))[values.cat.codes.to_numpy()]  # code -1: last
+    return values.astype(str).to_numpy()
+
+
 def model_frame(sc: SOFCells, covariates: Sequence[str]) -> pd.DataFrame:
     """The regressor frame of the SOF model, one row per cell.
 
@@ -314,14 +326,14 @@ def model_frame(sc: SOFCells, covariates: Sequence[str]) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "week_block": week_block(week),
-            "jobcentre": f["jobcentre"].astype(str).to_numpy(),
+            "jobcentre": _strings(f["jobcentre"]),
             "month": f["month"].to_numpy(),
             "late": (week >= cut).astype(np.int8),
             "D": f["D"].to_numpy().astype(np.int8),
         }
     )
     for c in covariates:
-        out[c] = f[c].astype(str).to_numpy()
+        out[c] = _strings(f[c])
     out["D_early"] = (out["D"] * (1 - out["late"])).astype(float)
     out["D_late"] = (out["D"] * out["late"]).astype(float)
     return out
@@ -386,14 +398,14 @@ def design_matrix(
     columns, about ten non-zeros per row) are fitted, scored and bootstrapped on it
     without a dense copy; the numbers equal those of the dense design.
     """
-    reference = {
-        c: pd.Series(trials).groupby(mf[c].to_numpy()).sum().idxmax() for c in categorical
-    }
+    # the builder sums the trials per level on the codes it factorises anyway
+    weights = np.asarray(trials, dtype=np.float64)
     if csr:
         return build_sparse_design(
-            mf, categorical=categorical, numeric=numeric, reference=reference
+            mf, categorical=categorical, numeric=numeric, base="largest", weights=weights
         )
-    return build_design(mf, categorical=categorical, numeric=numeric, reference=reference)
+    return build_design(mf, categorical=categorical, numeric=numeric, base="largest",
+                        weights=weights)
 
 
 def fit_cells(

@@ -212,23 +212,28 @@ def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame
 
 def _add_level_terms(
     mf: pd.DataFrame, lev: np.ndarray, variable: str
-) -> tuple[list[str], list[tuple[str, str, str]]]:
-    """Add ``D_early[v=l]``/``D_late[v=l]`` columns to ``mf`` for every level of ``v``.
+) -> tuple[pd.DataFrame, list[str], list[tuple[str, str, str]]]:
+    """``mf`` with ``D_early[v=l]``/``D_late[v=l]`` columns for every level of ``v``.
 
-    A level without treated person-weeks in a phase gets no column. Returns the new
-    column names and, for every (estimand, level) in order, ``(estimand, level, name)``.
+    A level without treated person-weeks in a phase gets no column. Returns the frame
+    with the new columns (appended in one step), their names and, for every (estimand,
+    level) in order, ``(estimand, level, name)``.
     """
+    codes, uniques = pd.factorize(lev)  # compare integer codes, not the level strings
     numeric: list[str] = []
     meta: list[tuple[str, str, str]] = []
+    columns: dict[str, np.ndarray] = {}
     for est, col in zip(ESTIMANDS, ("D_early", "D_late"), strict=True):
-        for lv in sorted(set(lev)):
+        d = mf[col].to_numpy()
+        for k in sorted(range(len(uniques)), key=lambda i: uniques[i]):
+            lv = uniques[k]
             name = f"{col}[{variable}={lv}]"
-            values = mf[col].to_numpy() * (lev == lv)
+            values = d * (codes == k)
             meta.append((est, lv, name))
             if values.any():
-                mf[name] = values
+                columns[name] = values
                 numeric.append(name)
-    return numeric, meta
+    return pd.concat([mf, pd.DataFrame(columns, index=mf.index)], axis=1), numeric, meta
 
 
 def _with_counts(
@@ -309,7 +314,7 @@ def subgroup_model(
     base = ["week_block", "jobcentre", "month", *others, variable]
     # the level terms are functions of D_early, D_late and the level: the same patterns
     mf, events, trials = collapse_patterns(mf[[*base, "D_early", "D_late"]], events, trials)
-    numeric, meta = _add_level_terms(mf, mf[variable].to_numpy(), variable)
+    mf, numeric, meta = _add_level_terms(mf, mf[variable].to_numpy(), variable)
     dm = design_matrix(mf, base, numeric, trials, csr=True)
     fit = fit_cells(dm, events, trials, family, numeric)
     clusters = pd.factorize(mf["jobcentre"], sort=True)[0]

@@ -282,7 +282,9 @@ class FirstMeetings:
     workplace: np.ndarray
 
 
-def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMeetings:
+def first_meeting_rows(
+    meetings: pd.DataFrame, spell_ids: np.ndarray, *, spell_of_row: np.ndarray | None = None
+) -> FirstMeetings:
     """The first follow-up meeting of each spell: the one rule of the library.
 
     The first follow-up meeting of a spell is its earliest meeting (DESIGN.md §2). Meetings
@@ -299,6 +301,9 @@ def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMe
         Contract ``meetings`` table (``spell_id``, ``date``, ``location``).
     spell_ids
         Ids of the spells (strings, unique; a repeated id takes its first position).
+    spell_of_row
+        The position in ``spell_ids`` of each meeting's spell (``-1``: none), when the
+        caller has it already; by default it is looked up from the ids.
 
     Returns
     -------
@@ -308,20 +313,41 @@ def first_meeting_rows(meetings: pd.DataFrame, spell_ids: np.ndarray) -> FirstMe
     empty = np.zeros(0, dtype=np.int64)
     if len(meetings) == 0:
         return FirstMeetings(empty, empty, empty, np.zeros(0, dtype=bool))
-    found = pc.index_in(
-        pa.array(meetings["spell_id"].astype(str).to_numpy(), type=pa.string()),
-        value_set=pa.array(spell_ids, type=pa.string()),
-    )
-    pos = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    if spell_of_row is None:
+        found = pc.index_in(
+            pa.array(meetings["spell_id"].astype(str).to_numpy(), type=pa.string()),
+            value_set=pa.array(spell_ids, type=pa.string()),
+        )
+        pos = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    else:
+        pos = np.asarray(spell_of_row, dtype=np.int64)
     day, nat = day_numbers(meetings["date"])
     row = np.flatnonzero((pos >= 0) & ~nat)
     pos, day = pos[row], day[row]
     rank = pd.Index(MEETING_LOCATIONS).get_indexer(pd.Index(meetings["location"].astype(str)))
     rank = np.where(rank < 0, len(MEETING_LOCATIONS), rank)[row]
-    order = np.lexsort((row, rank, day, pos))
+    order = _first_meeting_order(pos, day, rank)
     first = order[np.r_[True, pos[order][1:] != pos[order][:-1]]] if len(order) else order
     workplace = rank[first] == MEETING_LOCATIONS.index("workplace")
     return FirstMeetings(pos[first], row[first], day[first], workplace)
+
+
+def _first_meeting_order(pos: np.ndarray, day: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Order of meetings by spell, day and location rank, ties in the given (row) order.
+
+    The three keys are packed into one ``int64`` and sorted stably (rows come in table
+    order), which is several times faster than a four-key ``lexsort``; keys too wide for
+    ``int64`` fall back to it.
+    """
+    if len(pos) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_rank = len(MEETING_LOCATIONS) + 1
+    lo = int(day.min())
+    span = int(day.max()) - lo + 1
+    if (int(pos.max()) + 1) * span * n_rank < 2**62:
+        key = (pos * span + (day - lo)) * n_rank + rank
+        return np.argsort(key, kind="stable")
+    return np.lexsort((np.arange(len(pos)), rank, day, pos))
 
 
 def first_meeting_weeks(
