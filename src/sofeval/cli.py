@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from sofeval import __version__
 from sofeval.errors import ContractError, SofevalError
-from sofeval.runtime import show_progress
+from sofeval.runtime import keep_freed_memory, show_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -584,6 +584,7 @@ def _run_command(args: argparse.Namespace, notes: Notes) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sofeval`` command; returns the exit status."""
+    keep_freed_memory()  # before numpy is imported (docs/performance.md)
     words = list(sys.argv[1:] if argv is None else argv)
     # without a command (--help, --version, a usage error) the commands' options, whose
     # defaults come from the analyses, are not needed: answer without importing them

@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import sparse, stats
+from scipy import sparse, special
 
 from sofeval.analyses.destinations import DestinationsResult, destination_event_column
 from sofeval.analyses.gcomputation import (
@@ -373,7 +373,7 @@ def _influence(
 def _interval(est: np.ndarray, psi: np.ndarray, level: float) -> tuple[np.ndarray, ...]:
     """Standard error and Wald interval from a cluster influence ``psi (..., G)``."""
     se = np.sqrt(np.einsum("...g,...g->...", psi, psi))
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     return se, est - z * se, est + z * se
 
 

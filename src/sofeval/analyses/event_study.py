@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.analyses.homogeneity import collapse_patterns
 from sofeval.analyses.honestdid import REFERENCE_QUARTER, HonestDiDInputs, honestdid_inputs
@@ -466,7 +466,7 @@ def _bands_and_lead_tests(
     """
     coef, cov = ef.coef, ef.cov
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(special.ndtri(0.5 + level / 2))
     table = pd.DataFrame(ef.meta, columns=["estimand", "event_quarter"])
     table["coef"], table["se"] = coef, se
     table["ci_low"], table["ci_high"] = coef - z * se, coef + z * se

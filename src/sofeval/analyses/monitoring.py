@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.analyses.mediators import (
     check_weeks,
@@ -250,12 +250,12 @@ def measure_did_from_counts(c: pd.DataFrame) -> pd.DataFrame:
             coef = float(res.params["D"])
             se = float(res.std_errors["D"]) * float(np.sqrt(scale))
             t_stat = coef / se
-            q = float(stats.t.ppf(0.975, df))
+            q = float(special.stdtrit(df, 0.975))
             est = {
                 "coef": coef,
                 "se": se,
                 "t_stat": t_stat,
-                "p_value": float(2 * stats.t.sf(abs(t_stat), df)),
+                "p_value": float(2 * special.stdtr(df, -abs(t_stat))),
                 "ci_low": coef - q * se,
                 "ci_high": coef + q * se,
             }

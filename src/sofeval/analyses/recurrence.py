@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.analyses.gcomputation import Patterns, gcomp_sums
 from sofeval.analyses.prediction import (
@@ -446,7 +446,7 @@ def _effect_row(fit: GLMFit, z: np.ndarray, level: float) -> pd.DataFrame:
     k = list(fit.names).index("D")
     coef = float(np.asarray(fit.params)[k])
     se = float(np.sqrt(z[int(keep[:k].sum())] @ z[int(keep[:k].sum())])) if keep[k] else np.nan
-    q = stats.norm.ppf(0.5 + level / 2)
+    q = special.ndtri(0.5 + level / 2)
     with np.errstate(invalid="ignore", over="ignore"):
         return pd.DataFrame(
             {
@@ -456,7 +456,7 @@ def _effect_row(fit: GLMFit, z: np.ndarray, level: float) -> pd.DataFrame:
                 "hazard_ratio": [np.exp(coef)],
                 "ci_low": [np.exp(coef - q * se)],
                 "ci_high": [np.exp(coef + q * se)],
-                "p_value": [2 * stats.norm.sf(abs(coef / se))],
+                "p_value": [2 * special.ndtr(-abs(coef / se))],
             }
         )
 
@@ -505,7 +505,7 @@ def _gcomputation(
     diff = est["with"] - est["without"]
     d_psi = psi["with"] - psi["without"]
     se = np.sqrt(np.einsum("sqg,sqg->sq", d_psi, d_psi))
-    q = stats.norm.ppf(0.5 + level / 2)
+    q = special.ndtri(0.5 + level / 2)
     labels = ["all", *(str(s) for s in scopes)]
     counts = np.r_[n.sum(), n].astype(np.int64)
     return pd.DataFrame(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from sofeval.analyses.homogeneity import (
     HOMOGENEITY_COLUMNS,
@@ -198,7 +198,7 @@ def _counts(
 
 
 def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         return pd.DataFrame({
             "coef": coef,
@@ -206,7 +206,7 @@ def _effect_rows(coef: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame
             "hazard_ratio": np.exp(coef),
             "ci_low": np.exp(coef - z * se),
             "ci_high": np.exp(coef + z * se),
-            "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
+            "p_value": 2 * special.ndtr(-np.abs(coef / se)),
         })
 
 
