@@ -5,17 +5,19 @@ other (:class:`sofeval.runtime.Background`; one process when ``fork`` is not ava
 
 * this process collapses the spells once into the cells keyed by ``link_month`` (summing
   over it gives the cells of every model but the subgroup and placebo models) and fits the
-  core (pooled and per-jobcentre effects, dose-response, success-criteria monitoring), then
-  the destinations and counterfactual durations (they reuse the employment fit), the
-  recurrence after a return to work, the event study and the test of equal effects across
-  jobcentres;
-* the second lane reads the spell table only: the placebo in time (a study of its own),
-  the continuous-time Cox cross-check on samples up to :data:`COX_MAX_SPELLS` spells;
+  core (pooled and per-jobcentre effects, dose-response), then the destinations and
+  counterfactual durations (they reuse the employment fit), the recurrence after a return
+  to work, the event study and the test of equal effects across jobcentres;
+* the second lane reads the spell table only: the success-criteria monitoring, the placebo
+  in time (a study of its own), the continuous-time Cox cross-check on samples up to
+  :data:`COX_MAX_SPELLS` spells;
 * the subgroup models are shared between the lanes so that both finish together
   (:func:`split_subgroups`); each lane collapses the cells of its own variables in the
   same pass as its other cells.
 
-Each piece of work keeps its notes and holds back its warnings (:class:`_Lane`); once both
+Each lane draws the report figures of its analyses as soon as they are estimated (with
+``figures=True``). Each piece of work keeps its notes and holds back its warnings
+(:class:`_Lane`); once both
 lanes are done they are issued in one fixed order (the core's in the order of
 :func:`sofeval.engines.run_dask`, then the rest), so the files do not depend on which lane
 did what, and the dask engine, which computes the core on the cluster and the rest here,
@@ -311,8 +313,8 @@ def _main_lane(
 ) -> tuple[dict[str, Item], SOFCells]:
     """The work of this process: the cells keyed by ``link_month`` and every analysis on them.
 
-    The core (effects, per-jobcentre effects, dose-response, monitoring) unless ``core``
-    holds it, then the destinations and durations, the recurrence, the event study, the
+    The core (effects, per-jobcentre effects, dose-response) unless ``core`` holds it,
+    then the destinations and durations, the recurrence, the event study, the
     test of equal effects across jobcentres, their report figures (with ``draw``) and the
     subgroup models ``subgroups[1]`` (indices into the variables ``subgroups[0]``), whose
     cells come from the same pass. Returns the pieces and the cells of the effects models.
@@ -330,8 +332,6 @@ def _main_lane(
             sc, covariates=covs, family=config.family))  # type: ignore[arg-type]
         lane.attempt("dose_response", "dose-response not estimated", lambda: dose_response(
             study, design, cells=sc_dose, progress=progress, **settings), config, "dose_response")
-        lane.attempt("monitoring", "monitoring not computed", lambda: success_criteria(study),
-                     config, "monitoring")
     else:
         eff = core.effects
     lane.put("outcomes", lambda: _outcomes(study, sc, eff, config, progress))
@@ -347,12 +347,12 @@ def _main_lane(
     if draw is not None:
         first = core or RunResults(
             design, config, sc, eff, lane.value("jobcentres"), lane.value("dose_response"),
-            lane.value("monitoring"), study.audit,
+            None, study.audit,
         )  # fmt: skip
         dest, dur = lane.value("outcomes") or (None, None)
         lane.put("figures", lambda: (draw(
             config, cells=sc, effects=first.effects, jobcentres=first.jobcentres,
-            dose=first.dose, monitoring=first.monitoring, destinations=dest, durations=dur,
+            dose=first.dose, destinations=dest, durations=dur,
             recurrence=lane.value("recurrence"), event_study=lane.value("event_study"),
         ), ()))  # fmt: skip
     for i in mine:
@@ -365,16 +365,17 @@ def _second_lane(
     design: StudyDesign,
     config: RunConfig,
     subgroups: tuple[Sequence[str], Sequence[int]],
-    cox: bool,
+    core: bool,
     progress: bool | None,
     draw: Draw | None = None,
 ) -> dict[str, Item]:
     """The forked lane's work: it reads the spell table only.
 
-    The cells of its subgroup variables ``subgroups[1]`` (one pass; when they cannot be
-    built, :func:`~sofeval.analyses.subgroup_effects` builds each and says why not), the
-    placebo in time and its figure (with ``draw``), the Cox cross-check when ``cox`` (small
-    studies), the subgroup models.
+    With ``core`` (the core is computed here, not by another engine) the success-criteria
+    monitoring and, on small studies, the Cox cross-check; the cells of its subgroup
+    variables ``subgroups[1]`` (one pass; when they cannot be built,
+    :func:`~sofeval.analyses.subgroup_effects` builds each and says why not), the placebo
+    in time, the figures of both (with ``draw``) and the subgroup models.
     """
     variables, theirs = subgroups
     lane, settings = _Lane(), _inference(config)
@@ -387,13 +388,17 @@ def _second_lane(
         except SofevalError:
             return {}, ()
 
+    if core:
+        lane.attempt("monitoring", "monitoring not computed", lambda: success_criteria(study),
+                     config, "monitoring")
     sg_cells = lane.put("subgroup_cells", cells, keep=False) if chosen else {}
     lane.attempt("placebo_time", "placebo in time not estimated", lambda: placebo_time(
         study, design, progress=progress, **settings), config, "placebo_time")
-    if draw is not None and lane.value("placebo_time") is not None:
-        lane.put("placebo_figures",
-                 lambda: (draw(config, placebo=lane.value("placebo_time")), ()))
-    if cox:
+    if draw is not None:
+        lane.put("second_figures", lambda: (draw(
+            config, placebo=lane.value("placebo_time"), monitoring=lane.value("monitoring")
+        ), ()))  # fmt: skip
+    if core:
         lane.put("cox", lambda: _cox(study, design))
     for i in theirs:
         _subgroup(lane, study, design, config, variables, i, sg_cells, progress)
@@ -450,7 +455,7 @@ LATER_PIECES: tuple[str, ...] = (
 
 
 #: Pieces of figures drawn ahead (after every analysis: drawing them is part of writing).
-FIGURE_PIECES: tuple[str, ...] = ("figures", "placebo_figures")
+FIGURE_PIECES: tuple[str, ...] = ("figures", "second_figures")
 
 
 def _order(n_variables: int) -> tuple[str, ...]:
@@ -529,7 +534,7 @@ def _lanes(
         placebo=values.get("placebo_time"),
         subgroups=subgroups,
         homogeneity=_homogeneity(subgroups, values.get("homogeneity")),
-        figures=(*values.get("figures", ()), *values.get("placebo_figures", ())),
+        figures=(*values.get("figures", ()), *values.get("second_figures", ())),
     )
 
 

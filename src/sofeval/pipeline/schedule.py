@@ -14,28 +14,29 @@ from sofeval.config import OPTIONAL_ANALYSES, RunConfig
 from sofeval.data import StudyData
 
 #: Cost of the work of a run, in units of one level of a subgroup variable (its share of the
-#: subgroup cells and of its model, about 0.5 CPU s at 1.5 M spells; every cost grows with
-#: the spells alike). ``cells`` is the collapse each lane makes (the main lane's keyed by
-#: ``link_month``, for every model but the subgroups' and the placebo's), ``effects`` the
-#: pooled and per-jobcentre models. Only the balance of the two lanes depends on it, never a
-#: result (:func:`split_subgroups`).
+#: subgroup cells and of its model: 0.47 CPU s at 1.5 M spells, measured in the lanes of a
+#: run; every cost grows with the spells alike). ``cells`` is the main lane's collapse (keyed
+#: by ``link_month``, for every model but the subgroups' and the placebo's), ``second_cells``
+#: what the second lane's collapse costs besides its subgroup variables, ``effects`` the pooled
+#: and per-jobcentre models, ``figures`` the report figures of the main lane. Only the
+#: balance of the two lanes depends on it, never a result (:func:`split_subgroups`).
 LANE_COST: dict[str, float] = {
-    "cells": 5.2,
-    "effects": 2.3,
-    "dose_response": 3.0,
-    "monitoring": 0.6,
+    "cells": 2.8,
+    "effects": 1.6,
+    "dose_response": 2.4,
     "destinations": 3.0,
-    "durations": 2.0,
-    "recurrence": 2.1,
-    "event_study": 1.7,
-    "homogeneity": 3.6,
-    "second_cells": 3.6,
-    "placebo_time": 5.3,
-    "figures": 4.8,
+    "durations": 1.9,
+    "recurrence": 2.0,
+    "event_study": 0.9,
+    "homogeneity": 1.7,
+    "figures": 4.1,
+    "second_cells": 2.0,
+    "monitoring": 2.5,
+    "placebo_time": 2.7,
 }
 #: Work of the second lane: it reads the spell table only (the placebo in time collapses
 #: its own study), besides the subgroup models given to it.
-SECOND_LANE: tuple[str, ...] = ("second_cells", "placebo_time")
+SECOND_LANE: tuple[str, ...] = ("second_cells", "placebo_time", "monitoring")
 #: Work already done when the core comes from the dask engine.
 CORE_WORK: tuple[str, ...] = ("effects", "dose_response", "monitoring")
 #: Levels at most of a subgroup variable in the cost of its model (numeric ones are binned).
