@@ -20,8 +20,8 @@ LAYERS: tuple[tuple[str, str, str | tuple[str, ...], str], ...] = (
     ("sofeval", "sofeval (front door)", ("sofeval",),
      "`import sofeval as sf` gives the entry points of every layer."),
     ("cli", "sofeval.cli, pipeline, montecarlo",
-     ("sofeval.cli", "sofeval.pipeline.run", "sofeval.pipeline.outputs", "sofeval.montecarlo",
-      "sofeval.config"),
+     ("sofeval.cli", "sofeval.pipeline.run", "sofeval.pipeline.schedule",
+      "sofeval.pipeline.outputs", "sofeval.montecarlo", "sofeval.config"),
      "The command line on top; `sofeval run` (pipeline), the Monte Carlo harness and the "
      "`study.toml` settings below it."),
     ("engines", "sofeval.engines", "engines",
