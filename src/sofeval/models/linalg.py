@@ -343,7 +343,8 @@ def subset_matrix(
     Converting a large dense design to CSR scans every entry; the restricted refits of
     the bootstrap and the fits without separated cells use row and column subsets of one
     design, so the sparse copy of a dense subset is cut from the parent's (not rebuilt),
-    and the subset of a CSR design multiplied in CSR form is multiplied in CSR form too.
+    and the subset of a CSR design multiplied in CSR form is multiplied in CSR form too;
+    the subset's gram structure (pairs of non-zeros) is cut from the parent's as well.
 
     Parameters
     ----------
