@@ -242,6 +242,45 @@ def test_sparse_gram_pairs_on_any_csr_design(force_sparse, monkeypatch, dense_ro
     assert alive() is None
 
 
+@pytest.mark.parametrize("dense_parent", [False, True])
+def test_gram_of_a_subset_equals_its_own_pairs_bit_for_bit(force_sparse, dense_parent):
+    """A subset's gram (pairs cut from the parent's) sums as a fresh copy's own pairs.
+
+    Row and column subsets, boolean masks and ascending indices, a subset of a subset;
+    the subset turns a dummy into a unit column and a numeric column into a 0/1 one.
+    """
+    rng = np.random.default_rng(11)
+    n = 600
+    block = np.eye(5)[rng.integers(0, 5, n)][:, 1:]
+    numeric = np.where(rng.uniform(size=n) < 0.5, rng.normal(size=n), 0.0)
+    first = block[:, 0] == 1
+    numeric[first] = rng.integers(0, 2, first.sum())  # 0/1 on the rows of the first level
+    dense = np.column_stack([np.ones(n), block, numeric, block[:, 1] * numeric])
+    w = rng.gamma(2.0, size=n)
+    parent = dense if dense_parent else sparse.csr_matrix(dense)
+    gram(parent, w)  # the parent's pairs exist before its subsets are cut
+    subsets = [
+        (first, None),  # column 1 all ones, column 5 0/1 in the subset
+        (np.flatnonzero(~first), None),
+        (None, np.array([True, False, True, True, False, True, True])),
+        (None, np.array([0, 2, 5])),
+        (rng.uniform(size=n) < 0.7, np.array([0, 1, 3, 5, 6])),
+    ]
+    for rows, cols in subsets:
+        sub = subset_matrix(parent, rows=rows, cols=cols)
+        own = sparse.csr_matrix(to_dense(sub))  # a new design: its own pairs
+        np.testing.assert_array_equal(gram(sub, w if rows is None else w[rows]),
+                                      gram(own, w if rows is None else w[rows]))
+    sub = subset_matrix(parent, cols=np.array([0, 1, 2, 5, 6]))
+    subsub = subset_matrix(sub, rows=~first, cols=np.array([0, 2, 3, 4]))
+    np.testing.assert_array_equal(gram(subsub, w[~first]),
+                                  gram(sparse.csr_matrix(to_dense(subsub)), w[~first]))
+    # indices out of order: the subset builds its own pairs
+    shuffled = subset_matrix(parent, cols=np.array([5, 0, 2]))
+    np.testing.assert_allclose(gram(shuffled, w), (dense[:, [5, 0, 2]] * w[:, None]).T
+                               @ dense[:, [5, 0, 2]], rtol=PATH_TOL, atol=PATH_TOL)
+
+
 @pytest.mark.parametrize("sparse_path", [True, False])
 def test_singleton_clusters_skip_the_score_matrix(sparse_path, monkeypatch):
     # every cell its own cluster (labels shuffled): the meat is X' diag(u^2) X and the

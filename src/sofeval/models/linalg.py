@@ -7,12 +7,14 @@ form (a dense one through one cached CSR copy, :func:`sparse_view`), a small or 
 through BLAS (a CSR one through one cached dense copy), both caches keyed by the identity
 of the design through :class:`sofeval.runtime.IdCache`. The rule depends only on the
 entries, so a dense design and its CSR copy give the same numbers. Row and column subsets
-(:func:`subset_matrix`) keep the form and the product path of their parent.
+(:func:`subset_matrix`) keep the form and the product path of their parent, and cut
+their gram structure from the parent's.
 :func:`aliased_columns` finds columns collinear with earlier ones.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TypeAlias
 
 import numpy as np
@@ -75,44 +77,98 @@ class _GramPlan:
     0/1 column, ``(X' W X)_jj = (X' w)_j``; a column of other values keeps its diagonal
     pairs. A design whose rows hold many non-zeros (more than :data:`PAIR_BUDGET` pairs
     per non-zero) keeps scipy's sparse product ``X' (W X)`` on its cached CSC structure.
-    On a 0/1 design both give scipy's sums bit for bit.
+    On a 0/1 design both give scipy's sums bit for bit. The plan of a row or column
+    subset of a design is cut from the design's plan (:meth:`cut`), not built again.
     """
 
-    def __init__(self, xs: sparse.csr_matrix) -> None:
+    def __init__(
+        self, binary: np.ndarray, unit: np.ndarray,
+        op: sparse.csr_matrix | sparse.csc_matrix,
+    ) -> None:
+        self.binary = binary  # 0/1 columns: diagonal from X'w
+        self.unit = unit  # all-ones columns: row and column from X'w
+        self.op = op  # P (CSR, pairs x rows) or the CSC design (scipy's product)
+
+    @classmethod
+    def build(cls, xs: sparse.csr_matrix) -> _GramPlan:
+        """The plan of the CSR design ``xs``, listing its pairs of non-zeros."""
         n, p = xs.shape
         if not xs.has_canonical_format:
             xs = sparse.csr_matrix(xs, copy=True)
             xs.sum_duplicates()
         not_one = xs.data != 1
-        self.binary = np.ones(p, dtype=bool)
+        binary = np.ones(p, dtype=bool)
         if not_one.any():
-            self.binary = np.bincount(xs.indices[not_one], minlength=p) == 0
-        self.unit = self.binary & (np.bincount(xs.indices, minlength=p) == n)
+            binary = np.bincount(xs.indices[not_one], minlength=p) == 0
+        unit = binary & (np.bincount(xs.indices, minlength=p) == n)
         idx = np.int64 if max(xs.nnz, n, p * p) >= np.iinfo(np.int32).max else np.int32
         # the entries of the other columns (a canonical row holds each unit column once);
         # an entry pairs with the later ones of its row, and with itself unless it is 0/1
-        keep = ~self.unit[xs.indices]
+        keep = ~unit[xs.indices]
         ind = xs.indices[keep].astype(idx)
         val = xs.data[keep]
-        n_unit = int(self.unit.sum())
+        n_unit = int(unit.sum())
         ends = np.asarray(xs.indptr - n_unit * np.arange(n + 1), dtype=idx)
-        first_partner = np.arange(ind.size, dtype=idx) + self.binary[ind].astype(idx)
+        first_partner = np.arange(ind.size, dtype=idx) + binary[ind].astype(idx)
         cnt = np.repeat(ends[1:], np.diff(ends)) - first_partner
         before = np.zeros(ind.size + 1, dtype=np.int64)  # pairs of the entries before
         np.cumsum(cnt, out=before[1:])
         n_pairs = int(before[-1])
-        self.op: sparse.csr_matrix | sparse.csc_matrix
         if n_pairs > PAIR_BUDGET * max(xs.nnz, 1) or n_pairs >= np.iinfo(idx).max:
-            self.op = sparse.csc_matrix(xs.tocsc())  # scipy's product
-            return
+            return cls(binary, unit, sparse.csc_matrix(xs.tocsc()))  # scipy's product
         before = before.astype(idx)
         second = np.arange(n_pairs, dtype=idx) - np.repeat(before[:-1] - first_partner, cnt)
         lin = np.repeat(ind * idx(p), cnt) + ind[second]  # i <= j: sorted indices
-        prod = np.ones(n_pairs) if self.binary.all() else np.repeat(val, cnt) * val[second]
+        prod = np.ones(n_pairs) if binary.all() else np.repeat(val, cnt) * val[second]
         # rows of P' in row order; the CSC form of P' is P in CSR, each pair's rows ascending
         pt = sparse.csr_matrix((prod, lin, before[ends]), shape=(n, p * p))
         c = pt.tocsc()
-        self.op = sparse.csr_matrix((c.data, c.indices, c.indptr), shape=(p * p, n))
+        return cls(binary, unit, sparse.csr_matrix((c.data, c.indices, c.indptr),
+                                                   shape=(p * p, n)))
+
+    def cut(self, rows: np.ndarray | None, cols: np.ndarray | None,
+            nnz: int) -> _GramPlan | None:
+        """The plan of the subset ``X[rows][:, cols]`` (``nnz`` non-zeros) cut from this one.
+
+        The pairs of the subset are the pairs of the kept columns (rows of ``P``) in the
+        kept design rows (columns of ``P``), in the same order, so its grams are the
+        sums of :meth:`build` on the subset bit for bit: a column that only becomes
+        all-ones or 0/1 in the subset keeps pairs whose products are its entries (and
+        ones), the same numbers as ``X' w``. ``None`` when the subset needs its own
+        plan: this one uses scipy's product, the indices are not ascending, or the
+        subset holds more pairs than :data:`PAIR_BUDGET` allows (where :meth:`build`
+        might choose scipy's product).
+
+        Parameters
+        ----------
+        rows, cols
+            Boolean masks or ascending integer indices of the kept rows and columns
+            (None: all).
+        nnz
+            Number of non-zeros of the subset.
+
+        Returns
+        -------
+        _GramPlan or None
+        """
+        op = self.op
+        if not isinstance(op, sparse.csr_matrix):
+            return None
+        if any(ix is not None and ix.dtype != bool and np.any(np.diff(ix) <= 0)
+               for ix in (rows, cols)):
+            return None
+        binary, unit = self.binary, self.unit
+        if cols is not None:
+            p = binary.size
+            keep = np.flatnonzero(cols) if cols.dtype == bool else np.asarray(cols)
+            op = op[(keep[:, None] * p + keep[None, :]).ravel()]  # pair (i, j): i q + j
+            binary, unit = binary[keep], unit[keep]
+        if rows is not None:
+            op = op[:, rows]
+        if op.nnz > PAIR_BUDGET * max(nnz, 1):
+            return None
+        return _GramPlan(binary, unit, sparse.csr_matrix(op))
+
 
     def gram(self, xs: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
         """``X' diag(w) X`` (``(p, p)``, symmetric) of the design ``xs`` of the plan.
@@ -138,9 +194,34 @@ class _GramPlan:
 
 
 _PLANS: IdCache[sparse.csr_matrix, _GramPlan] = IdCache()  # pairs of non-zeros for gram
+_Recipe: TypeAlias = tuple[
+    "weakref.ref[sparse.csr_matrix]", np.ndarray | None, np.ndarray | None
+]
+# a CSR subset made by subset_matrix: its parent (weakly), rows and columns
+_CUTS: IdCache[sparse.csr_matrix, _Recipe | None] = IdCache()
 _SPARSE: IdCache[np.ndarray, sparse.csr_matrix | None] = IdCache()
 # dense copy of a small or dense CSR design; None: the CSR design is its own operand
 _DENSE: IdCache[sparse.csr_matrix, np.ndarray | None] = IdCache()
+
+
+def _note_subset(
+    sub: sparse.csr_matrix, parent: sparse.csr_matrix,
+    rows: np.ndarray | None, cols: np.ndarray | None,
+) -> None:
+    """Remember that ``sub`` is ``parent[rows][:, cols]`` (its gram plan is cut, not built)."""
+    copies = tuple(None if ix is None else np.array(ix) for ix in (rows, cols))
+    _CUTS.get(sub, lambda: (weakref.ref(parent), copies[0], copies[1]))
+
+
+def _plan(xs: sparse.csr_matrix) -> _GramPlan:
+    """The gram plan of a CSR operand: cut from its parent's for a subset, else built."""
+    recipe = _CUTS.get(xs, lambda: None)
+    parent = None if recipe is None else recipe[0]()
+    if recipe is not None and parent is not None:
+        cut = _PLANS.get(parent, lambda: _plan(parent)).cut(recipe[1], recipe[2], xs.nnz)
+        if cut is not None:
+            return cut
+    return _GramPlan.build(xs)
 
 
 def _to_sparse(X: np.ndarray) -> sparse.csr_matrix | None:
@@ -262,7 +343,8 @@ def subset_matrix(
     Converting a large dense design to CSR scans every entry; the restricted refits of
     the bootstrap and the fits without separated cells use row and column subsets of one
     design, so the sparse copy of a dense subset is cut from the parent's (not rebuilt),
-    and the subset of a CSR design multiplied in CSR form is multiplied in CSR form too.
+    and the subset of a CSR design multiplied in CSR form is multiplied in CSR form too;
+    the subset's gram structure (pairs of non-zeros) is cut from the parent's as well.
 
     Parameters
     ----------
@@ -284,20 +366,21 @@ def subset_matrix(
         out_s = sparse.csr_matrix(out_s if cols is None else out_s[:, cols])
         if sparse.issparse(operand(X)) and out_s.shape[0] * out_s.shape[1] > SPARSE_MIN_SIZE:
             _DENSE.get(out_s, lambda: None)
+            _note_subset(out_s, X, rows, cols)
         return out_s
     out = X
     if rows is not None:
         out = out[rows]
     if cols is not None:
         out = out[:, cols]
-    xs = sparse_view(X)
-    if xs is not None:
-        if rows is not None:
-            xs = xs[rows]
+    parent = sparse_view(X)
+    if parent is not None:
+        xs = parent if rows is None else parent[rows]
         if cols is not None:
             xs = xs[:, cols]
         cut = sparse.csr_matrix(xs)
         _SPARSE.get(out, lambda: cut)
+        _note_subset(cut, parent, rows, cols)
     return np.asarray(out)
 
 
@@ -442,7 +525,7 @@ def gram(X: Matrix, w: np.ndarray) -> np.ndarray:
     """
     xs = operand(X)
     if not isinstance(xs, np.ndarray):
-        plan = _PLANS.get(xs, lambda: _GramPlan(xs))
+        plan = _PLANS.get(xs, lambda: _plan(xs))
         return plan.gram(xs, np.asarray(w, dtype=np.float64))
     xw = xs * np.sqrt(w)[:, None]
     if xw.flags.f_contiguous:  # no copies: BLAS reads either layout as it is
