@@ -10,7 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sofeval.data import AUDIT_COLUMNS, RULES, StudyData, as_string, validate_study
+from sofeval.data import (
+    AUDIT_COLUMNS,
+    RULES,
+    STRING_COLUMNS,
+    StudyData,
+    as_string,
+    validate_study,
+    validate_tables,
+)
 from sofeval.errors import ContractError, OptionError
 
 Tables = dict[str, pd.DataFrame]
@@ -327,6 +335,30 @@ def test_drop_mode_audits_exactly_the_dropped_rows() -> None:
         study.spells, study.meetings, study.interventions, study.programme, study.monitoring
     )
     pd.testing.assert_frame_equal(again.spells, study.spells)
+
+
+def test_validate_tables_with_arrow_text_equals_validate_study() -> None:
+    import pyarrow as pa
+
+    tables = clean_tables()
+    _set("spells", 0, "spell_id", " S1 ")(tables)  # text still to clean: trimmed
+    _set("spells", 2, "exit_state", "sick")(tables)  # a dropped spell and its children
+    _set("meetings", 2, "location", None)(tables)  # missing text
+    _append("meetings", {"spell_id": "S9", "date": "2018-01-01", "location": "phone"})(tables)
+    arrow = {
+        (name, col): pa.array(df[col], type=pa.string(), from_pandas=True)
+        for name, df in tables.items()
+        for col in STRING_COLUMNS[name]
+        if col in df
+    }
+    kw: dict[str, object] = {"invalid": "drop", "jobcentres": JOBCENTRES}
+    expected = run(tables, **kw)
+    for given_arrow in (arrow, None):
+        got = validate_tables(tables, arrow=given_arrow, **kw)  # type: ignore[arg-type]
+        for name in ("spells", "meetings", "interventions", "programme", "monitoring", "audit"):
+            pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name))
+    assert list(expected.spells["spell_id"]) == ["S1", "S2", "S4"]
+    assert validate_tables({"spells": tables["spells"]}, invalid="drop").monitoring is None
 
 
 def test_drop_mode_all_spells_dropped_raises() -> None:

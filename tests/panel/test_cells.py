@@ -250,25 +250,31 @@ def test_code_index_ids_are_stable_across_chunks(
     st.lists(st.integers(1, 4), min_size=1, max_size=30),
     st.lists(st.booleans(), min_size=3, max_size=3),
     st.booleans(),
+    st.booleans(),
     st.integers(0, 2**16),
 )
 def test_code_index_ids_of_runs_equal_ids_of_rows(
-    repeats: list[int], of_runs: list[bool], start_of_runs: bool, seed: int
+    repeats: list[int], of_runs: list[bool], start_of_runs: bool, small_tables: bool, seed: int
 ) -> None:
     """Columns and start ids given once per run (with ``repeats``) give the ids of the same
-    columns repeated to the rows, chunk after chunk, whatever columns are per run."""
+    columns repeated to the rows, chunk after chunk, whatever columns are per run (with
+    lookup tables and with sorted keys)."""
     rng = np.random.default_rng(seed)
     by_runs, by_rows = CodeIndex(3), CodeIndex(3)
-    for chunk in range(2):
-        reps = np.asarray(repeats[chunk:] or repeats, dtype=np.int64)
-        runs = [rng.integers(-2, 5 + 3 * chunk, size=len(reps)) for _ in of_runs]
-        rows = [np.repeat(c, reps) for c in runs]
-        start_runs = rng.integers(0, 3, size=len(reps))
-        start_rows = np.repeat(start_runs, reps)
-        given_cols = [r if runs_ else w for r, w, runs_ in zip(runs, rows, of_runs, strict=True)]
-        got = by_runs.ids(given_cols, start_runs if start_of_runs else start_rows, 3, reps)
-        want = by_rows.ids(rows, start_rows, 3)
-        np.testing.assert_array_equal(got, want)
+    with pytest.MonkeyPatch.context() as mp:
+        if small_tables:
+            mp.setattr("sofeval.panel.grouping.MAX_LOOKUP", 4)
+        for chunk in range(2):
+            reps = np.asarray(repeats[chunk:] or repeats, dtype=np.int64)
+            runs = [rng.integers(-2, 5 + 3 * chunk, size=len(reps)) for _ in of_runs]
+            rows = [np.repeat(c, reps) for c in runs]
+            start_runs = rng.integers(0, 3, size=len(reps))
+            start_rows = np.repeat(start_runs, reps)
+            pairs = zip(runs, rows, of_runs, strict=True)
+            given_cols = [r if runs_ else w for r, w, runs_ in pairs]
+            got = by_runs.ids(given_cols, start_runs if start_of_runs else start_rows, 3, reps)
+            want = by_rows.ids(rows, start_rows, 3)
+            np.testing.assert_array_equal(got, want)
     assert by_runs.n == by_rows.n
 
 

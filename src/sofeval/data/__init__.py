@@ -81,6 +81,7 @@ from sofeval.data.validation import (
     as_string,
     parse_dates,
     validate_study,
+    validate_tables,
 )
 
 __all__ = [
@@ -145,6 +146,7 @@ __all__ = [
     "simulate",
     "spell_week",
     "validate_study",
+    "validate_tables",
     "write_study",
     # synthetic truths of the second wave
     "AGE_BANDS",

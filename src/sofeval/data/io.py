@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from sofeval.data.contract import DATE_COLUMNS, REQUIRED_COLUMNS, TABLES, StudyData
-from sofeval.data.validation import Audience, Invalid, as_string, validate_study
+from sofeval.data.validation import (
+    STRING_COLUMNS,
+    Audience,
+    Invalid,
+    as_string,
+    validate_tables,
+)
 from sofeval.errors import ContractError, OptionError, check_option
 
 #: File suffixes :func:`read_table` understands, and the reader used for each.
@@ -287,7 +293,10 @@ def apply_mapping(df: pd.DataFrame, mapping: RegisterMapping, table: str) -> pd.
     return out
 
 
-def _read_csv(path: Path, table: str, mapping: RegisterMapping | None) -> pd.DataFrame:
+def _read_csv(
+    path: Path, table: str, mapping: RegisterMapping | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The raw CSV table and, when Arrow read it, its text columns as Arrow arrays."""
     header = pd.read_csv(path, nrows=0).columns
     text = {c for c in REQUIRED_COLUMNS[table] + DATE_COLUMNS[table] if c not in NUMERIC_COLUMNS}
     if table == "spells":
@@ -295,11 +304,12 @@ def _read_csv(path: Path, table: str, mapping: RegisterMapping | None) -> pd.Dat
     if mapping is not None:
         text |= mapping.text_columns(table)
     else:
-        fast = read_csv_arrow(path, table, header, text)
+        fast = _read_csv_arrow(path, table, header, text)
         if fast is not None:
             return fast
     dtype = {c: str for c in header if c in text}
-    return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=list(CSV_NA_VALUES))
+    na = list(CSV_NA_VALUES)
+    return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=na), {}
 
 
 def read_csv_arrow(
@@ -313,6 +323,14 @@ def read_csv_arrow(
     that is not UTF-8, a ragged row, a duplicated column name, or an extra column Arrow would
     read as a date or time (pandas keeps those as text).
     """
+    fast = _read_csv_arrow(path, table, header, text)
+    return None if fast is None else fast[0]
+
+
+def _read_csv_arrow(
+    path: Path, table: str, header: pd.Index, text: set[str]
+) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+    """:func:`read_csv_arrow`, also returning the text columns as Arrow string arrays."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -354,7 +372,9 @@ def read_csv_arrow(
     for field_ in tab.schema:  # missing text outside the contract is NaN, as pandas reads it
         if field_.name not in types and pa.types.is_string(field_.type):
             df[field_.name] = df[field_.name].fillna(np.nan)
-    return df
+    strings = STRING_COLUMNS[table]  # what validation hashes or checks
+    arrow = {c: tab.column(c).combine_chunks() for c in types if c in strings}
+    return df, arrow
 
 
 def read_table(
@@ -387,7 +407,15 @@ def read_table(
     OptionError
         For an unknown file suffix or table name.
     """
+    return _read(source, table, mapping)[0]
+
+
+def _read(
+    source: pd.DataFrame | str | os.PathLike[str], table: str, mapping: RegisterMapping | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`read_table`, also returning text columns as Arrow arrays when Arrow read them."""
     check_option("table", table, TABLES)
+    arrow: dict[str, Any] = {}
     if isinstance(source, pd.DataFrame):
         df = source.copy(deep=True)
     else:
@@ -406,7 +434,7 @@ def read_table(
                 rows=(str(path),),
             )
         if kind == "csv":
-            df = _read_csv(path, table, mapping)
+            df, arrow = _read_csv(path, table, mapping)
         elif kind == "parquet":
             df = pd.read_parquet(path, engine="pyarrow")
         else:
@@ -420,7 +448,7 @@ def read_table(
             df, _meta = reader(str(path), dates_as_pandas_datetime=True)
     if mapping is not None:
         df = apply_mapping(df, mapping, table)
-    return df
+    return df, arrow
 
 
 Source = pd.DataFrame | str | os.PathLike[str]
@@ -454,16 +482,24 @@ def load_study(
     StudyData
         Validated tables and the drop audit.
     """
-    sources = dict(
-        meetings=meetings, interventions=interventions, programme=programme, monitoring=monitoring
+    sources = dict(  # spells last, as ever (which missing file is reported first)
+        meetings=meetings,
+        interventions=interventions,
+        programme=programme,
+        monitoring=monitoring,
+        spells=spells,
     )
-    read = {k: None if v is None else read_table(v, k, mapping) for k, v in sources.items()}
-    return validate_study(
-        read_table(spells, "spells", mapping),
-        read["meetings"],
-        read["interventions"],
-        read["programme"],
-        read["monitoring"],
+    given: dict[str, pd.DataFrame | None] = {}
+    arrow: dict[tuple[str, str], Any] = {}
+    for name, source in sources.items():
+        if source is None:
+            given[name] = None
+            continue
+        given[name], text = _read(source, name, mapping)
+        arrow |= {(name, col): values for col, values in text.items()}
+    return validate_tables(
+        given,
+        arrow=arrow,  # the CSV reader's text: ids not converted back to Arrow for hashing
         invalid=invalid,
         jobcentres=jobcentres,
         audience=audience,

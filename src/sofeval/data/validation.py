@@ -15,7 +15,7 @@ per bad row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,19 +86,24 @@ def as_string(values: pd.Series, lower: bool = False) -> pd.Series:
     return _as_string(values, lower)[0]
 
 
-def _as_string(values: pd.Series, lower: bool = False) -> tuple[pd.Series, pa.Array]:
-    """:func:`as_string`, also returning the clean text as an Arrow array (for hashing)."""
+def _as_string(
+    values: pd.Series, lower: bool = False, arrow: pa.Array | None = None
+) -> tuple[pd.Series, pa.Array]:
+    """:func:`as_string`, also returning the clean text as an Arrow array (for hashing).
+
+    ``arrow``: the same text as an Arrow string array, if the reader has it (saves
+    converting the objects back).
+    """
     s = values
-    if pd.api.types.is_float_dtype(s.dtype):
-        arr = s.to_numpy(dtype="float64", na_value=np.nan)
-        fin = arr[np.isfinite(arr)]
-        if np.all(fin == np.floor(fin)) and np.all(np.abs(fin) < 2**62):
-            s = s.astype("Int64")
-    try:
-        text = pa.array(s, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        missing = s.isna().to_numpy()
-        text = pa.array(s.astype(str).to_numpy(dtype=object), type=pa.string(), mask=missing)
+    if arrow is not None and s.dtype == object and len(arrow) == len(s):
+        text = arrow
+    else:
+        if pd.api.types.is_float_dtype(s.dtype):
+            arr = s.to_numpy(dtype="float64", na_value=np.nan)
+            fin = arr[np.isfinite(arr)]
+            if np.all(fin == np.floor(fin)) and np.all(np.abs(fin) < 2**62):
+                s = s.astype("Int64")
+        text = _to_arrow(s)
     clean = pc.utf8_trim_whitespace(text)
     clean = pc.utf8_lower(clean) if lower else clean
     if s.dtype == object and text.null_count == 0 and pc.all(pc.equal(clean, text)).as_py():
@@ -107,6 +112,15 @@ def _as_string(values: pd.Series, lower: bool = False) -> tuple[pd.Series, pa.Ar
     clean = pc.if_else(pc.equal(clean, ""), pa.scalar(None, pa.string()), clean)
     out = pd.Series(clean.to_pandas(), index=values.index, dtype=object, name=values.name)
     return out, clean
+
+
+def _to_arrow(s: pd.Series) -> pa.Array:
+    """Any series as an Arrow string array (missing values null)."""
+    try:
+        return pa.array(s, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        missing = s.isna().to_numpy()
+        return pa.array(s.astype(str).to_numpy(dtype=object), type=pa.string(), mask=missing)
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -138,17 +152,25 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, text.notna() & parsed.isna()
 
 
-def _coerce(name: str, df: pd.DataFrame, ctx: RuleContext, copy: bool = True) -> pd.DataFrame:
+#: Arrow text of string columns as read, by (table, column): see :func:`validate_tables`.
+ArrowText = Mapping[tuple[str, str], pa.Array]
+
+
+def _coerce(
+    name: str, df: pd.DataFrame, ctx: RuleContext, copy: bool = True, arrow: ArrowText | None = None
+) -> pd.DataFrame:
     """Copy ``df`` with contract dtypes; remember raw values and parse failures in ``ctx``.
 
     ``copy=False`` shares the columns that need no coercion with ``df`` (for frames
-    nobody else holds).
+    nobody else holds); ``arrow`` holds the text of string columns as the reader had it.
     """
     out = df.copy(deep=copy)
     out.index = pd.RangeIndex(len(out))
+    arrow = arrow or {}
     for col in STRING_COLUMNS[name]:
         if col in out:
-            out[col], text = _as_string(out[col], lower=col in LOWER_COLUMNS.get(name, ()))
+            lower = col in LOWER_COLUMNS.get(name, ())
+            out[col], text = _as_string(out[col], lower, arrow.get((name, col)))
             ctx.text_missing[name, col] = text.is_null().to_numpy(zero_copy_only=False)
             if col == "spell_id":
                 ctx.ids[name] = text
@@ -415,9 +437,48 @@ def validate_study(
     Duplicate spell ids cannot be resolved safely, so in ``"drop"`` mode every row of a
     duplicated spell id is dropped. Rules are listed in :data:`sofeval.data.rules.RULES`.
     """
+    given = dict(zip(TABLES, (spells, meetings, interventions, programme, monitoring), strict=True))
+    return validate_tables(
+        given, invalid=invalid, jobcentres=jobcentres, audience=audience, copy=copy
+    )
+
+
+def validate_tables(
+    given: Mapping[str, pd.DataFrame | None],
+    *,
+    arrow: ArrowText | None = None,
+    invalid: Invalid = "error",
+    jobcentres: Sequence[str] | None = None,
+    audience: Audience = "python",
+    copy: bool = True,
+) -> StudyData:
+    """:func:`validate_study` of tables by name, reusing the Arrow text a reader has.
+
+    Parameters
+    ----------
+    given
+        Contract tables by name (``spells`` required; a missing name or ``None``: not given).
+    arrow
+        Text of string columns by ``(table, column)`` as Arrow string arrays, equal to the
+        column values (``None`` where missing), as :func:`sofeval.data.io.load_study` has
+        them from the CSV reader: the ids are then not converted back to Arrow for hashing.
+        Columns not listed (or not of ``object`` dtype) are converted as usual.
+    invalid, jobcentres, audience, copy
+        As :func:`validate_study`.
+
+    Returns
+    -------
+    StudyData
+        As :func:`validate_study`.
+
+    Raises
+    ------
+    ContractError, OptionError
+        As :func:`validate_study`.
+    """
+    given = {name: given.get(name) for name in TABLES}
     check_option("invalid", invalid, INVALID_OPTIONS)
     check_option("audience", audience, AUDIENCES)
-    given = dict(zip(TABLES, (spells, meetings, interventions, programme, monitoring), strict=True))
     _check_inputs(given, audience)
     ctx = RuleContext(
         jobcentres=None if jobcentres is None else frozenset(map(str, jobcentres)),
@@ -425,7 +486,8 @@ def validate_study(
     )
     tables: Tables = {}
     for name, df in given.items():
-        tables[name] = _coerce(name, df if df is not None else empty_table(name), ctx, copy)
+        df = df if df is not None else empty_table(name)
+        tables[name] = _coerce(name, df, ctx, copy, arrow)
     violations = _run_rules(tables, given, ctx, audience)
     if violations and not ctx.drop:
         _raise_all(violations)
@@ -435,9 +497,10 @@ def validate_study(
         else pd.DataFrame(columns=list(AUDIT_COLUMNS), dtype=object)
     )
     if tables["spells"].empty:
+        n_spells = len(given["spells"] if given["spells"] is not None else ())
         counts = audit.loc[audit["table"] == "spells", "rule"].value_counts().to_dict()
         raise ContractError(
-            f"spells: rule '{_EMPTY_RULE}' broken: all {len(spells)} spells were dropped "
+            f"spells: rule '{_EMPTY_RULE}' broken: all {n_spells} spells were dropped "
             f"(by rule: {counts}). Fix the data; {HINTS[audience]['invalid_drop']} cannot "
             "help here.",
             table="spells",
@@ -450,4 +513,5 @@ def validate_study(
     for col in COUNT_COLUMNS:
         out["monitoring"][col] = out["monitoring"][col].astype("int64")
     mon = out.pop("monitoring")
-    return StudyData(**out, monitoring=mon if monitoring is not None else None, audit=audit)
+    given_mon = given["monitoring"] is not None
+    return StudyData(**out, monitoring=mon if given_mon else None, audit=audit)

@@ -70,6 +70,11 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return v[np.concatenate([[True], v[1:] != v[:-1]])] if len(v) else v
 
 
+def _spread(values: np.ndarray, repeats: np.ndarray | None) -> np.ndarray:
+    """``values`` repeated ``repeats`` times each (as they are without ``repeats``)."""
+    return values if repeats is None else np.repeat(values, repeats)
+
+
 class _Level:
     """One column of a :class:`CodeIndex`: ids of (previous id, code) pairs, kept across calls.
 
@@ -117,20 +122,28 @@ class _Level:
         self.code = np.concatenate([self.code, code])
         self.n = len(self.prev)
 
-    def ids(self, prev: np.ndarray, code: np.ndarray, n_prev: int) -> np.ndarray:
-        """Ids of the pairs ``(prev, code)``, numbering new pairs after the known ones."""
-        if len(code) == 0:
+    def ids(
+        self,
+        prev: np.ndarray,
+        code: np.ndarray,
+        n_prev: int,
+        repeats: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Ids of the pairs ``(prev, code)``, numbering new pairs after the known ones.
+
+        With ``repeats``, ``code`` holds one value per run of rows of ``prev`` (its range
+        is then found, and its offset applied, per run before it is repeated to the rows).
+        """
+        if len(prev) == 0:
             return np.zeros(0, dtype=np.int64)
         self._fit(int(code.min()), int(code.max()), n_prev)
         # the keys are built in place on an int64 copy of ``prev`` (codes may be narrower)
         if self.table is not None:
             key = prev * np.int64(self.span)
-            key += code
-            key -= self.low
+            key += _spread(np.subtract(code, self.low, dtype=np.int64), repeats)
             return self._table_ids(self.table, key)
         key = prev * _SHIFT
-        key += code
-        key += _OFFSET
+        key += _spread(code + _OFFSET, repeats)
         return self._sorted_ids(key)
 
     def _table_ids(self, table: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -221,13 +234,13 @@ class CodeIndex:
             self._order = sorted(range(len(columns)), key=lambda j: spans[j])
         n_prev = n_start
         for j, level in zip(self._order, self._levels, strict=True):
-            column = columns[j]
+            column, runs = columns[j], None
             if repeats is not None and len(column) != len(cur):
                 if len(cur) == len(repeats):  # the first column of rows: ids to the rows
                     cur = np.repeat(cur, repeats)
-                else:
-                    column = np.repeat(column, repeats)
-            cur = level.ids(cur, column, n_prev)
+                else:  # a column of runs on ids of rows: repeated in the lookup
+                    runs = repeats
+            cur = level.ids(cur, column, n_prev, runs)
             n_prev = level.n
         if repeats is not None and len(cur) == len(repeats):
             cur = np.repeat(cur, repeats)

@@ -106,7 +106,9 @@ def spell_frame(
     ref = abs_d if design.treatment == "spell_start" else w8
     exposure = exposure_mask(ref, windows)
     jobcentre = spells["jobcentre"].astype(str)
-    d = treated(exposure, jobcentre.map(window_of).fillna(-1).to_numpy(dtype=np.int64))
+    jc_code, jc_names = pd.factorize(jobcentre)  # one pass over the names
+    window_of_code = np.array([window_of.get(j, -1) for j in jc_names], dtype=np.int64)
+    d = treated(exposure, window_of_code[jc_code])
     reason = _exclusion_reasons(design, abs_d, bs_d, w8, entry, last, end_day)
 
     return pd.DataFrame(
@@ -125,6 +127,7 @@ def spell_frame(
             "reason": reason,
         },
         index=spells.index,
+        copy=False,  # every column is a new array: no copy into consolidated blocks
     )
 
 
