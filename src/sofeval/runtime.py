@@ -253,6 +253,11 @@ class IdCache(Generic[K, T]):
         self._entries[id(key)] = (weakref.ref(key), value)
         return value
 
+    def peek(self, key: K) -> T | None:
+        """The cached value for ``key``, or ``None`` when there is none (nothing computed)."""
+        hit = self._entries.get(id(key))
+        return hit[1] if hit is not None and hit[0]() is key else None
+
     def _prune(self) -> None:
         dead = [k for k, (ref, _) in self._entries.items() if ref() is None]
         for k in dead:

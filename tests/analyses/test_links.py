@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sofeval.analyses import spell_jobcentres, spell_rows, table_spells
-from sofeval.data import StudyData, simulate, validate_study
+from sofeval.data import StudyData, simulate, validate_study, validated_spell_rows
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +56,20 @@ def test_spell_jobcentres_codes_sorted_names(small_study: StudyData) -> None:
     prog = small_study.programme["jobcentre"]
     own = dict(zip(prog.astype(str), range(len(prog)), strict=True))
     np.testing.assert_array_equal(jc.positions_in(prog), [own.get(n, -1) for n in names])
+
+
+def test_validation_keeps_the_spell_rows_it_found_and_they_equal_the_lookup() -> None:
+    """The join rules' positions serve table_spells; a changed study computes its own."""
+    raw = simulate("homogeneous", n_spells=800, seed=11, progress=False)
+    meetings = raw.meetings.sample(frac=1.0, random_state=3)  # rows out of spell order
+    study = validate_study(raw.spells, meetings, raw.interventions, raw.programme)
+    known = validated_spell_rows(study)
+    assert known is not None
+    direct = (spell_rows(study.meetings["spell_id"], study.spells["spell_id"]),
+              spell_rows(study.interventions["spell_id"], study.spells["spell_id"]))
+    for got, want in zip(known, direct, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(table_spells(study).meetings, direct[0])
+    changed = replace(study, meetings=study.meetings.iloc[::-1].reset_index(drop=True))
+    assert validated_spell_rows(changed) is None
+    np.testing.assert_array_equal(table_spells(changed).meetings, direct[0][::-1])

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sofeval.data import StudyData
+from sofeval.data import StudyData, validated_spell_rows
 from sofeval.runtime import IdCache
 
 __all__ = [
@@ -96,6 +96,9 @@ _JOBCENTRES: IdCache[StudyData, JobcentreCodes] = IdCache()
 def table_spells(study: StudyData) -> TableSpells:
     """The spell positions of the meetings and interventions, cached per study.
 
+    Those validation found (:func:`sofeval.data.validated_spell_rows`) when it made the
+    study, else computed here.
+
     Both tables are looked up in one pass (the spells' ids are hashed once).
 
     Parameters
@@ -111,6 +114,9 @@ def table_spells(study: StudyData) -> TableSpells:
 
 
 def _table_spells(study: StudyData) -> TableSpells:
+    known = validated_spell_rows(study)  # the join rules of validation found them already
+    if known is not None:
+        return TableSpells(*known)
     n_meetings = len(study.meetings)
     ids = pd.concat(
         [study.meetings["spell_id"], study.interventions["spell_id"]], ignore_index=True

@@ -82,6 +82,7 @@ from sofeval.data.validation import (
     parse_dates,
     validate_study,
     validate_tables,
+    validated_spell_rows,
 )
 
 __all__ = [
@@ -147,6 +148,7 @@ __all__ = [
     "spell_week",
     "validate_study",
     "validate_tables",
+    "validated_spell_rows",
     "write_study",
     # synthetic truths of the second wave
     "AGE_BANDS",

@@ -34,6 +34,7 @@ from sofeval.data.contract import (
 )
 from sofeval.data.rules import COUNT_COLUMNS, RULES, Rule, RuleContext, Tables
 from sofeval.errors import ContractError, check_option
+from sofeval.runtime import IdCache
 
 Invalid = Literal["error", "drop"]
 INVALID_OPTIONS: tuple[str, ...] = ("error", "drop")
@@ -514,4 +515,37 @@ def validate_tables(
         out["monitoring"][col] = out["monitoring"][col].astype("int64")
     mon = out.pop("monitoring")
     given_mon = given["monitoring"] is not None
-    return StudyData(**out, monitoring=mon if given_mon else None, audit=audit)
+    study = StudyData(**out, monitoring=mon if given_mon else None, audit=audit)
+    if {"spells", "meetings", "interventions"} <= set(ctx.ids):
+        # the rules hashed the spell ids already: keep where each row's spell is
+        meetings, interventions = (
+            ctx.spell_positions(name, tables[name].index, tables["spells"])
+            for name in ("meetings", "interventions")
+        )
+        _SPELL_ROWS.get(study, lambda: (meetings, interventions))
+    return study
+
+
+#: Spell rows of the meetings and interventions of each study made by :func:`validate_tables`.
+_SPELL_ROWS: IdCache[StudyData, tuple[np.ndarray, np.ndarray]] = IdCache()
+
+
+def validated_spell_rows(study: StudyData) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where validation found the spell of each meeting and intervention of ``study``.
+
+    The join rules hash the spell ids of the three tables once; their positions are kept
+    for the analyses that join the tables again (:func:`sofeval.analyses.table_spells`).
+
+    Parameters
+    ----------
+    study
+        Validated study tables.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``int64`` row positions in ``study.spells`` (``-1``: no such spell), one per row of
+        ``study.meetings`` and of ``study.interventions``; ``None`` when ``study`` was not
+        made by :func:`validate_tables` (for example changed by ``dataclasses.replace``).
+    """
+    return _SPELL_ROWS.peek(study)
