@@ -27,6 +27,7 @@ each commit's figures beside the previous ones.
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -217,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     history: list[dict[str, Any]] = (
         json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else [])
     if not args.render_only:
+        # byte-compiled as an installed package is (pip compiles on install); where
+        # PYTHONDONTWRITEBYTECODE is set each run would otherwise compile every module again
+        compileall.compile_dir(args.tree / "src", quiet=1)
         data = args.data or args.work / "data"
         if args.data is None:
             generate(data, args.n_spells)
