@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from sofeval import report
 from sofeval.analyses import subgroup_effects
-from sofeval.config import OPTIONAL_ANALYSES, RunConfig
+from sofeval.config import RunConfig
 from sofeval.data import StudyData, simulate, validate_study
 from sofeval.errors import NotIdentifiedWarning
 from sofeval.panel import StudyDesign
@@ -31,11 +31,14 @@ from sofeval.pipeline import (
     CORE_WORK,
     LANE_COST,
     MAX_LEVELS,
+    MOVABLE,
     SECOND_LANE,
     RunResults,
     figures_for,
+    lane_loads,
     merge_subgroups,
     run_analysis,
+    second_lane_analyses,
     split_subgroups,
     subgroup_levels,
     subgroup_variables,
@@ -363,18 +366,6 @@ def test_skipped_analyses_are_not_run_and_the_rest_is_unchanged(
     assert {"destination_effects", "duration_effects", "event_study"}.isdisjoint(paths)
 
 
-def _lane_loads(config: RunConfig, core_done: bool = False) -> list[float]:
-    """The cost each lane starts with, from LANE_COST as the split reads it."""
-    load = [0.0, 0.0]
-    for work, weight in LANE_COST.items():
-        if work in OPTIONAL_ANALYSES and not config.runs(work):
-            continue
-        if (core_done and work in CORE_WORK) or work == "figures":
-            continue
-        load[1 if work in SECOND_LANE else 0] += weight
-    return load
-
-
 @pytest.mark.parametrize("n_vars", [0, 1, 4, 9])
 @pytest.mark.parametrize(
     "skip", [(), ("placebo_time",), ("recurrence", "event_study", "homogeneity", "destinations")]
@@ -389,7 +380,7 @@ def test_subgroup_models_are_shared_so_the_lanes_finish_together(
     mine, theirs = split_subgroups(variables, levels, config)
     assert sorted(mine + theirs) == list(range(n_vars)) and not set(mine) & set(theirs)
     assert mine == sorted(mine) and theirs == sorted(theirs)
-    load = _lane_loads(config)
+    load = lane_loads(config)
     end = [load[0] + sum(levels[variables[i]] for i in mine),
            load[1] + sum(levels[variables[i]] for i in theirs)]
     if mine and theirs:  # greedy, longest first: the lanes end within one model's cost
@@ -400,6 +391,35 @@ def test_subgroup_models_are_shared_so_the_lanes_finish_together(
     # the same split with the core done elsewhere gives the main lane less to start with
     mine_d, _ = split_subgroups(variables, levels, config, core_done=True)
     assert len(mine_d) >= len(mine)
+
+
+def test_lane_loads_count_each_piece_of_work_once_in_its_lane() -> None:
+    config = RunConfig()
+    approx = pytest.approx  # sums of the same floats in another order
+    main, second = lane_loads(config)
+    assert second == approx(sum(LANE_COST[w] for w in SECOND_LANE))
+    assert main + second == approx(sum(LANE_COST.values()) - LANE_COST["figures"] - sum(
+        LANE_COST[f"{m}_second"] for m in MOVABLE))
+    moved = lane_loads(config, moved=("recurrence",))
+    assert moved[0] == approx(main - LANE_COST["recurrence"])
+    assert moved[1] == approx(second + LANE_COST["recurrence_second"])
+    assert lane_loads(config, figures=True)[0] == approx(main + LANE_COST["figures"])
+    done = lane_loads(config, core_done=True)
+    assert main - done[0] + second - done[1] == approx(sum(LANE_COST[w] for w in CORE_WORK))
+
+
+def test_the_second_lane_takes_the_recurrence_only_when_it_would_wait() -> None:
+    variables = ("sex", "age", "diagnosis_group", "visitation_category", "sector")
+    levels = {"sex": 2, "age": 5, "diagnosis_group": 4, "visitation_category": 3, "sector": 2}
+    # every subgroup model: the second lane has enough to do
+    assert second_lane_analyses(variables, levels, RunConfig(), figures=True) == ()
+    # none (the first wave and issue 15's analyses only): it would wait, so it takes it
+    no_subgroups = RunConfig(subgroups=())
+    assert second_lane_analyses((), {}, no_subgroups, figures=True) == ("recurrence",)
+    skipped = RunConfig(subgroups=(), skip=("recurrence",))
+    assert second_lane_analyses((), {}, skipped, figures=True) == ()
+    main, second = lane_loads(no_subgroups, figures=True, moved=("recurrence",))
+    assert second <= main
 
 
 def test_subgroup_levels_are_capped_and_count_missing(study: StudyData) -> None:

@@ -75,7 +75,7 @@ from sofeval.data import StudyData, StudyDataset
 from sofeval.engines import run_dask
 from sofeval.errors import SofevalError, check_option
 from sofeval.panel import StudyDesign
-from sofeval.pipeline.schedule import split_subgroups, subgroup_levels
+from sofeval.pipeline.schedule import second_lane_analyses, split_subgroups, subgroup_levels
 from sofeval.runtime import Background, Recorded, fork_available, recorded
 
 if TYPE_CHECKING:
@@ -310,6 +310,7 @@ def _main_lane(
     core: RunResults | None,
     progress: bool | None,
     draw: Draw | None = None,
+    moved: Sequence[str] = (),
 ) -> tuple[dict[str, Item], SOFCells]:
     """The work of this process: the cells keyed by ``link_month`` and every analysis on them.
 
@@ -335,10 +336,8 @@ def _main_lane(
     else:
         eff = core.effects
     lane.put("outcomes", lambda: _outcomes(study, sc, eff, config, progress))
-    lane.attempt("recurrence", "recurrence not estimated", lambda: recurrence_effects(
-        study, design, horizons=RECURRENCE_HORIZONS, covariates=covs,
-        family=config.family, cells=sc_dose),  # type: ignore[arg-type]
-        config, "recurrence")
+    if "recurrence" not in moved:
+        _recurrence(lane, study, design, config, sc_dose)
     lane.attempt("event_study", "event study not estimated", lambda: event_study(
         sc_dose, progress=progress, **settings), config, "event_study")
     lane.attempt("homogeneity", "homogeneity across jobcentres not tested",
@@ -368,6 +367,7 @@ def _second_lane(
     core: bool,
     progress: bool | None,
     draw: Draw | None = None,
+    moved: Sequence[str] = (),
 ) -> dict[str, Item]:
     """The forked lane's work: it reads the spell table only.
 
@@ -375,7 +375,8 @@ def _second_lane(
     monitoring and, on small studies, the Cox cross-check; the cells of its subgroup
     variables ``subgroups[1]`` (one pass; when they cannot be built,
     :func:`~sofeval.analyses.subgroup_effects` builds each and says why not), the placebo
-    in time, the figures of both (with ``draw``) and the subgroup models.
+    in time, the figures of both (with ``draw``), the analyses ``moved`` here
+    (:func:`~sofeval.pipeline.schedule.second_lane_analyses`) and the subgroup models.
     """
     variables, theirs = subgroups
     lane, settings = _Lane(), _inference(config)
@@ -400,9 +401,25 @@ def _second_lane(
         ), ()))  # fmt: skip
     if core:
         lane.put("cox", lambda: _cox(study, design))
+    if "recurrence" in moved:
+        _recurrence(lane, study, design, config, None)
     for i in theirs:
         _subgroup(lane, study, design, config, variables, i, sg_cells, progress)
     return lane.items
+
+
+def _recurrence(
+    lane: _Lane, study: StudyData, design: StudyDesign, config: RunConfig,
+    cells: SOFCells | None,
+) -> None:
+    """The recurrence after a return to work as a piece of ``lane``.
+
+    ``cells`` are the main lane's, whose spell frame it reuses (the same results without).
+    """
+    lane.attempt("recurrence", "recurrence not estimated", lambda: recurrence_effects(
+        study, design, horizons=RECURRENCE_HORIZONS, covariates=config.covariates,
+        family=config.family, cells=cells),  # type: ignore[arg-type]
+        config, "recurrence")
 
 
 def _cox(study: StudyData, design: StudyDesign) -> tuple[pd.DataFrame | None, tuple[str, ...]]:
@@ -479,10 +496,9 @@ def _lanes(
     it run here); with ``figures`` each lane draws the report figures of its analyses.
     """
     variables = subgroup_variables(study, config)
-    mine, theirs = split_subgroups(
-        variables, subgroup_levels(study, variables), config, core_done=core is not None,
-        figures=figures,
-    )  # fmt: skip
+    levels = subgroup_levels(study, variables)
+    moved = second_lane_analyses(variables, levels, config, core is not None, figures)
+    mine, theirs = split_subgroups(variables, levels, config, core is not None, figures, moved)
     draw: Draw | None = None
     if figures:  # imported before the fork: matplotlib is loaded once, not in each lane
         from sofeval.pipeline.outputs import figures_for
@@ -491,11 +507,12 @@ def _lanes(
     forked = parallel and fork_available()
     side = Background(
         lambda: _second_lane(study, design, config, (variables, theirs), core is None,
-                             False if forked else progress, draw),
+                             False if forked else progress, draw, moved),
         enabled=forked,
     )  # fmt: skip
     try:
-        items, sc = _main_lane(study, design, config, (variables, mine), core, progress, draw)
+        items, sc = _main_lane(study, design, config, (variables, mine), core, progress, draw,
+                               moved)
         items |= side.result()
     except BaseException:
         side.cancel()

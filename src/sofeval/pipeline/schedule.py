@@ -33,10 +33,15 @@ LANE_COST: dict[str, float] = {
     "second_cells": 2.0,
     "monitoring": 2.5,
     "placebo_time": 2.7,
+    "recurrence_second": 2.8,
 }
 #: Work of the second lane: it reads the spell table only (the placebo in time collapses
 #: its own study), besides the subgroup models given to it.
 SECOND_LANE: tuple[str, ...] = ("second_cells", "placebo_time", "monitoring")
+#: Analyses either lane can fit; the second lane takes them (at the cost named
+#: ``<analysis>_second``: it has no spell frame of the main lane's collapse) only when it
+#: would still be the lighter lane with every subgroup model (:func:`second_lane_analyses`).
+MOVABLE: tuple[str, ...] = ("recurrence",)
 #: Work already done when the core comes from the dask engine.
 CORE_WORK: tuple[str, ...] = ("effects", "dose_response", "monitoring")
 #: Levels at most of a subgroup variable in the cost of its model (numeric ones are binned).
@@ -68,19 +73,85 @@ def subgroup_levels(study: StudyData, variables: Sequence[str]) -> dict[str, int
     }
 
 
+def lane_loads(
+    config: RunConfig, core_done: bool = False, figures: bool = False, moved: Sequence[str] = ()
+) -> list[float]:
+    """The cost each lane starts with, before the subgroup models (:data:`LANE_COST`).
+
+    Parameters
+    ----------
+    config, core_done, figures, moved
+        As for :func:`split_subgroups`.
+
+    Returns
+    -------
+    list of float
+        ``[main lane, second lane]``.
+    """
+    load = [0.0, 0.0]
+    for work, weight in LANE_COST.items():
+        name = work.removesuffix("_second")
+        if name in OPTIONAL_ANALYSES and not config.runs(name):
+            continue
+        if (core_done and work in CORE_WORK) or (work == "figures" and not figures):
+            continue
+        if name in MOVABLE:  # counted in the lane that fits it, at that lane's cost
+            if (work == name) == (name in moved):
+                continue
+            load[1 if name in moved else 0] += weight
+            continue
+        load[1 if work in SECOND_LANE else 0] += weight
+    return load
+
+
+def second_lane_analyses(
+    variables: Sequence[str],
+    levels: Mapping[str, int],
+    config: RunConfig,
+    core_done: bool = False,
+    figures: bool = False,
+) -> tuple[str, ...]:
+    """The analyses of :data:`MOVABLE` that go to the second lane.
+
+    One moves when the second lane, with it and every subgroup model, would still have no
+    more work than the main lane without it: a run without subgroup models (``--skip``) or
+    with few keeps the second core busy instead of idle. Only the wall time depends on it.
+
+    Parameters
+    ----------
+    variables, levels, config, core_done, figures
+        As for :func:`split_subgroups`.
+
+    Returns
+    -------
+    tuple of str
+    """
+    subgroups = sum(float(levels.get(v, 1)) for v in variables)
+    moved: tuple[str, ...] = ()
+    for name in MOVABLE:
+        if not config.runs(name):
+            continue
+        load = lane_loads(config, core_done, figures, (*moved, name))
+        if load[1] + subgroups <= load[0]:
+            moved += (name,)
+    return moved
+
+
 def split_subgroups(
     variables: Sequence[str],
     levels: Mapping[str, int],
     config: RunConfig,
     core_done: bool = False,
     figures: bool = False,
+    moved: Sequence[str] = (),
 ) -> tuple[list[int], list[int]]:
     """Share the subgroup models between the two lanes so that they finish together.
 
     Each lane starts with the cost of its other work in the run (:data:`LANE_COST`; the
-    second lane's is :data:`SECOND_LANE`); then, most levels first, each variable goes to
-    the lane with less work so far (a tie to the second lane), at a cost of its levels.
-    Every model keeps its seed, so the split changes no result, only the wall time.
+    second lane's is :data:`SECOND_LANE` and ``moved``); then, most levels first, each
+    variable goes to the lane with less work so far (a tie to the second lane), at a cost
+    of its levels. Every model keeps its seed, so the split changes no result, only the
+    wall time.
 
     Parameters
     ----------
@@ -94,19 +165,15 @@ def split_subgroups(
         The core (:data:`CORE_WORK`) was computed elsewhere (the dask engine).
     figures
         The lanes draw the report figures of their analyses (``figures``, in the main lane).
+    moved
+        Analyses of :data:`MOVABLE` in the second lane (:func:`second_lane_analyses`).
 
     Returns
     -------
     mine, theirs : list of int
         Indices of ``variables`` for the main and the second lane, each in increasing order.
     """
-    load = [0.0, 0.0]
-    for work, weight in LANE_COST.items():
-        if work in OPTIONAL_ANALYSES and not config.runs(work):
-            continue
-        if (core_done and work in CORE_WORK) or (work == "figures" and not figures):
-            continue
-        load[1 if work in SECOND_LANE else 0] += weight
+    load = lane_loads(config, core_done, figures, moved)
     lanes: tuple[list[int], list[int]] = ([], [])
     cost = [float(levels.get(v, 1)) for v in variables]
     for i in sorted(range(len(variables)), key=lambda j: (-cost[j], j)):
