@@ -18,6 +18,7 @@ message, and written to ``warnings.csv`` in the output folder of ``run`` and ``c
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tomllib
 import warnings
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sofeval import __version__
 from sofeval.errors import ContractError, SofevalError
-from sofeval.runtime import keep_freed_memory, show_progress
+from sofeval.runtime import freeze_loaded, keep_freed_memory, show_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -309,6 +310,7 @@ def _run_files(args: argparse.Namespace, config: RunConfig) -> RunResults:
     from sofeval.pipeline import run_analysis
 
     study, _source = _load(args)
+    freeze_loaded()
     if len(study.audit):
         print(f"sofeval: {len(study.audit)} rows dropped by --invalid drop (see data_audit.csv)")
     print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
@@ -337,6 +339,7 @@ def _run_datasets(args: argparse.Namespace, config: RunConfig) -> RunResults:
     )
     if args.engine == "local":
         study = dataset.load()
+        freeze_loaded()
         print(f"sofeval: {len(study.spells):,} spells validated; estimating ...")
         return run_analysis(study, config, progress=show_progress(), figures=True)
     where = args.scheduler or f"a local cluster of {args.workers or DEFAULT_WORKERS} workers"
@@ -598,7 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for category in _DEVELOPER_WARNINGS:
             warnings.filterwarnings("ignore", category=category)
         notes.caught = caught
-        status = _run_command(args, notes)
+        try:
+            status = _run_command(args, notes)
+        finally:
+            gc.unfreeze()  # a command leaves no frozen objects behind (freeze_loaded)
         if status == 0:
             notes.show()
     return status

@@ -6,7 +6,8 @@
   used to run (:class:`Recorded`);
 * :func:`show_progress` -- the one rule for when long work shows a progress bar;
 * :class:`IdCache` -- a cache keyed by the identity of a live object (weak reference);
-* :func:`keep_freed_memory` -- the allocator settings of a register-scale command.
+* :func:`keep_freed_memory`, :func:`freeze_loaded` -- the memory settings of a
+  register-scale command.
 
 :class:`Background` starts ``fn()`` in a child made by ``fork``, so the child sees the
 parent's data without copying or pickling it; only the (small) result travels back, pickled
@@ -21,6 +22,7 @@ them, and the pools' busy-waiting cost about 15 % of a 1.5 M-spell run.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -322,3 +324,17 @@ def _mallopt() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(mallopt(param, value) == 1 for _, param, value in MALLOC_SETTINGS)
+
+
+def freeze_loaded() -> None:
+    """Keep the garbage collector off everything alive now: the loaded study of a command.
+
+    The tables of a run live until the command ends, so collecting them is never useful;
+    yet each full collection walks every object and writes to its header, and in a lane
+    forked from this process each such write copies the page (Python's documentation
+    advises ``gc.freeze`` before ``fork`` for this). At 1.5 M spells freezing after the
+    load makes a ``sofeval run`` about 0.6 s shorter, most of it system time
+    (docs/performance.md). A setting of the whole process: the command line applies it,
+    never the library.
+    """
+    gc.freeze()
