@@ -18,7 +18,6 @@ message, and written to ``warnings.csv`` in the output folder of ``run`` and ``c
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import tomllib
 import warnings
@@ -601,10 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for category in _DEVELOPER_WARNINGS:
             warnings.filterwarnings("ignore", category=category)
         notes.caught = caught
-        try:
-            status = _run_command(args, notes)
-        finally:
-            gc.unfreeze()  # a command leaves no frozen objects behind (freeze_loaded)
+        status = _run_command(args, notes)
         if status == 0:
             notes.show()
     return status
