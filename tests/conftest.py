@@ -12,7 +12,10 @@ import pytest
 def _nothing_left_frozen() -> Iterator[None]:
     """A command freezes its loaded study for the rest of the process (``freeze_loaded``).
 
-    Tests run commands in one process, so each test unfreezes what it froze.
+    Tests run commands in one process, so each test unfreezes what it froze and restores
+    the collector's thresholds.
     """
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)

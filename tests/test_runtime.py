@@ -157,11 +157,12 @@ def test_cancel_of_work_in_this_process_does_nothing() -> None:
 def test_freeze_loaded_keeps_the_collector_off_what_is_alive() -> None:
     import gc
 
-    from sofeval.runtime import freeze_loaded
+    from sofeval.runtime import GC_THRESHOLDS, freeze_loaded
 
     gc.unfreeze()
     table = [[i] for i in range(1000)]  # container objects the collector tracks
     freeze_loaded()
     assert gc.get_freeze_count() >= len(table)
+    assert gc.get_threshold() == GC_THRESHOLDS
     gc.unfreeze()
     assert gc.get_freeze_count() == 0

@@ -326,16 +326,25 @@ def _mallopt() -> bool:
     return all(mallopt(param, value) == 1 for _, param, value in MALLOC_SETTINGS)
 
 
+#: Collector thresholds of a register-scale command (Python's defaults: 700, 10, 10).
+GC_THRESHOLDS: tuple[int, int, int] = (100_000, 50, 1_000)
+
+
 def freeze_loaded() -> None:
     """Keep the garbage collector off everything alive now: the loaded study of a command.
+
+    Also collects less often afterwards (:data:`GC_THRESHOLDS`): a run allocates few
+    objects in cycles, and every collection in a forked lane touches (and so copies) the
+    pages of the objects it walks.
 
     The tables of a run live until the command ends, so collecting them is never useful;
     yet each full collection walks every object and writes to its header, and in a lane
     forked from this process each such write copies the page (Python's documentation
     advises ``gc.freeze`` before ``fork`` for this). The objects stay frozen until the
     process ends, which also spares its exit a last walk over them (``gc.unfreeze`` undoes
-    it for a caller that goes on). At 1.5 M spells a ``sofeval run`` ends about 0.6 s
-    sooner, most of it system time, and its exit 0.2 s sooner (docs/performance.md). A
-    setting of the whole process: the command line applies it, never the library.
+    it for a caller that goes on). At 1.5 M spells the two make a ``sofeval run`` about
+    1 s shorter, most of it system time (docs/performance.md). Settings of the whole
+    process: the command line applies them, never the library.
     """
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
