@@ -212,31 +212,20 @@ def _homogeneity(
     return HomogeneityResult(table, clusters)
 
 
-def _attempt(
-    what: str, notes: list[str], fn: Callable[[], T], config: RunConfig | None = None,
-    analysis: str = "",
-) -> T | None:
-    """``fn()``, or ``None`` with a note when the data cannot support the analysis.
-
-    With ``config`` and ``analysis`` (one of :data:`sofeval.config.OPTIONAL_ANALYSES`), an
-    analysis the run skips is ``None`` without running (:func:`skip_notes` says so).
-    """
-    if config is not None and not config.runs(analysis):
-        return None
-    try:
-        return fn()
-    except ANALYSIS_FAILURES as exc:
-        notes.append(f"{what}: {exc}")
-        return None
-
-
 def _attempted(
     what: str, fn: Callable[[], T], config: RunConfig | None = None, analysis: str = ""
 ) -> tuple[T | None, tuple[str, ...]]:
-    """:func:`_attempt` returning its notes beside the value."""
-    notes: list[str] = []
-    value = _attempt(what, notes, fn, config, analysis)
-    return value, tuple(notes)
+    """``(fn(), ())``, or ``(None, (note,))`` when the data cannot support the analysis.
+
+    With ``config`` and ``analysis`` (one of :data:`sofeval.config.OPTIONAL_ANALYSES`), an
+    analysis the run skips is ``(None, ())`` without running (:func:`skip_notes` says so).
+    """
+    if config is not None and not config.runs(analysis):
+        return None, ()
+    try:
+        return fn(), ()
+    except ANALYSIS_FAILURES as exc:
+        return None, (f"{what}: {exc}",)
 
 
 class _Lane:
@@ -274,7 +263,7 @@ class _Lane:
     def attempt(
         self, key: str, what: str, fn: Callable[[], Any], config: RunConfig, analysis: str
     ) -> Any:
-        """An analysis that becomes a note when the data cannot support it (:func:`_attempt`)."""
+        """An analysis that becomes a note when the data cannot support it (:func:`_attempted`)."""
         return self.put(key, lambda: _attempted(what, fn, config, analysis))
 
 
@@ -344,15 +333,13 @@ def _main_lane(
                  lambda: jobcentre_homogeneity(sc, progress=progress, **settings),
                  config, "homogeneity")
     if draw is not None:
-        first = core or RunResults(
-            design, config, sc, eff, lane.value("jobcentres"), lane.value("dose_response"),
-            None, study.audit,
-        )  # fmt: skip
+        jce = core.jobcentres if core is not None else lane.value("jobcentres")
+        dose = core.dose if core is not None else lane.value("dose_response")
         dest, dur = lane.value("outcomes") or (None, None)
         lane.put("figures", lambda: (draw(
-            config, cells=sc, effects=first.effects, jobcentres=first.jobcentres,
-            dose=first.dose, destinations=dest, durations=dur,
-            recurrence=lane.value("recurrence"), event_study=lane.value("event_study"),
+            config, cells=sc, effects=eff, jobcentres=jce, dose=dose, destinations=dest,
+            durations=dur, recurrence=lane.value("recurrence"),
+            event_study=lane.value("event_study"),
         ), ()))  # fmt: skip
     for i in mine:
         _subgroup(lane, study, design, config, variables, i, sg_cells, progress)

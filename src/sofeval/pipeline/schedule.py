@@ -95,6 +95,8 @@ def lane_loads(
             continue
         if (core_done and work in CORE_WORK) or (work == "figures" and not figures):
             continue
+        if work == "second_cells" and not config.runs("subgroups"):
+            continue  # the second lane collapses only for subgroup models
         if name in MOVABLE:  # counted in the lane that fits it, at that lane's cost
             if (work == name) == (name in moved):
                 continue
